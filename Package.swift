@@ -1,0 +1,59 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layering (dependencies point down only):
+//   proximadb -> ProximaAPI -> ProximaEngine -> {ProximaIndex, ProximaFormat, ProximaCloud} -> ProximaCore
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "ProximaDB",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "proximadb", targets: ["proximadb"]),
+        .library(name: "ProximaEngine", targets: ["ProximaEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    ],
+    targets: [
+        .target(name: "ProximaCore", swiftSettings: strict),
+        .target(name: "ProximaIndex", dependencies: ["ProximaCore"], swiftSettings: strict),
+        .target(name: "ProximaFormat", dependencies: ["ProximaCore"], swiftSettings: strict),
+        .target(name: "ProximaCloud", dependencies: ["ProximaCore"], swiftSettings: strict),
+        .target(
+            name: "ProximaEngine",
+            dependencies: [
+                "ProximaCore", "ProximaIndex", "ProximaFormat", "ProximaCloud",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ProximaAPI",
+            dependencies: [
+                "ProximaEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "proximadb",
+            dependencies: [
+                "ProximaAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "ProximaCoreTests", dependencies: ["ProximaCore", "ProximaIndex", "ProximaFormat"]),
+        .testTarget(name: "ProximaEngineTests", dependencies: ["ProximaEngine"]),
+        .testTarget(
+            name: "ProximaAPITests",
+            dependencies: ["ProximaAPI", .product(name: "HummingbirdTesting", package: "hummingbird")]
+        ),
+    ]
+)

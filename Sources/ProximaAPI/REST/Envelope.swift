@@ -1,0 +1,44 @@
+import Hummingbird
+import ProximaCore
+
+/// The seed's response envelope: `{"success", "data", "error", "message"}`.
+enum Envelope {
+    static func success(_ data: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        json(.object(["success": true, "data": data, "error": .null, "message": .null]), status: status)
+    }
+
+    static func failure(_ error: ProximaError) -> Response {
+        json(
+            .object(["success": false, "data": .null, "error": .string(error.code.rawValue), "message": .string(error.message)]),
+            status: status(for: error.code))
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status) -> Response {
+        raw(JSONWriter.encode(value), status: status)
+    }
+
+    static func raw(_ bytes: [UInt8], status: HTTPResponse.Status, contentType: String = "application/json") -> Response {
+        Response(
+            status: status, headers: [.contentType: contentType],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// The one place error codes become HTTP statuses.
+    static func status(for code: ProximaError.Code) -> HTTPResponse.Status {
+        switch code {
+        case .invalidJSON, .invalidRequest, .invalidName, .invalidId, .invalidVector, .dimensionMismatch, .invalidMetadata,
+            .invalidFilter, .invalidConfig, .duplicateId, .batchTooLarge:
+            .badRequest
+        case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
+        case .collectionNotFound, .vectorNotFound, .notFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
+        case .collectionExists, .vectorExists, .conflict: .conflict
+        case .payloadTooLarge: .contentTooLarge
+        case .unsupportedMediaType: .unsupportedMediaType
+        case .rateLimited: .tooManyRequests
+        case .storageUnavailable: .serviceUnavailable
+        case .storageCorrupted, .internalError: .internalServerError
+        }
+    }
+}

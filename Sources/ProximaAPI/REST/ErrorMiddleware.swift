@@ -1,0 +1,55 @@
+import Hummingbird
+import Logging
+import ProximaCloud
+import ProximaCore
+
+/// Turns every error, ours or the router's, into an enveloped answer with a
+/// stable code, and counts requests for `/metrics`.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: APIMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = Envelope.failure(Self.map(error, logger: context.logger))
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        metrics.recordRequest(
+            method: request.method.rawValue, route: context.endpointPath ?? "unmatched", status: Int(response.status.code),
+            seconds: seconds)
+        return response
+    }
+
+    static func map(_ error: any Error, logger: Logger) -> ProximaError {
+        switch error {
+        case let e as ProximaError:
+            if e.code == .internalError || e.code == .storageCorrupted { logger.error("\(e)") }
+            return e
+        case let e as StorageError:
+            logger.warning("storage error: \(e)")
+            switch e.kind {
+            case .notFound: return ProximaError(.notFound, "not found")
+            case .invalidKey: return ProximaError(.invalidRequest, "invalid name")
+            default: return ProximaError(.storageUnavailable, "the object store is unavailable (\(e.kind.rawValue)); retry later")
+            }
+        case let e as HTTPError:
+            switch e.status {
+            case .notFound: return ProximaError(.notFound, "no such route")
+            case .methodNotAllowed: return ProximaError(.methodNotAllowed, "method not allowed on this route")
+            case .contentTooLarge: return ProximaError(.payloadTooLarge, "request body is too large")
+            case .badRequest: return ProximaError(.invalidRequest, e.body ?? "bad request")
+            default:
+                if e.status.code < 500 { return ProximaError(.invalidRequest, e.body ?? e.status.reasonPhrase) }
+                logger.error("HTTP error \(e)")
+                return ProximaError(.internalError, "internal error")
+            }
+        default:
+            logger.error("unexpected error: \(error)")
+            return ProximaError(.internalError, "internal error")
+        }
+    }
+}

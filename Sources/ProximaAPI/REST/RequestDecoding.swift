@@ -1,0 +1,185 @@
+import Hummingbird
+import ProximaCore
+import ProximaEngine
+
+/// Limits on what one request may carry.
+public struct RequestLimits: Sendable {
+    public var maxBodyBytes = 64 * 1024 * 1024
+    public var maxBatchVectors = 10_000
+    public var maxQueries = 1_000
+    public var maxK = 10_000
+    public init() {}
+}
+
+/// JSON bodies into engine inputs; every failure is a 4xx with a stable code.
+struct RequestDecoder {
+    let limits: RequestLimits
+
+    func body(_ request: Request) async throws -> JSONValue {
+        if let type = request.headers[.contentType], !type.isEmpty {
+            let mime = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            // curl -d sends form-urlencoded and some clients text/plain: the body is still read as JSON.
+            let accepted = ["application/json", "application/x-www-form-urlencoded", "text/plain", ""]
+            guard accepted.contains(mime) || mime.hasSuffix("+json") else {
+                throw ProximaError(.unsupportedMediaType, "send JSON with Content-Type: application/json")
+            }
+        }
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: limits.maxBodyBytes)
+        } catch let e as HTTPError where e.status == .contentTooLarge {
+            throw ProximaError(.payloadTooLarge, "request body exceeds \(limits.maxBodyBytes) bytes")
+        }
+        guard buffer.readableBytes > 0 else { throw ProximaError(.invalidJSON, "the request body is empty") }
+        do {
+            return try JSONParser.parse(buffer.readableBytesView)
+        } catch {
+            throw ProximaError(.invalidJSON, "malformed JSON: \(error)")
+        }
+    }
+
+    static func object(_ json: JSONValue, allowed: Set<String>) throws(ProximaError) -> [String: JSONValue] {
+        guard case .object(let o) = json else { throw ProximaError(.invalidRequest, "the body must be a JSON object, not \(json.typeName)") }
+        if let unknown = o.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw ProximaError(.invalidRequest, "unknown field '\(unknown)' (allowed: \(allowed.sorted().joined(separator: ", ")))")
+        }
+        return o
+    }
+
+    static func bool(_ o: [String: JSONValue], _ key: String, default value: Bool) throws(ProximaError) -> Bool {
+        guard let v = o[key], !v.isNull else { return value }
+        guard case .bool(let b) = v else { throw ProximaError(.invalidRequest, "'\(key)' must be true or false") }
+        return b
+    }
+
+    // MARK: writes
+
+    func insert(_ json: JSONValue, config: CollectionConfig) throws(ProximaError) -> WriteIntent {
+        let o = try Self.object(json, allowed: ["vectors", "upsert"])
+        guard let v = o["vectors"] else { throw ProximaError(.invalidRequest, "'vectors' is required") }
+        guard case .array(let items) = v else { throw ProximaError(.invalidRequest, "'vectors' must be an array") }
+        guard !items.isEmpty else { throw ProximaError(.invalidRequest, "'vectors' is empty") }
+        guard items.count <= limits.maxBatchVectors else {
+            throw ProximaError(.batchTooLarge, "at most \(limits.maxBatchVectors) vectors per request; got \(items.count)")
+        }
+        let upsert = try Self.bool(o, "upsert", default: false)
+        var records: [WriteIntent.NewRecord] = []
+        records.reserveCapacity(items.count)
+        var seen = Set<String>()
+        for (i, item) in items.enumerated() {
+            do throws(ProximaError) {
+                let r = try Self.object(item, allowed: ["id", "vector", "metadata", "expires_at"])
+                var id: String?
+                if let idValue = r["id"], !idValue.isNull {
+                    guard case .string(let s) = idValue else { throw ProximaError(.invalidId, "'id' must be a string") }
+                    try Validation.vectorId(s)
+                    guard seen.insert(s).inserted else { throw ProximaError(.duplicateId, "id '\(s)' appears twice in the batch") }
+                    id = s
+                }
+                guard let vector = r["vector"] else { throw ProximaError(.invalidVector, "'vector' is required") }
+                let floats = try Validation.vector(vector, config: config)
+                let metadata = try r["metadata"].map { m throws(ProximaError) in m.isNull ? [:] : try Validation.metadata(m, config: config) } ?? [:]
+                let expires = try r["expires_at"].map { e throws(ProximaError) in try Validation.expiresAt(e) } ?? nil
+                records.append(WriteIntent.NewRecord(id: id, vector: floats, metadata: metadata, expiresAt: expires))
+            } catch {
+                throw ProximaError(error.code, "vectors[\(i)]: \(error.message)")
+            }
+        }
+        return .insert(records, upsert: upsert)
+    }
+
+    func update(_ json: JSONValue, id: String, config: CollectionConfig) throws(ProximaError) -> WriteIntent {
+        let o = try Self.object(json, allowed: ["vector", "metadata", "expires_at"])
+        guard !o.isEmpty else { throw ProximaError(.invalidRequest, "send at least one of vector, metadata, expires_at") }
+        let vector = try o["vector"].map { v throws(ProximaError) in try Validation.vector(v, config: config) }
+        let metadata = try o["metadata"].map { m throws(ProximaError) in m.isNull ? [:] : try Validation.metadata(m, config: config) }
+        let expiry: WriteIntent.ExpiryChange = try o["expires_at"].map { e throws(ProximaError) in .set(try Validation.expiresAt(e)) } ?? .keep
+        return .update(id: id, vector: vector, metadata: metadata, expiresAt: expiry)
+    }
+
+    func delete(_ json: JSONValue) throws(ProximaError) -> WriteIntent {
+        let o = try Self.object(json, allowed: ["ids", "filter"])
+        switch (o["ids"].flatMap { $0.isNull ? nil : $0 }, o["filter"].flatMap { $0.isNull ? nil : $0 }) {
+        case (.some(let idsValue), nil):
+            guard case .array(let items) = idsValue, !items.isEmpty, items.count <= limits.maxBatchVectors else {
+                throw ProximaError(.invalidRequest, "'ids' must be a non-empty array of at most \(limits.maxBatchVectors) ids")
+            }
+            var ids: [String] = []
+            for item in items {
+                guard case .string(let s) = item else { throw ProximaError(.invalidId, "ids must be strings") }
+                try Validation.vectorId(s)
+                ids.append(s)
+            }
+            return .delete(ids: ids, requireExisting: false)
+        case (nil, .some(let filterValue)):
+            let filter = try Filter.parse(filterValue)
+            guard !filter.isTrivial else {
+                throw ProximaError(.invalidFilter, "an empty filter would delete everything; delete the collection instead")
+            }
+            return .deleteMatching(filter)
+        default:
+            throw ProximaError(.invalidRequest, "send exactly one of 'ids' or 'filter'")
+        }
+    }
+
+    // MARK: search
+
+    struct Search {
+        var queries: [[Float]]
+        var batch: Bool
+        var k: Int
+        var filter: Filter?
+        var includeVectors: Bool
+        var includeMetadata: Bool
+        var threshold: Float?
+    }
+
+    func search(_ json: JSONValue, config: CollectionConfig) throws(ProximaError) -> Search {
+        let o = try Self.object(
+            json,
+            allowed: ["vector", "queries", "k", "top_k", "filter", "include_vectors", "include_metadata", "threshold", "exact", "target_recall"])
+        var queries: [[Float]] = []
+        let batch: Bool
+        switch (o["vector"], o["queries"]) {
+        case (.some(let v), nil):
+            queries = [try Validation.vector(v, config: config)]
+            batch = false
+        case (nil, .some(let qs)):
+            guard case .array(let items) = qs, !items.isEmpty, items.count <= limits.maxQueries else {
+                throw ProximaError(.invalidRequest, "'queries' must be a non-empty array of at most \(limits.maxQueries) vectors")
+            }
+            for (i, item) in items.enumerated() {
+                do throws(ProximaError) { queries.append(try Validation.vector(item, config: config)) } catch {
+                    throw ProximaError(error.code, "queries[\(i)]: \(error.message)")
+                }
+            }
+            batch = true
+        default:
+            throw ProximaError(.invalidRequest, "send exactly one of 'vector' or 'queries'")
+        }
+        var k = 10
+        if let kv = o["k"] ?? o["top_k"], !kv.isNull {
+            guard case .int(let i) = kv, i >= 1, i <= Int64(limits.maxK) else {
+                throw ProximaError(.invalidRequest, "'k' must be an integer from 1 to \(limits.maxK)")
+            }
+            k = Int(i)
+        }
+        let filter = try o["filter"].flatMap { f throws(ProximaError) in f.isNull ? nil : try Filter.parse(f) }
+        var threshold: Float?
+        if let t = o["threshold"], !t.isNull {
+            guard let d = t.number, d.isFinite else { throw ProximaError(.invalidRequest, "'threshold' must be a number") }
+            threshold = Float(d)
+        }
+        _ = try Self.bool(o, "exact", default: false)  // every search is exact until ANN indexes land
+        if let r = o["target_recall"], !r.isNull {
+            guard let d = r.number, d > 0, d <= 1 else { throw ProximaError(.invalidRequest, "'target_recall' must be in (0, 1]") }
+        }
+        return Search(
+            queries: queries, batch: batch, k: k, filter: filter,
+            includeVectors: try Self.bool(o, "include_vectors", default: false),
+            includeMetadata: try Self.bool(o, "include_metadata", default: true), threshold: threshold)
+    }
+}
+
+import Foundation

@@ -1,0 +1,104 @@
+/// SIMD kernels over contiguous float buffers.
+///
+/// Loads are unaligned 16-wide vectors with two accumulators to hide FMA
+/// latency; the tail is scalar. Every kernel is `@inlinable` so the scan loop in
+/// the caller's module is specialised and vectorised with it.
+public enum DistanceKernels {
+    @inlinable @inline(__always)
+    static func load16(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD16<Float> {
+        UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
+    }
+
+    @inlinable
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        var i = 0
+        while i + 32 <= n {
+            acc0.addProduct(load16(a, i), load16(b, i))
+            acc1.addProduct(load16(a, i + 16), load16(b, i + 16))
+            i += 32
+        }
+        if i + 16 <= n {
+            acc0.addProduct(load16(a, i), load16(b, i))
+            i += 16
+        }
+        var sum = (acc0 + acc1).sum()
+        while i < n { sum += a[i] * b[i]; i += 1 }
+        return sum
+    }
+
+    @inlinable
+    public static func squaredL2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        var i = 0
+        while i + 32 <= n {
+            let d0 = load16(a, i) - load16(b, i)
+            let d1 = load16(a, i + 16) - load16(b, i + 16)
+            acc0.addProduct(d0, d0)
+            acc1.addProduct(d1, d1)
+            i += 32
+        }
+        if i + 16 <= n {
+            let d0 = load16(a, i) - load16(b, i)
+            acc0.addProduct(d0, d0)
+            i += 16
+        }
+        var sum = (acc0 + acc1).sum()
+        while i < n { let d = a[i] - b[i]; sum += d * d; i += 1 }
+        return sum
+    }
+
+    @inlinable
+    public static func l1(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        var i = 0
+        while i + 32 <= n {
+            let d0 = load16(a, i) - load16(b, i)
+            let d1 = load16(a, i + 16) - load16(b, i + 16)
+            acc0 += d0.replacing(with: -d0, where: d0 .< 0)
+            acc1 += d1.replacing(with: -d1, where: d1 .< 0)
+            i += 32
+        }
+        var sum = (acc0 + acc1).sum()
+        while i < n { sum += abs(a[i] - b[i]); i += 1 }
+        return sum
+    }
+
+    /// Number of positions where the vectors differ (Hamming on 0/1 vectors).
+    @inlinable
+    public static func mismatches(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD16<Int32>()
+        var i = 0
+        let one = SIMD16<Int32>(repeating: 1), zero = SIMD16<Int32>()
+        while i + 16 <= n {
+            acc &+= one.replacing(with: zero, where: load16(a, i) .== load16(b, i))
+            i += 16
+        }
+        var count = Int(acc.wrappedSum())
+        while i < n { if a[i] != b[i] { count += 1 }; i += 1 }
+        return Float(count)
+    }
+
+    /// (Σ min(aᵢ, bᵢ), Σ max(aᵢ, bᵢ)): on 0/1 vectors, |a ∧ b| and |a ∨ b|.
+    @inlinable
+    public static func minMaxSums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> (Float, Float) {
+        var mins = SIMD16<Float>(), maxs = SIMD16<Float>()
+        var i = 0
+        while i + 16 <= n {
+            let x = load16(a, i), y = load16(b, i)
+            mins += pointwiseMin(x, y)
+            maxs += pointwiseMax(x, y)
+            i += 16
+        }
+        var lo = mins.sum(), hi = maxs.sum()
+        while i < n { lo += min(a[i], b[i]); hi += max(a[i], b[i]); i += 1 }
+        return (lo, hi)
+    }
+
+    /// 1/‖a‖, or 0 for the zero vector.
+    @inlinable
+    public static func inverseNorm(_ a: UnsafePointer<Float>, _ n: Int) -> Float {
+        let sq = dot(a, a, n)
+        return sq > 0 ? 1 / sq.squareRoot() : 0
+    }
+}

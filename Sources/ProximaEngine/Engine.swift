@@ -1,0 +1,117 @@
+import Logging
+import ProximaCloud
+import ProximaCore
+import ProximaFormat
+
+/// The engine's entry points, shared by every transport. Holds no state that
+/// matters for correctness: the catalog and the WAL in the object store are
+/// the truth, and collection handles are caches of them.
+public actor Engine {
+    public nonisolated let storage: any CloudStorage
+    public nonisolated let layout: StorageLayout
+    public nonisolated let catalog: CollectionCatalog
+    let logger: Logger
+    private var handles: [String: CollectionHandle] = [:]
+
+    public init(storage: any CloudStorage, tenant: String = "default", logger: Logger = Logger(label: "proximadb.engine")) {
+        self.storage = storage
+        self.layout = StorageLayout(tenant: tenant)
+        self.catalog = CollectionCatalog(storage: storage, layout: layout)
+        self.logger = logger
+    }
+
+    // MARK: collections
+
+    public func createCollection(_ body: JSONValue) async throws -> CollectionConfig {
+        let config = try CollectionConfig.fromCreateRequest(body, id: CollectionHandle.makeId(), now: Timestamp.nowMicros())
+        return try await catalog.create(config)
+    }
+
+    public func listCollections() async throws -> [CollectionConfig] { try await catalog.list() }
+
+    public struct CollectionStats: Sendable {
+        public var vectorCount: Int
+        public var vectorBytes: Int
+        public var walSequence: Int64
+    }
+
+    public func describeCollection(_ name: String) async throws -> (CollectionConfig, CollectionStats) {
+        let handle = try await handle(name)
+        let now = Timestamp.nowMicros()
+        let stats = try await handle.read { s in
+            CollectionStats(vectorCount: s.liveCount(now: now), vectorBytes: s.vectorBytes, walSequence: s.appliedSequence)
+        }
+        return (handle.config, stats)
+    }
+
+    public func updateCollection(_ name: String, _ patch: JSONValue) async throws -> CollectionConfig {
+        let now = Timestamp.nowMicros()
+        // The next request notices the new config and rebuilds its handle (see `handle`).
+        return try await catalog.update(name) { config in try config.applyPatch(patch, now: now) }
+    }
+
+    public func deleteCollection(_ name: String) async throws {
+        let config = try await catalog.delete(name)
+        handles[config.id] = nil
+        // The catalog entry is gone, so the data is unreachable; remove it now (GC sweeps leftovers).
+        do { try await storage.deleteAll(prefix: layout.collectionPrefix(config.id)) } catch {
+            logger.warning("could not remove data of deleted collection \(name): \(error)")
+        }
+    }
+
+    // MARK: vectors
+
+    public func write(_ collection: String, _ intent: WriteIntent) async throws -> WriteOutcome {
+        try await handle(collection).write(intent)
+    }
+
+    public func config(_ collection: String) async throws -> CollectionConfig { try await handle(collection).config }
+
+    public func getVector(_ collection: String, id: String) async throws -> VectorRecord {
+        let now = Timestamp.nowMicros()
+        guard let record = try await handle(collection).read({ $0.record(id, now: now) }) else {
+            throw ProximaError(.vectorNotFound, "vector '\(id)' does not exist")
+        }
+        return record
+    }
+
+    public struct SearchHit: Sendable {
+        public var record: VectorRecord
+        public var distance: Float
+        public var score: Float
+    }
+
+    /// Exact search for each query; `threshold` keeps hits with score ≥ it.
+    public func search(
+        _ collection: String, queries: [[Float]], k: Int, filter: Filter?, threshold: Float?
+    ) async throws -> [[SearchHit]] {
+        let handle = try await handle(collection)
+        let metric = handle.config.distanceMetric
+        let now = Timestamp.nowMicros()
+        return try await handle.read { state in
+            queries.map { q in
+                state.search(q, k: k, filter: filter, now: now).compactMap { hit in
+                    let score = metric.score(fromDistance: hit.distance)
+                    if let threshold, score < threshold { return nil }
+                    return SearchHit(record: hit.record, distance: hit.distance, score: score)
+                }
+            }
+        }
+    }
+
+    // MARK: handles
+
+    /// The handle for a collection by name; the catalog is read on every call,
+    /// so a collection dropped or recreated by another process is noticed.
+    func handle(_ name: String) async throws -> CollectionHandle {
+        let (config, _) = try await catalog.get(name)
+        if let h = handles[config.id], h.config == config { return h }
+        let h = CollectionHandle(config: config, storage: storage, layout: layout, logger: logger)
+        if let old = handles[config.id] {
+            // Config changed elsewhere: carry the materialised state over.
+            await h.adopt(old)
+        }
+        handles[config.id] = h
+        return h
+    }
+}

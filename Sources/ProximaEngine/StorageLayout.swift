@@ -1,0 +1,27 @@
+/// Where each object lives in the bucket (ARCHITECTURE.md, "Objects in the bucket").
+public struct StorageLayout: Sendable {
+    public var tenant: String
+
+    public init(tenant: String = "default") { self.tenant = tenant }
+
+    public var catalogPrefix: String { "catalog/\(tenant)/" }
+    public func catalogKey(_ name: String) -> String { "catalog/\(tenant)/\(name).json" }
+
+    public func collectionPrefix(_ collectionId: String) -> String { "\(tenant)/\(collectionId)/" }
+    public func walPrefix(_ collectionId: String) -> String { "\(tenant)/\(collectionId)/wal/" }
+
+    /// Sequence numbers are zero-padded so lexicographic listing is numeric order.
+    public func walKey(_ collectionId: String, sequence: Int64) -> String {
+        walPrefix(collectionId) + Self.pad(sequence)
+    }
+
+    public static func pad(_ sequence: Int64) -> String {
+        let s = String(sequence)
+        return String(repeating: "0", count: max(0, 20 - s.count)) + s
+    }
+
+    public static func sequence(fromKey key: String) -> Int64? {
+        guard let last = key.split(separator: "/").last else { return nil }
+        return Int64(last)
+    }
+}

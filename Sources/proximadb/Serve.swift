@@ -1,0 +1,41 @@
+import ArgumentParser
+import Logging
+import ProximaAPI
+import ProximaCloud
+import ProximaEngine
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the REST API (port 5678) over a storage URL.")
+
+    @Option(help: "Where the data lives: file:///path (or a path), later s3://, gs://, az://.")
+    var storage: String = "file://./proximadb-data"
+
+    @Option(help: "Address to listen on (0.0.0.0 for containers).")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "REST port (0 picks a free one).")
+    var port: Int = 5678
+
+    @Option(help: "Tenant namespace inside the store.")
+    var tenant: String = "default"
+
+    @Option(help: "Largest request body accepted, in MiB.")
+    var maxBodyMb: Int = 64
+
+    @Option(help: "Most vectors accepted in one write request.")
+    var maxBatch: Int = 10_000
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        var logger = Logger(label: "proximadb")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let store = try StorageURL.open(storage)
+        let engine = Engine(storage: store, tenant: tenant, logger: logger)
+        var limits = RequestLimits()
+        limits.maxBodyBytes = maxBodyMb * 1024 * 1024
+        limits.maxBatchVectors = maxBatch
+        try await ProximaServer.run(engine: engine, host: host, port: port, limits: limits, logger: logger)
+    }
+}
