@@ -69,12 +69,12 @@ extension WriteIntent {
             return ResolvedWrite(entries: entries, outcome: WriteOutcome(ids: ids, count: ids.count), touchedIds: seen)
 
         case .update(let id, let vector, let metadata, let expiry):
-            guard var record = state.record(id, now: now) else {
-                throw ProximaError(.vectorNotFound, "vector '\(id)' does not exist")
+            guard var record = state.record(id, now: now) ?? vector.map({ VectorRecord(id: id, vector: $0) }) else {
+                throw ProximaError(.vectorNotFound, "vector '\(id)' does not exist; send a vector to create it")
             }
             if let vector { record.vector = vector }
             if let metadata { record.metadata = metadata }
-            if case .set(let e) = expiry { record.expiresAt = e }
+            if case .set(let e) = expiry { record.expiresAt = e } else if record.version == 0 { record.expiresAt = defaultTTL.map { now + $0 } }
             record.timestamp = now
             return ResolvedWrite(
                 entries: [entry(.update, record)], outcome: WriteOutcome(ids: [id], count: 1, record: record), touchedIds: [id])
