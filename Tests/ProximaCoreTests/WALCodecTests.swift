@@ -48,3 +48,13 @@ import Testing
         }
     }
 }
+
+@Suite struct PublishedSchemaTests {
+    @Test func publishedSchemaFileMatchesTheCodec() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/schemas/wal_entry.avsc").path
+        let published = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        #expect(published == (try JSONParser.parse(WALCodec.schema)))
+    }
+}
+
+import Foundation

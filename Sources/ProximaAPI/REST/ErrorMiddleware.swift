@@ -36,6 +36,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case .invalidKey: return ProximaError(.invalidRequest, "invalid name")
             default: return ProximaError(.storageUnavailable, "the object store is unavailable (\(e.kind.rawValue)); retry later")
             }
+        case let e as any HTTPResponseError where e.status == .contentTooLarge:
+            return ProximaError(.payloadTooLarge, "request body is too large")
         case let e as HTTPError:
             switch e.status {
             case .notFound: return ProximaError(.notFound, "no such route")

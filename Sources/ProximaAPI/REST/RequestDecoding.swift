@@ -28,7 +28,7 @@ struct RequestDecoder {
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: limits.maxBodyBytes)
-        } catch let e as HTTPError where e.status == .contentTooLarge {
+        } catch let e as any HTTPResponseError where e.status == .contentTooLarge {
             throw ProximaError(.payloadTooLarge, "request body exceeds \(limits.maxBodyBytes) bytes")
         }
         guard buffer.readableBytes > 0 else { throw ProximaError(.invalidJSON, "the request body is empty") }

@@ -38,6 +38,24 @@ public final class LocalDirectoryStorage: CloudStorage {
         let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Self.error(errno, "cannot create \(lockPath)") }
         close(fd)
+        Self.removeStaleTemporaries(tmpDir)
+    }
+
+    /// A process killed mid-put leaves its temporary file behind; one an hour
+    /// old belongs to no live put.
+    static func removeStaleTemporaries(_ dir: String) {
+        guard let d = opendir(dir) else { return }
+        defer { closedir(d) }
+        let cutoff = time(nil) - 3600
+        while let entry = readdir(d) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name.hasPrefix(".") { continue }
+            var st = stat()
+            let path = dir + "/" + name
+            if stat(path, &st) == 0, st.st_mtim.tv_sec < cutoff { unlink(path) }
+        }
     }
 
     // MARK: CloudStorage

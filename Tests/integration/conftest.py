@@ -1,0 +1,85 @@
+"""Shared fixtures: the real `proximadb` binary, started on loopback per test."""
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+import requests
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def binary():
+    path = os.environ.get("PROXIMADB_BIN") or os.path.join(ROOT, ".build", "debug", "proximadb")
+    if not os.path.exists(path):
+        raise RuntimeError(f"proximadb binary not found at {path}: run `swift build` first")
+    return path
+
+
+class Server:
+    """One `proximadb serve` process on a free port over a data directory."""
+
+    def __init__(self, data_dir, port=0, extra=()):
+        self.data_dir = data_dir
+        self.log = open(os.path.join(tempfile.gettempdir(), f"proximadb-{os.getpid()}-{random.random()}.log"), "w+")
+        self.proc = subprocess.Popen(
+            [binary(), "serve", "--storage", f"file://{data_dir}", "--port", str(port), "--log-level", "warning", *extra],
+            stdout=subprocess.PIPE, stderr=self.log, text=True,
+        )
+        deadline = time.time() + 60
+        self.url = None
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(r"listening on (http://\S+)", line)
+            if m:
+                self.url = m.group(1)
+                break
+        if not self.url:
+            self.kill()
+            self.log.seek(0)
+            raise RuntimeError(f"proximadb did not start: {self.log.read()[-2000:]}")
+        self.session = requests.Session()
+
+    def request(self, method, path, **kw):
+        return self.session.request(method, self.url + path, timeout=60, **kw)
+
+    def ok(self, method, path, **kw):
+        r = self.request(method, path, **kw)
+        assert r.status_code in (200, 201), (r.status_code, r.text)
+        body = r.json()
+        assert body["success"] is True, body
+        return body["data"]
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def data_dir():
+    d = tempfile.mkdtemp(prefix="proximadb-it-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def server(data_dir):
+    s = Server(data_dir)
+    yield s
+    s.stop()
