@@ -159,7 +159,9 @@ struct RequestDecoder {
             throw ProximaError(.invalidRequest, "send exactly one of 'vector' or 'queries'")
         }
         var k = 10
-        if let kv = o["k"] ?? o["top_k"], !kv.isNull {
+        let kValues = [o["k"], o["top_k"]].compactMap { $0 }.filter { !$0.isNull }
+        guard kValues.count <= 1 else { throw ProximaError(.invalidRequest, "send 'k' or 'top_k', not both") }
+        if let kv = kValues.first {
             guard case .int(let i) = kv, i >= 1, i <= Int64(limits.maxK) else {
                 throw ProximaError(.invalidRequest, "'k' must be an integer from 1 to \(limits.maxK)")
             }

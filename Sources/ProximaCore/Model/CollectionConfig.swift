@@ -230,8 +230,10 @@ extension CollectionConfig {
             case .string(let name): field = FilterableField(name: name, type: .string)
             case .object(let o):
                 guard let name = o["name"]?.string else { throw ProximaError(.invalidConfig, "a filterable field needs a 'name'") }
-                let typeName = o["type"]?.string ?? "string"
-                guard let type = FieldType(rawValue: typeName) else {
+                guard o.keys.allSatisfy({ $0 == "name" || $0 == "type" }) else {
+                    throw ProximaError(.invalidConfig, "a filterable field has only 'name' and 'type'")
+                }
+                guard let type = FieldType(rawValue: o["type"].map { $0.string ?? "" } ?? "string") else {
                     throw ProximaError(.invalidConfig, "filterable field type must be one of \(FieldType.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 field = FilterableField(name: name, type: type)
