@@ -9,7 +9,7 @@ def test_schemathesis_finds_nothing(server):
     # A collection the schema's examples name, so positive examples reach real data.
     server.ok("POST", "/collections", json={"name": "docs", "dimension": 3, "filterable_fields": ["genre"]})
     server.ok("POST", "/collections/docs/vectors", json={"vectors": [{"id": "v1", "vector": [0.1, 0.2, 0.3], "metadata": {"genre": "drama"}}]})
-    max_examples = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "60")
+    max_examples = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "150")
     cmd = [
         "schemathesis", "run", os.path.join(ROOT, "docs", "openapi.yaml"), "--url", server.url,
         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection",

@@ -1,8 +1,10 @@
 /// SIMD kernels over contiguous float buffers.
 ///
-/// Loads are unaligned 16-wide vectors with two accumulators to hide FMA
-/// latency; the tail is scalar. Every kernel is `@inlinable` so the scan loop in
-/// the caller's module is specialised and vectorised with it.
+/// Loads are unaligned 16-wide vectors with two accumulators to hide add
+/// latency; the tail is scalar. Multiply then add, never `addProduct`: a fused
+/// multiply-add on baseline x86-64 (no FMA in the target) is a libm call per
+/// lane. Every kernel is `@inlinable` so the scan loop in the caller's module
+/// is specialised and vectorised with it.
 public enum DistanceKernels {
     @inlinable @inline(__always)
     static func load16(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD16<Float> {
@@ -14,12 +16,12 @@ public enum DistanceKernels {
         var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         var i = 0
         while i + 32 <= n {
-            acc0.addProduct(load16(a, i), load16(b, i))
-            acc1.addProduct(load16(a, i + 16), load16(b, i + 16))
+            acc0 += load16(a, i) * load16(b, i)
+            acc1 += load16(a, i + 16) * load16(b, i + 16)
             i += 32
         }
         if i + 16 <= n {
-            acc0.addProduct(load16(a, i), load16(b, i))
+            acc0 += load16(a, i) * load16(b, i)
             i += 16
         }
         var sum = (acc0 + acc1).sum()
@@ -34,13 +36,13 @@ public enum DistanceKernels {
         while i + 32 <= n {
             let d0 = load16(a, i) - load16(b, i)
             let d1 = load16(a, i + 16) - load16(b, i + 16)
-            acc0.addProduct(d0, d0)
-            acc1.addProduct(d1, d1)
+            acc0 += d0 * d0
+            acc1 += d1 * d1
             i += 32
         }
         if i + 16 <= n {
             let d0 = load16(a, i) - load16(b, i)
-            acc0.addProduct(d0, d0)
+            acc0 += d0 * d0
             i += 16
         }
         var sum = (acc0 + acc1).sum()
