@@ -29,6 +29,12 @@ struct Serve: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func run() async throws {
+        #if canImport(Glibc)
+        // Request bodies and WAL batches are megabytes: keep them on the heap
+        // rather than mmap-ing (and zeroing) fresh pages for every request.
+        _ = glibcMallopt(-3, 256 << 20)  // M_MMAP_THRESHOLD
+        _ = glibcMallopt(-1, 512 << 20)  // M_TRIM_THRESHOLD
+        #endif
         var logger = Logger(label: "proximadb")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let store = try StorageURL.open(storage)
@@ -39,3 +45,9 @@ struct Serve: AsyncParsableCommand {
         try await ProximaServer.run(engine: engine, host: host, port: port, limits: limits, logger: logger)
     }
 }
+
+#if canImport(Glibc)
+// <malloc.h> is not part of the Glibc module.
+@_silgen_name("mallopt")
+func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif

@@ -16,7 +16,22 @@ import Testing
             let parsed = try JSONParser.parse(text)
             #expect(parsed.number == Double(text), "\(text)")
         }
-        for text in ["0.1", "0.30000000000000004", "123456789012345678901234567890", "-0.0", "2.2250738585072014e-308", "1.7976931348623157e308", "9007199254740993"] {
+        // Random 15-19 digit mantissas with exponents around the extended-precision window.
+        for _ in 0..<20000 {
+            let digits = Int.random(in: 15...19, using: &rng)
+            var m = String(Int.random(in: 1...9, using: &rng))
+            for _ in 1..<digits { m += String(Int.random(in: 0...9, using: &rng)) }
+            let text = "\(m)e\(Int.random(in: -45...20, using: &rng))"
+            #expect(try JSONParser.parse(text).number == Double(text), "\(text)")
+        }
+        // Float32 values as Python prints them (17 significant digits).
+        for _ in 0..<5000 {
+            let f = Float.random(in: -10...10, using: &rng)
+            let text = "\(Double(f))"
+            #expect(try JSONParser.parse(text).number == Double(f), "\(text)")
+        }
+        for text in ["9007199254740993.0", "4503599627370496.5", "1.00000000000000011102230246251565404236316680908203125",
+                     "0.1", "0.30000000000000004", "123456789012345678901234567890", "-0.0", "2.2250738585072014e-308", "1.7976931348623157e308", "9007199254740993"] {
             #expect(try JSONParser.parse(text).number == Double(text), "\(text)")
         }
         #expect(try JSONParser.parse("9223372036854775807") == .int(Int64.max))

@@ -13,15 +13,21 @@ public struct JSONParser {
     public static let maxDepth = 64
 
     public static func parse(_ bytes: some Collection<UInt8>) throws(Failure) -> JSONValue {
-        let array = Array(bytes)
-        return try array.withUnsafeBufferPointer { buffer throws(Failure) in
-            var parser = JSONParser(buffer)
-            parser.skipWhitespace()
-            let value = try parser.parseValue(depth: 0)
-            parser.skipWhitespace()
-            guard parser.index == buffer.count else { throw parser.fail("unexpected data after the JSON value") }
-            return value
+        // Parse in place when the bytes are contiguous (request bodies are): no copy.
+        let direct = bytes.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(Failure) in try parse(buffer) }
         }
+        if let direct { return try direct.get() }
+        return try Array(bytes).withUnsafeBufferPointer { buffer throws(Failure) in try parse(buffer) }
+    }
+
+    public static func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(Failure) -> JSONValue {
+        var parser = JSONParser(buffer)
+        parser.skipWhitespace()
+        let value = try parser.parseValue(depth: 0)
+        parser.skipWhitespace()
+        guard parser.index == buffer.count else { throw parser.fail("unexpected data after the JSON value") }
+        return value
     }
 
     public static func parse(_ text: String) throws(Failure) -> JSONValue { try parse(Array(text.utf8)) }
@@ -186,6 +192,14 @@ public struct JSONParser {
         return p
     }
 
+    #if arch(x86_64)
+    private static let extendedPowersOfTen: [Float80] = (0...27).map { i in
+        var p: Float80 = 1
+        for _ in 0..<i { p *= 10 }
+        return p
+    }
+    #endif
+
     private mutating func parseNumber() throws(Failure) -> JSONValue {
         let start = index
         var negative = false
@@ -196,6 +210,7 @@ public struct JSONParser {
         var mantissa: UInt64 = 0
         var digits = 0
         var droppedExponent = 0
+        var truncated = false  // digits beyond 19 were dropped: the mantissa is not exact
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
             if index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
@@ -203,7 +218,7 @@ public struct JSONParser {
             }
         } else {
             while index < bytes.count, case let c = bytes[index], c >= 0x30, c <= 0x39 {
-                if digits < 19 { mantissa = mantissa &* 10 &+ UInt64(c - 0x30); digits += 1 } else { droppedExponent += 1 }
+                if digits < 19 { mantissa = mantissa &* 10 &+ UInt64(c - 0x30); digits += 1 } else { droppedExponent += 1; truncated = true }
                 index += 1
             }
         }
@@ -219,6 +234,8 @@ public struct JSONParser {
                     if mantissa != 0 || c != 0x30 { digits += 1 }
                     mantissa = mantissa &* 10 &+ UInt64(c - 0x30)
                     fractionDigits += 1
+                } else {
+                    truncated = true
                 }
                 index += 1
             }
@@ -255,6 +272,21 @@ public struct JSONParser {
             d = e10 < 0 ? d / Self.exactPowersOfTen[-e10] : d * Self.exactPowersOfTen[e10]
             return .double(negative ? -d : d)
         }
+        #if arch(x86_64)
+        // Extended-precision path (clients send float32 values as 17-digit doubles):
+        // a 19-digit mantissa and 10^27 are exact in Float80, so the product or
+        // quotient is Float80's correctly rounded value. Rounding it to Double
+        // is ambiguous only when it sits exactly on a Double midpoint; then, and
+        // for anything outside this range, the slow exact path decides.
+        if !truncated, e10 >= -27, e10 <= 27 {
+            let w = Float80(mantissa)
+            let r = e10 < 0 ? w / Self.extendedPowersOfTen[-e10] : w * Self.extendedPowersOfTen[e10]
+            if r == 0 || r.significandBitPattern & 0x7FF != 0x400 {
+                let d = Double(r)
+                return .double(negative ? -d : d)
+            }
+        }
+        #endif
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         guard let d = Double(text), d.isFinite else { throw Failure(message: "number out of range", offset: start) }
         return .double(d)
