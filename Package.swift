@@ -17,12 +17,23 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .target(name: "ProximaCore", swiftSettings: strict),
         .target(name: "ProximaIndex", dependencies: ["ProximaCore"], swiftSettings: strict),
         .target(name: "ProximaFormat", dependencies: ["ProximaCore"], swiftSettings: strict),
-        .target(name: "ProximaCloud", dependencies: ["ProximaCore"], swiftSettings: strict),
+        .target(
+            name: "ProximaCloud",
+            dependencies: [
+                "ProximaCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "ProximaEngine",
             dependencies: [
@@ -51,6 +62,7 @@ let package = Package(
         ),
         .testTarget(name: "ProximaCoreTests", dependencies: ["ProximaCore", "ProximaIndex", "ProximaFormat"]),
         .testTarget(name: "ProximaEngineTests", dependencies: ["ProximaEngine"]),
+        .testTarget(name: "ProximaCloudTests", dependencies: ["ProximaCloud"]),
         .testTarget(
             name: "ProximaAPITests",
             dependencies: ["ProximaAPI", .product(name: "HummingbirdTesting", package: "hummingbird")]

@@ -14,6 +14,8 @@ public protocol CloudStorage: Sendable {
     func put(_ key: String, _ bytes: [UInt8], condition: PutCondition) async throws -> String
     /// Deleting a missing key is not an error.
     func delete(_ key: String) async throws
+    /// Deletes several keys (one request per thousand on S3).
+    func delete(keys: [String]) async throws
     /// Keys starting with `prefix`, in lexicographic order, after `startAfter`.
     func list(prefix: String, startAfter: String?, limit: Int) async throws -> ListPage
     /// A URL naming this store, without secrets.
@@ -38,9 +40,13 @@ extension CloudStorage {
         }
     }
 
+    public func delete(keys: [String]) async throws {
+        for key in keys { try await delete(key) }
+    }
+
     /// Deletes every key under `prefix`.
     public func deleteAll(prefix: String) async throws {
-        for object in try await listAll(prefix: prefix) { try await delete(object.key) }
+        try await delete(keys: try await listAll(prefix: prefix).map(\.key))
     }
 }
 
