@@ -60,9 +60,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Shared test fixtures: the storage conformance suite and emulator launchers.
+        .target(name: "ProximaTesting", dependencies: ["ProximaCloud"], swiftSettings: strict),
         .testTarget(name: "ProximaCoreTests", dependencies: ["ProximaCore", "ProximaIndex", "ProximaFormat"]),
-        .testTarget(name: "ProximaEngineTests", dependencies: ["ProximaEngine"]),
-        .testTarget(name: "ProximaCloudTests", dependencies: ["ProximaCloud"]),
+        .testTarget(name: "ProximaEngineTests", dependencies: ["ProximaEngine", "ProximaTesting"]),
+        .testTarget(name: "ProximaCloudTests", dependencies: ["ProximaCloud", "ProximaTesting"]),
         .testTarget(
             name: "ProximaAPITests",
             dependencies: ["ProximaAPI", .product(name: "HummingbirdTesting", package: "hummingbird")]

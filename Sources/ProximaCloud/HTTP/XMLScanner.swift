@@ -24,7 +24,7 @@ public struct XMLScanner {
                 continue
             }
             guard let tagEnd = after.firstIndex(of: ">") else { break }
-            if after[after.index(before: tagEnd)] == "/" {  // <name/>
+            if tagEnd > after.startIndex, after[after.index(before: tagEnd)] == "/" {  // <name/>
                 out.append("")
                 rest = after[after.index(after: tagEnd)...]
                 continue
