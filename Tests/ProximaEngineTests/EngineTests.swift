@@ -1,11 +1,38 @@
 import Foundation
+import ProximaTesting
 import Testing
 @testable import ProximaCloud
 @testable import ProximaCore
 @testable import ProximaEngine
 
+/// The engine's behaviour, on every backend: a local directory and S3 (moto,
+/// with signature verification).
 @Suite struct EngineTests {
-    func makeEngine(_ dir: String) throws -> Engine { Engine(storage: try LocalDirectoryStorage(root: dir)) }
+    enum Backend: String, CaseIterable, Sendable { case local, s3 }
+
+    static let moto: Result<EmulatorProcess, any Error> = Result { try EmulatorProcess("moto_server.py", arguments: ["engine-tests"]) }
+
+    /// A fresh store: a temporary directory, or a unique prefix in the moto bucket.
+    func makeStorage(_ backend: Backend) throws -> (storage: any CloudStorage, place: String) {
+        switch backend {
+        case .local:
+            let dir = temporaryDirectory()
+            return (try LocalDirectoryStorage(root: dir), dir)
+        case .s3:
+            let moto = try Self.moto.get()
+            let place = "run-\(UUID().uuidString)"
+            let storage = try S3Storage(
+                .init(bucket: moto["bucket"], prefix: place, endpoint: moto["endpoint"]),
+                credentials: StaticCredentialProvider(AWSCredentials(accessKeyId: moto["access_key_id"], secretAccessKey: moto["secret_access_key"])))
+            return (storage, place)
+        }
+    }
+
+    func cleanup(_ backend: Backend, _ place: String) {
+        if backend == .local { removeDirectory(place) }
+    }
+
+    func makeEngine(_ storage: any CloudStorage) -> Engine { Engine(storage: storage) }
 
     func create(_ engine: Engine, _ name: String, dim: Int, metric: DistanceMetric, extra: [String: JSONValue] = [:]) async throws {
         var body: [String: JSONValue] = ["name": .string(name), "dimension": .int(Int64(dim)), "distance_metric": .string(metric.rawValue)]
@@ -20,11 +47,11 @@ import Testing
         return v
     }
 
-    @Test(arguments: DistanceMetric.allCases)
-    func exactSearchMatchesBruteForce(_ metric: DistanceMetric) async throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let engine = try makeEngine(dir)
+    @Test(arguments: DistanceMetric.allCases, Backend.allCases)
+    func exactSearchMatchesBruteForce(_ metric: DistanceMetric, _ backend: Backend) async throws {
+        let (storage, place) = try makeStorage(backend)
+        defer { cleanup(backend, place) }
+        let engine = makeEngine(storage)
         let dim = 24
         try await create(engine, "c", dim: dim, metric: metric)
         var rng = SeededRandom(seed: 42)
@@ -61,10 +88,11 @@ import Testing
         }
     }
 
-    @Test func latestVersionWinsDeletesAndTTL() async throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let engine = try makeEngine(dir)
+    @Test(arguments: Backend.allCases)
+    func latestVersionWinsDeletesAndTTL(_ backend: Backend) async throws {
+        let (storage, place) = try makeStorage(backend)
+        defer { cleanup(backend, place) }
+        let engine = makeEngine(storage)
         try await create(engine, "c", dim: 2, metric: .euclidean)
         _ = try await engine.write("c", .insert([.init(id: "a", vector: [0, 0], metadata: ["v": 1])], upsert: false))
         await #expect(throws: ProximaError.self) {
@@ -91,12 +119,13 @@ import Testing
         #expect(try await engine.search("c", queries: [[0, 0]], k: 10, filter: nil, threshold: nil)[0].isEmpty)
     }
 
-    @Test func restartLosesNothing() async throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
+    @Test(arguments: Backend.allCases)
+    func restartLosesNothing(_ backend: Backend) async throws {
+        let (storage, place) = try makeStorage(backend)
+        defer { cleanup(backend, place) }
         var rng = SeededRandom(seed: 7)
         do {
-            let engine = try makeEngine(dir)
+            let engine = makeEngine(storage)
             try await create(engine, "c", dim: 8, metric: .cosine)
             for b in 0..<5 {
                 let items = (0..<100).map { i in WriteIntent.NewRecord(id: "\(b)-\(i)", vector: randomVector(8, .cosine, &rng)) }
@@ -104,17 +133,18 @@ import Testing
             }
             _ = try await engine.write("c", .delete(ids: ["0-0", "0-1"], requireExisting: false))
         }
-        let reopened = try makeEngine(dir)
+        let reopened = makeEngine(storage)
         let (_, stats) = try await reopened.describeCollection("c")
         #expect(stats.vectorCount == 498)
         await #expect(throws: ProximaError.self) { _ = try await reopened.getVector("c", id: "0-0") }
         #expect(try await reopened.getVector("c", id: "4-99").id == "4-99")
     }
 
-    @Test func concurrentWritersInOneProcessAreGroupCommitted() async throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let engine = try makeEngine(dir)
+    @Test(arguments: Backend.allCases)
+    func concurrentWritersInOneProcessAreGroupCommitted(_ backend: Backend) async throws {
+        let (storage, place) = try makeStorage(backend)
+        defer { cleanup(backend, place) }
+        let engine = makeEngine(storage)
         try await create(engine, "c", dim: 4, metric: .euclidean)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for t in 0..<50 {
@@ -129,10 +159,11 @@ import Testing
         #expect(stats.walSequence < 50, "50 concurrent writes should share WAL objects (got \(stats.walSequence))")
     }
 
-    @Test func twoEnginesOnOneDirectoryLoseAndDuplicateNothing() async throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let e1 = try makeEngine(dir), e2 = try makeEngine(dir)
+    @Test(arguments: Backend.allCases)
+    func twoEnginesOnOneStoreLoseAndDuplicateNothing(_ backend: Backend) async throws {
+        let (storage, place) = try makeStorage(backend)
+        defer { cleanup(backend, place) }
+        let e1 = makeEngine(storage), e2 = makeEngine(storage)
         try await create(e1, "c", dim: 3, metric: .euclidean)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (n, engine) in [e1, e2].enumerated() {
@@ -152,10 +183,11 @@ import Testing
         }
     }
 
-    @Test func collectionLifecycle() async throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let engine = try makeEngine(dir)
+    @Test(arguments: Backend.allCases)
+    func collectionLifecycle(_ backend: Backend) async throws {
+        let (storage, place) = try makeStorage(backend)
+        defer { cleanup(backend, place) }
+        let engine = makeEngine(storage)
         try await create(engine, "c", dim: 3, metric: .cosine, extra: ["config": ["default_ttl_seconds": 3600]])
         await #expect(throws: ProximaError.self) { try await create(engine, "c", dim: 3, metric: .cosine) }
         let patched = try await engine.updateCollection("c", ["description": "hello", "tags": ["x"]])

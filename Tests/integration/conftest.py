@@ -24,12 +24,13 @@ def binary():
 class Server:
     """One `proximadb serve` process on a free port over a data directory."""
 
-    def __init__(self, data_dir, port=0, extra=()):
+    def __init__(self, data_dir, port=0, extra=(), env=None):
         self.data_dir = data_dir
+        storage = data_dir if "://" in data_dir else f"file://{data_dir}"
         self.log = open(os.path.join(tempfile.gettempdir(), f"proximadb-{os.getpid()}-{random.random()}.log"), "w+")
         self.proc = subprocess.Popen(
-            [binary(), "serve", "--storage", f"file://{data_dir}", "--port", str(port), "--log-level", "warning", *extra],
-            stdout=subprocess.PIPE, stderr=self.log, text=True,
+            [binary(), "serve", "--storage", storage, "--port", str(port), "--log-level", "warning", *extra],
+            stdout=subprocess.PIPE, stderr=self.log, text=True, env=env,
         )
         deadline = time.time() + 60
         self.url = None
