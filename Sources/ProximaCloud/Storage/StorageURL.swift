@@ -5,7 +5,10 @@ import Foundation
 /// - `s3://bucket/prefix`: S3 or an S3-compatible server, configured the way
 ///   AWS tools are (`AWS_REGION`, `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`,
 ///   the credential chain), or by query options
-///   `?region=…&endpoint=…&path_style=true|false`.
+///   `?region=…&endpoint=…&path_style=true|false`;
+/// - `gs://bucket/prefix`: Google Cloud Storage with a service account key
+///   (`GOOGLE_APPLICATION_CREDENTIALS`) or the metadata server, or the
+///   emulator at `STORAGE_EMULATOR_HOST` (`?endpoint=` too), unauthenticated.
 public enum StorageURL {
     public static func open(
         _ url: String, environment: [String: String] = ProcessInfo.processInfo.environment, transport: HTTPTransport? = nil
@@ -26,8 +29,20 @@ public enum StorageURL {
             return try S3Storage(
                 .init(bucket: bucket, prefix: parts.count > 1 ? String(parts[1]) : "", region: region, endpoint: endpoint, pathStyle: pathStyle),
                 credentials: AWSCredentialChain(environment: environment, region: region, transport: transport), transport: transport)
+        case "gs", "gcs":
+            let parts = location.split(separator: "/", maxSplits: 1)
+            guard let bucket = parts.first.map(String.init), !bucket.isEmpty else { throw StorageError(.fatal, "gs:// URL needs a bucket") }
+            let prefix = parts.count > 1 ? String(parts[1]) : ""
+            let transport = transport ?? HTTPTransport()
+            if var emulator = options["endpoint"] ?? environment["STORAGE_EMULATOR_HOST"] {
+                if !emulator.contains("://") { emulator = "http://" + emulator }
+                return GCSStorage(.init(bucket: bucket, prefix: prefix, endpoint: emulator), tokens: nil, transport: transport)
+            }
+            let account = try environment["GOOGLE_APPLICATION_CREDENTIALS"].map { try GCSTokenSource.serviceAccount(fromFile: $0) }
+            return GCSStorage(
+                .init(bucket: bucket, prefix: prefix), tokens: GCSTokenSource(account: account, transport: transport), transport: transport)
         default:
-            throw StorageError(.fatal, "unsupported storage URL scheme '\(scheme)' (supported: file, s3)")
+            throw StorageError(.fatal, "unsupported storage URL scheme '\(scheme)' (supported: file, s3, gs)")
         }
     }
 
