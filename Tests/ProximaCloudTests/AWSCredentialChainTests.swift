@@ -6,15 +6,13 @@ import ProximaTesting
 /// Every source of the chain, each checked end to end: the credentials it
 /// yields must sign requests that moto (verifying signatures) accepts.
 @Suite(.serialized) struct AWSCredentialChainTests {
-    static let moto: Result<EmulatorProcess, any Error> = Result { try EmulatorProcess("moto_server.py", arguments: ["chain-bucket"]) }
-
     func roundTrip(_ environment: [String: String], expectSource: String) async throws {
-        let moto = try Self.moto.get()
+        let moto = try Emulators.moto.get()
         var env = environment
         env["AWS_ENDPOINT_URL"] = moto["endpoint"]
         env["AWS_EC2_METADATA_DISABLED"] = env["AWS_EC2_METADATA_DISABLED"] ?? "true"
         env["HOME"] = env["HOME"] ?? "/nonexistent"
-        let storage = try StorageURL.open("s3://chain-bucket/chain-\(expectSource.replacingOccurrences(of: " ", with: "-"))", environment: env)
+        let storage = try StorageURL.open("s3://\(moto["bucket"])/chain-\(expectSource.replacingOccurrences(of: " ", with: "-"))", environment: env)
         try await storage.put("probe", Array("ok".utf8))
         #expect(try await storage.get("probe").bytes == Array("ok".utf8))
         let chain = (storage as! S3Storage).credentials as! AWSCredentialChain
@@ -22,12 +20,12 @@ import ProximaTesting
     }
 
     @Test func environmentVariables() async throws {
-        let moto = try Self.moto.get()
+        let moto = try Emulators.moto.get()
         try await roundTrip(["AWS_ACCESS_KEY_ID": moto["access_key_id"], "AWS_SECRET_ACCESS_KEY": moto["secret_access_key"]], expectSource: "environment")
     }
 
     @Test func sharedProfileFiles() async throws {
-        let moto = try Self.moto.get()
+        let moto = try Emulators.moto.get()
         let dir = NSTemporaryDirectory() + "aws-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -42,7 +40,7 @@ import ProximaTesting
     }
 
     @Test func webIdentityThroughSTS() async throws {
-        let moto = try Self.moto.get()
+        let moto = try Emulators.moto.get()
         let tokenFile = NSTemporaryDirectory() + "token-" + UUID().uuidString
         try "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwcm94aW1hZGIifQ.c2ln".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: tokenFile) }
@@ -51,7 +49,7 @@ import ProximaTesting
     }
 
     @Test func containerAndInstanceMetadata() async throws {
-        let moto = try Self.moto.get()
+        let moto = try Emulators.moto.get()
         let metadata = try EmulatorProcess("metadata_server.py", arguments: [moto["access_key_id"], moto["secret_access_key"], "container-secret"])
         defer { metadata.stop() }
         try await roundTrip(

@@ -4,17 +4,15 @@ import ProximaTesting
 @testable import ProximaCloud
 
 @Suite(.serialized) struct GCSStorageTests {
-    static let emulator: Result<EmulatorProcess, any Error> = Result { try EmulatorProcess("fake_gcs_server.py", arguments: ["gcs-tests"]) }
-
     @Test func conformanceOnFakeGCSServer() async throws {
-        let gcs = try Self.emulator.get()
-        let storage = try StorageURL.open("gs://gcs-tests/conformance", environment: ["STORAGE_EMULATOR_HOST": gcs["endpoint"]])
+        let gcs = try Emulators.fakeGCS.get()
+        let storage = try StorageURL.open("gs://\(gcs["bucket"])/conformance", environment: ["STORAGE_EMULATOR_HOST": gcs["endpoint"]])
         try await StorageConformance.run(storage, prefix: "t/")
     }
 
     @Test func resumableUpload() async throws {
-        let gcs = try Self.emulator.get()
-        var config = GCSStorage.Configuration(bucket: "gcs-tests", prefix: "resumable", endpoint: gcs["endpoint"])
+        let gcs = try Emulators.fakeGCS.get()
+        var config = GCSStorage.Configuration(bucket: gcs["bucket"], prefix: "resumable", endpoint: gcs["endpoint"])
         config.resumableThreshold = 1 << 20
         config.chunkSize = 1 << 20
         let storage = GCSStorage(config, tokens: nil)
@@ -27,14 +25,14 @@ import ProximaTesting
     /// The JWT the service-account flow signs is verified (RS256 signature and
     /// claims) by an independent token endpoint using Python's `cryptography`.
     @Test func serviceAccountTokensAreVerified() async throws {
-        let gcs = try Self.emulator.get()
+        let gcs = try Emulators.fakeGCS.get()
         let oauth = try EmulatorProcess("oauth_server.py")
         defer { oauth.stop() }
         let transport = HTTPTransport()
         let tokens = GCSTokenSource(account: try GCSTokenSource.serviceAccount(fromFile: oauth["key_file"]), transport: transport)
         #expect(try await tokens.accessToken() == "token-1")
         #expect(try await tokens.accessToken() == "token-1", "cached until it expires")
-        let storage = GCSStorage(.init(bucket: "gcs-tests", prefix: "authed", endpoint: gcs["endpoint"]), tokens: tokens, transport: transport)
+        let storage = GCSStorage(.init(bucket: gcs["bucket"], prefix: "authed", endpoint: gcs["endpoint"]), tokens: tokens, transport: transport)
         try await storage.put("x", [42])
         #expect(try await storage.get("x").bytes == [42])
         let (verified, _) = try await transport.send { _ in CloudRequest(method: .GET, url: oauth["verified_url"]) }

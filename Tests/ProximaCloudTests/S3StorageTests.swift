@@ -5,10 +5,8 @@ import ProximaTesting
 /// S3 against moto's server with signature verification on: a wrong
 /// signature fails the suite.
 @Suite(.serialized) struct S3StorageTests {
-    static let moto: Result<EmulatorProcess, any Error> = Result { try EmulatorProcess("moto_server.py") }
-
     func storage(prefix: String = "conformance/", credentials: AWSCredentials? = nil) throws -> S3Storage {
-        let moto = try Self.moto.get()
+        let moto = try Emulators.moto.get()
         let creds = credentials ?? AWSCredentials(accessKeyId: moto["access_key_id"], secretAccessKey: moto["secret_access_key"])
         return try S3Storage(
             .init(bucket: moto["bucket"], prefix: prefix, region: "us-east-1", endpoint: moto["endpoint"]),
@@ -19,8 +17,17 @@ import ProximaTesting
         try await StorageConformance.run(try storage(), prefix: "t/")
     }
 
+    @Test func conformanceOnLocalStack() async throws {
+        let localstack = try Emulators.localstack.get()
+        let env = [
+            "AWS_ENDPOINT_URL": localstack["endpoint"], "AWS_ACCESS_KEY_ID": localstack["access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": localstack["secret_access_key"], "AWS_REGION": "us-east-1", "HOME": "/nonexistent",
+        ]
+        try await StorageConformance.run(try StorageURL.open("s3://proximadb/conformance", environment: env), prefix: "t/")
+    }
+
     @Test func wrongSecretIsRejected() async throws {
-        let moto = try Self.moto.get()
+        let moto = try Emulators.moto.get()
         let s = try storage(credentials: AWSCredentials(accessKeyId: moto["access_key_id"], secretAccessKey: "not-the-secret"))
         do {
             try await s.put("x", [1])
@@ -35,7 +42,7 @@ import ProximaTesting
         var config = try storage().configuration
         config.multipartThreshold = 5 << 20
         config.partSize = 5 << 20
-        let moto = try Self.moto.get()
+        let moto = try Emulators.moto.get()
         let s = try S3Storage(
             config, credentials: StaticCredentialProvider(AWSCredentials(accessKeyId: moto["access_key_id"], secretAccessKey: moto["secret_access_key"])))
         let bytes = (0..<(12 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }

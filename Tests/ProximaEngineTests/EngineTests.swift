@@ -5,12 +5,12 @@ import Testing
 @testable import ProximaCore
 @testable import ProximaEngine
 
-/// The engine's behaviour, on every backend: a local directory and S3 (moto,
-/// with signature verification).
+/// The engine's behaviour, on every backend: a local directory, S3 on moto
+/// (signatures verified) and on LocalStack (started by `localstack/start`),
+/// and GCS on fake-gcs-server.
 @Suite struct EngineTests {
-    enum Backend: String, CaseIterable, Sendable { case local, s3 }
+    enum Backend: String, CaseIterable, Sendable { case local, s3, localstack, gcs }
 
-    static let moto: Result<EmulatorProcess, any Error> = Result { try EmulatorProcess("moto_server.py", arguments: ["engine-tests"]) }
 
     /// A fresh store: a temporary directory, or a unique prefix in the moto bucket.
     func makeStorage(_ backend: Backend) throws -> (storage: any CloudStorage, place: String) {
@@ -18,13 +18,17 @@ import Testing
         case .local:
             let dir = temporaryDirectory()
             return (try LocalDirectoryStorage(root: dir), dir)
-        case .s3:
-            let moto = try Self.moto.get()
+        case .s3, .localstack:
+            let moto = try (backend == .s3 ? Emulators.moto : Emulators.localstack).get()
             let place = "run-\(UUID().uuidString)"
             let storage = try S3Storage(
                 .init(bucket: moto["bucket"], prefix: place, endpoint: moto["endpoint"]),
                 credentials: StaticCredentialProvider(AWSCredentials(accessKeyId: moto["access_key_id"], secretAccessKey: moto["secret_access_key"])))
             return (storage, place)
+        case .gcs:
+            let gcs = try Emulators.fakeGCS.get()
+            let place = "run-\(UUID().uuidString)"
+            return (GCSStorage(.init(bucket: gcs["bucket"], prefix: place, endpoint: gcs["endpoint"]), tokens: nil), place)
         }
     }
 

@@ -1,0 +1,11 @@
+/// One instance per test process of each emulator the tests use, started on
+/// first use and stopped when the process exits. Suites share them (each
+/// works under its own key prefix), so they can run in parallel.
+public enum Emulators {
+    /// moto's server with signature verification; `bucket` exists.
+    public static let moto = Result { try EmulatorProcess("moto_server.py") }
+    /// LocalStack, started by `localstack/start`; bucket `proximadb` exists.
+    public static let localstack = Result { try EmulatorProcess("localstack_server.py", timeout: 900) }
+    /// fake-gcs-server; `bucket` exists.
+    public static let fakeGCS = Result { try EmulatorProcess("fake_gcs_server.py") }
+}
