@@ -71,7 +71,8 @@ public final class HTTPTransport: Sendable {
         self.logger = logger
     }
 
-    deinit { try? client.syncShutdown() }
+    // Non-blocking: deinit may run on an event-loop thread, where syncShutdown traps.
+    deinit { _ = client.shutdown() }
 
     /// Sends `make()`'s request, retrying transient failures. `make` is called
     /// for every attempt, so each is freshly signed. Returns the last response,

@@ -10,6 +10,8 @@ import ProximaCore
 public actor AWSCredentialChain: AWSCredentialProvider {
     let environment: [String: String]
     let transport: HTTPTransport
+    /// Off EC2 nothing answers at the metadata address: quick timeouts, one retry.
+    let metadataTransport: HTTPTransport
     let region: String
     private var cached: AWSCredentials?
     private var source: String?
@@ -21,6 +23,9 @@ public actor AWSCredentialChain: AWSCredentialProvider {
         self.environment = environment
         self.region = region
         self.transport = transport
+        var quick = RetryPolicy()
+        quick.maxAttempts = 2
+        self.metadataTransport = HTTPTransport(retry: quick, connectTimeout: .seconds(1), requestTimeout: .seconds(2))
     }
 
     public func credentials() async throws -> AWSCredentials {
@@ -106,8 +111,7 @@ public actor AWSCredentialChain: AWSCredentialProvider {
         var endpoint = environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"] ?? "http://169.254.169.254"
         while endpoint.hasSuffix("/") { endpoint.removeLast() }
         let base = endpoint
-        // Off EC2 nothing answers: one quick attempt, no long retries.
-        let quick = HTTPTransport(retry: { var r = RetryPolicy(); r.maxAttempts = 2; return r }(), connectTimeout: .seconds(1), requestTimeout: .seconds(2))
+        let quick = metadataTransport
         let token: CloudResponse
         do {
             token = try await quick.send { _ in
