@@ -8,7 +8,11 @@ import Foundation
 ///   `?region=…&endpoint=…&path_style=true|false`;
 /// - `gs://bucket/prefix`: Google Cloud Storage with a service account key
 ///   (`GOOGLE_APPLICATION_CREDENTIALS`) or the metadata server, or the
-///   emulator at `STORAGE_EMULATOR_HOST` (`?endpoint=` too), unauthenticated.
+///   emulator at `STORAGE_EMULATOR_HOST` (`?endpoint=` too), unauthenticated;
+/// - `az://account/container/prefix`: Azure Blob Storage with
+///   `AZURE_STORAGE_CONNECTION_STRING`, or `AZURE_STORAGE_KEY` /
+///   `AZURE_STORAGE_SAS_TOKEN` (`AZURE_STORAGE_BLOB_ENDPOINT` or `?endpoint=`
+///   for Azurite).
 public enum StorageURL {
     public static func open(
         _ url: String, environment: [String: String] = ProcessInfo.processInfo.environment, transport: HTTPTransport? = nil
@@ -41,8 +45,19 @@ public enum StorageURL {
             let account = try environment["GOOGLE_APPLICATION_CREDENTIALS"].map { try GCSTokenSource.serviceAccount(fromFile: $0) }
             return GCSStorage(
                 .init(bucket: bucket, prefix: prefix), tokens: GCSTokenSource(account: account, transport: transport), transport: transport)
+        case "az", "azure":
+            let parts = location.split(separator: "/", maxSplits: 2).map(String.init)
+            guard parts.count >= 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw StorageError(.fatal, "az:// URLs are az://account/container/prefix")
+            }
+            var account = try AzureAccount.fromEnvironment(account: parts[0], environment)
+            if let endpoint = options["endpoint"] { account.blobEndpoint = endpoint }
+            guard account.name == parts[0] else {
+                throw StorageError(.auth, "the Azure credentials are for account '\(account.name)', not '\(parts[0])'")
+            }
+            return AzureBlobStorage(account: account, container: parts[1], prefix: parts.count > 2 ? parts[2] : "", transport: transport ?? HTTPTransport())
         default:
-            throw StorageError(.fatal, "unsupported storage URL scheme '\(scheme)' (supported: file, s3, gs)")
+            throw StorageError(.fatal, "unsupported storage URL scheme '\(scheme)' (supported: file, s3, gs, az)")
         }
     }
 

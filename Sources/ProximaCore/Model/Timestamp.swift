@@ -95,3 +95,16 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+extension Timestamp {
+    /// `Wed, 25 Nov 2026 18:04:05 GMT` (RFC 1123, as HTTP dates and Azure's x-ms-date).
+    public static func rfc1123(seconds: Int64) -> String {
+        let iso = rfc3339(micros: seconds * 1_000_000)  // 2026-11-25T18:04:05Z
+        let parts = iso.split(separator: "T")
+        let date = parts[0].split(separator: "-")
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][Int(((days % 7) + 7) % 7)]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        return "\(weekday), \(date[2]) \(months[Int(date[1])! - 1]) \(date[0]) \(parts[1].dropLast()) GMT"
+    }
+}
