@@ -6,6 +6,8 @@ public enum Emulators {
     public static let moto = Result { try EmulatorProcess("moto_server.py") }
     /// LocalStack, started by `localstack/start`; bucket `proximadb` exists.
     public static let localstack = Result { try EmulatorProcess("localstack_server.py", timeout: 900) }
+    /// A fault-injecting proxy in front of `moto` (see `Tests/fixtures/fault_proxy.py`).
+    public static let faultyMoto = Result { try EmulatorProcess("fault_proxy.py", arguments: [try moto.get()["endpoint"]]) }
     /// fake-gcs-server; `bucket` exists.
     public static let fakeGCS = Result { try EmulatorProcess("fake_gcs_server.py") }
 }

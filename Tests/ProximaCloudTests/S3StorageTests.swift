@@ -26,6 +26,18 @@ import ProximaTesting
         try await StorageConformance.run(try StorageURL.open("s3://proximadb/conformance", environment: env), prefix: "t/")
     }
 
+    /// Through a proxy injecting 5xx bursts, throttling, answers lost after the
+    /// store acted, bodies cut off mid-way and delays: every operation succeeds
+    /// or fails clearly, and conditional writes never misreport their own retry.
+    @Test func conformanceThroughFaults() async throws {
+        let moto = try Emulators.moto.get()
+        let proxy = try Emulators.faultyMoto.get()
+        let s = try S3Storage(
+            .init(bucket: moto["bucket"], prefix: "faulty/", endpoint: proxy["endpoint"]),
+            credentials: StaticCredentialProvider(AWSCredentials(accessKeyId: moto["access_key_id"], secretAccessKey: moto["secret_access_key"])))
+        for round in 0..<3 { try await StorageConformance.run(s, prefix: "r\(round)/") }
+    }
+
     @Test func wrongSecretIsRejected() async throws {
         let moto = try Emulators.moto.get()
         let s = try storage(credentials: AWSCredentials(accessKeyId: moto["access_key_id"], secretAccessKey: "not-the-secret"))

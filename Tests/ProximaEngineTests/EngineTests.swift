@@ -9,7 +9,9 @@ import Testing
 /// (signatures verified) and on LocalStack (started by `localstack/start`),
 /// and GCS on fake-gcs-server.
 @Suite struct EngineTests {
-    enum Backend: String, CaseIterable, Sendable { case local, s3, localstack, gcs }
+    /// `s3Faulty` is moto behind a proxy injecting 5xx bursts, throttling,
+    /// lost answers, cut-off bodies and delays.
+    enum Backend: String, CaseIterable, Sendable { case local, s3, s3Faulty, localstack, gcs }
 
 
     /// A fresh store: a temporary directory, or a unique prefix in the moto bucket.
@@ -18,11 +20,12 @@ import Testing
         case .local:
             let dir = temporaryDirectory()
             return (try LocalDirectoryStorage(root: dir), dir)
-        case .s3, .localstack:
-            let moto = try (backend == .s3 ? Emulators.moto : Emulators.localstack).get()
+        case .s3, .s3Faulty, .localstack:
+            let moto = try (backend == .localstack ? Emulators.localstack : Emulators.moto).get()
+            let endpoint = backend == .s3Faulty ? try Emulators.faultyMoto.get()["endpoint"] : moto["endpoint"]
             let place = "run-\(UUID().uuidString)"
             let storage = try S3Storage(
-                .init(bucket: moto["bucket"], prefix: place, endpoint: moto["endpoint"]),
+                .init(bucket: moto["bucket"], prefix: place, endpoint: endpoint),
                 credentials: StaticCredentialProvider(AWSCredentials(accessKeyId: moto["access_key_id"], secretAccessKey: moto["secret_access_key"])))
             return (storage, place)
         case .gcs:
