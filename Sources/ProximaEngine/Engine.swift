@@ -29,19 +29,9 @@ public actor Engine {
 
     public func listCollections() async throws -> [CollectionConfig] { try await catalog.list() }
 
-    public struct CollectionStats: Sendable {
-        public var vectorCount: Int
-        public var vectorBytes: Int
-        public var walSequence: Int64
-    }
-
-    public func describeCollection(_ name: String) async throws -> (CollectionConfig, CollectionStats) {
-        let handle = try await handle(name)
-        let now = Timestamp.nowMicros()
-        let stats = try await handle.read { s in
-            CollectionStats(vectorCount: s.liveCount(now: now), vectorBytes: s.vectorBytes, walSequence: s.appliedSequence)
-        }
-        return (handle.config, stats)
+    public func describeCollection(_ name: String) async throws -> (CollectionConfig, OpenCollection.Stats) {
+        let collection = try await open(name)
+        return (collection.config, try await collection.stats())
     }
 
     public func updateCollection(_ name: String, _ patch: JSONValue) async throws -> CollectionConfig {
@@ -61,42 +51,21 @@ public actor Engine {
 
     // MARK: vectors
 
-    public func write(_ collection: String, _ intent: WriteIntent) async throws -> WriteOutcome {
-        try await handle(collection).write(intent)
-    }
+    /// A collection by name, for several operations on one catalog read.
+    public func open(_ name: String) async throws -> OpenCollection { OpenCollection(handle: try await handle(name)) }
 
-    public func config(_ collection: String) async throws -> CollectionConfig { try await handle(collection).config }
+    public func write(_ collection: String, _ intent: WriteIntent) async throws -> WriteOutcome {
+        try await open(collection).write(intent)
+    }
 
     public func getVector(_ collection: String, id: String) async throws -> VectorRecord {
-        let now = Timestamp.nowMicros()
-        guard let record = try await handle(collection).read({ $0.record(id, now: now) }) else {
-            throw ProximaError(.vectorNotFound, "vector '\(id)' does not exist")
-        }
-        return record
+        try await open(collection).get(id)
     }
 
-    public struct SearchHit: Sendable {
-        public var record: VectorRecord
-        public var distance: Float
-        public var score: Float
-    }
-
-    /// Exact search for each query; `threshold` keeps hits with score ≥ it.
     public func search(
         _ collection: String, queries: [[Float]], k: Int, filter: Filter?, threshold: Float?
     ) async throws -> [[SearchHit]] {
-        let handle = try await handle(collection)
-        let metric = handle.config.distanceMetric
-        let now = Timestamp.nowMicros()
-        return try await handle.read { state in
-            queries.map { q in
-                state.search(q, k: k, filter: filter, now: now).compactMap { hit in
-                    let score = metric.score(fromDistance: hit.distance)
-                    if let threshold, score < threshold { return nil }
-                    return SearchHit(record: hit.record, distance: hit.distance, score: score)
-                }
-            }
-        }
+        try await open(collection).search(queries: queries, k: k, filter: filter, threshold: threshold)
     }
 
     // MARK: handles

@@ -1,4 +1,5 @@
 import Hummingbird
+import ProximaCloud
 import ProximaCore
 import ProximaEngine
 
@@ -26,7 +27,7 @@ public struct RESTRoutes: Sendable {
             ])
         }
         router.get("/metrics") { _, _ in
-            Envelope.raw(Array(metrics.render().utf8), status: .ok, contentType: "text/plain; version=0.0.4")
+            Envelope.raw(Array((metrics.render() + StorageMetrics.shared.render()).utf8), status: .ok, contentType: "text/plain; version=0.0.4")
         }
         router.post("/collections") { request, _ in
             let config = try await engine.createCollection(try await decoder.body(request))
@@ -48,10 +49,9 @@ public struct RESTRoutes: Sendable {
             return Envelope.success(["deleted": true])
         }
         router.post("/collections/:name/vectors") { request, context in
-            let name = try Self.name(context)
             let body = try await decoder.body(request)
-            let config = try await engine.config(name)
-            let outcome = try await engine.write(name, try decoder.insert(body, config: config))
+            let collection = try await engine.open(try Self.name(context))
+            let outcome = try await collection.write(try decoder.insert(body, config: collection.config))
             metrics.recordWrite(vectors: outcome.count)
             return Envelope.success(["ids": .array(outcome.ids.map { .string($0) }), "count": .int(Int64(outcome.count))])
         }
@@ -66,11 +66,10 @@ public struct RESTRoutes: Sendable {
             return Envelope.success(Self.recordJSON(record, includeVector: true, includeMetadata: true))
         }
         router.put("/collections/:name/vectors/:id") { request, context in
-            let name = try Self.name(context)
             let id = try Self.vectorId(context)
             let body = try await decoder.body(request)
-            let config = try await engine.config(name)
-            let outcome = try await engine.write(name, try decoder.update(body, id: id, config: config))
+            let collection = try await engine.open(try Self.name(context))
+            let outcome = try await collection.write(try decoder.update(body, id: id, config: collection.config))
             metrics.recordWrite(vectors: 1)
             return Envelope.success(Self.recordJSON(outcome.record!, includeVector: true, includeMetadata: true))
         }
@@ -80,12 +79,10 @@ public struct RESTRoutes: Sendable {
             return Envelope.success(["deleted": .int(Int64(outcome.count))])
         }
         router.post("/collections/:name/search") { request, context in
-            let name = try Self.name(context)
             let body = try await decoder.body(request)
-            let config = try await engine.config(name)
-            let search = try decoder.search(body, config: config)
-            let results = try await engine.search(
-                name, queries: search.queries, k: search.k, filter: search.filter, threshold: search.threshold)
+            let collection = try await engine.open(try Self.name(context))
+            let search = try decoder.search(body, config: collection.config)
+            let results = try await collection.search(queries: search.queries, k: search.k, filter: search.filter, threshold: search.threshold)
             metrics.recordQueries(search.queries.count)
             let lists: [JSONValue] = results.map { hits in
                 .array(hits.enumerated().map { rank, hit in
@@ -120,7 +117,7 @@ public struct RESTRoutes: Sendable {
 
     // MARK: answers
 
-    static func collectionJSON(_ config: CollectionConfig, stats: Engine.CollectionStats? = nil) -> JSONValue {
+    static func collectionJSON(_ config: CollectionConfig, stats: OpenCollection.Stats? = nil) -> JSONValue {
         guard case .object(var o) = config.toJSON() else { return .null }
         o["created_at_us"] = nil
         o["updated_at_us"] = nil

@@ -114,9 +114,22 @@ public final class HTTPTransport: Sendable {
         if !request.body.isEmpty || request.method == .PUT || request.method == .POST {
             r.body = .bytes(ByteBuffer(bytes: request.body))
         }
-        let response = try await client.execute(r, timeout: requestTimeout)
-        let body = try await response.body.collect(upTo: maxResponseBytes)
-        return CloudResponse(status: Int(response.status.code), headers: response.headers, body: Array(body.readableBytesView))
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(r, timeout: requestTimeout)
+        } catch {
+            StorageMetrics.shared.record(method: request.method.rawValue, status: nil, sent: request.body.count, received: 0)
+            throw error
+        }
+        let status = Int(response.status.code)
+        do {
+            let body = try await response.body.collect(upTo: maxResponseBytes)
+            StorageMetrics.shared.record(method: request.method.rawValue, status: status, sent: request.body.count, received: body.readableBytes)
+            return CloudResponse(status: status, headers: response.headers, body: Array(body.readableBytesView))
+        } catch {
+            StorageMetrics.shared.record(method: request.method.rawValue, status: nil, sent: request.body.count, received: 0)
+            throw error
+        }
     }
 
     private func sleep(_ attempt: Int) async throws {

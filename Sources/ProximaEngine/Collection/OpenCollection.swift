@@ -1,0 +1,53 @@
+import ProximaCore
+
+/// One collection, resolved from the catalog once, for the operations of a
+/// request: validate against its config, then write or search.
+public struct OpenCollection: Sendable {
+    let handle: CollectionHandle
+
+    public var config: CollectionConfig { handle.config }
+
+    public struct Stats: Sendable {
+        public var vectorCount: Int
+        public var vectorBytes: Int
+        public var walSequence: Int64
+    }
+
+    public func write(_ intent: WriteIntent) async throws -> WriteOutcome { try await handle.write(intent) }
+
+    public func get(_ id: String) async throws -> VectorRecord {
+        let now = Timestamp.nowMicros()
+        guard let record = try await handle.read({ $0.record(id, now: now) }) else {
+            throw ProximaError(.vectorNotFound, "vector '\(id)' does not exist")
+        }
+        return record
+    }
+
+    public func stats() async throws -> Stats {
+        let now = Timestamp.nowMicros()
+        return try await handle.read { s in
+            Stats(vectorCount: s.liveCount(now: now), vectorBytes: s.vectorBytes, walSequence: s.appliedSequence)
+        }
+    }
+
+    /// Exact search for each query; `threshold` keeps hits with score ≥ it.
+    public func search(queries: [[Float]], k: Int, filter: Filter?, threshold: Float?) async throws -> [[SearchHit]] {
+        let metric = config.distanceMetric
+        let now = Timestamp.nowMicros()
+        return try await handle.read { state in
+            queries.map { q in
+                state.search(q, k: k, filter: filter, now: now).compactMap { hit in
+                    let score = metric.score(fromDistance: hit.distance)
+                    if let threshold, score < threshold { return nil }
+                    return SearchHit(record: hit.record, distance: hit.distance, score: score)
+                }
+            }
+        }
+    }
+}
+
+public struct SearchHit: Sendable {
+    public var record: VectorRecord
+    public var distance: Float
+    public var score: Float
+}
