@@ -91,6 +91,24 @@ import Testing
         #expect(signed.authorization.hasSuffix("Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"))
     }
 
+    /// The same documented request, built by `S3Storage` in virtual-hosted
+    /// style (bucket in the host name, as on AWS itself).
+    @Test func s3StorageBuildsTheDocumentedVirtualHostedRequest() async throws {
+        let s3 = try S3Storage(
+            .init(bucket: "examplebucket", endpoint: "https://s3.amazonaws.com", pathStyle: false),
+            credentials: StaticCredentialProvider(AWSCredentials(accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")))
+        let r = try await s3.request(.GET, key: "test.txt", headers: [("Range", "bytes=0-9")], now: 1_369_353_600)
+        #expect(r.url == "https://examplebucket.s3.amazonaws.com/test.txt")
+        let auth = r.headers.first { $0.0 == "Authorization" }?.1 ?? ""
+        #expect(auth.hasSuffix("Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"))
+        // Path-style puts the bucket in the path instead.
+        let path = try S3Storage(
+            .init(bucket: "examplebucket", prefix: "p", endpoint: "http://127.0.0.1:9000"),
+            credentials: StaticCredentialProvider(AWSCredentials(accessKeyId: "a", secretAccessKey: "b")))
+        #expect(try await path.request(.GET, key: "k").url == "http://127.0.0.1:9000/examplebucket/p/k")
+        #expect(try await path.request(.GET, key: nil, query: [("list-type", "2"), ("prefix", "p/a b")]).url == "http://127.0.0.1:9000/examplebucket?list-type=2&prefix=p%2Fa%20b")
+    }
+
     @Test func pathEncoding() {
         #expect(SigV4Signer.encodePath("/a b/ü/x+y") == "/a%20b/%C3%BC/x%2By")
         #expect(SigV4Signer.encode("a/b=c") == "a%2Fb%3Dc")

@@ -64,7 +64,8 @@ public final class S3Storage: CloudStorage {
 
     /// Builds and signs one request; `key` is relative to the store's prefix (nil: the bucket itself).
     func request(
-        _ method: HTTPMethod, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [], body: [UInt8] = []
+        _ method: HTTPMethod, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [], body: [UInt8] = [],
+        now: Int64 = Timestamp.nowMicros() / 1_000_000
     ) async throws -> CloudRequest {
         let objectPath = key.map { "/" + SigV4Signer.encodePath(configuration.prefix + $0) } ?? "/"
         let requestHost: String
@@ -83,7 +84,7 @@ public final class S3Storage: CloudStorage {
         allHeaders.append(("Host", requestHost))
         let signed = signer.sign(
             method: method.rawValue, path: path.isEmpty ? "/" : path, query: query, headers: allHeaders, payloadHash: payloadHash,
-            credentials: try await credentials.credentials(), date: Timestamp.nowMicros() / 1_000_000, signPayloadHeader: true)
+            credentials: try await credentials.credentials(), date: now, signPayloadHeader: true)
         return CloudRequest(method: method, url: url, headers: allHeaders + signed.headers, body: body)
     }
 
