@@ -22,6 +22,14 @@ import ProximaTesting
         await #expect(throws: StorageError.self) { try await storage.put("big", [1], condition: .createOnly) }
     }
 
+    @Test func tokensFromTheMetadataServer() async throws {
+        let metadata = try EmulatorProcess("metadata_server.py", arguments: ["unused", "unused", "unused"])
+        defer { metadata.stop() }
+        let host = String(metadata["endpoint"].dropFirst("http://".count))
+        let tokens = GCSTokenSource(account: nil, metadataHost: host, transport: HTTPTransport())
+        #expect(try await tokens.accessToken() == "gce-token")
+    }
+
     /// The JWT the service-account flow signs is verified (RS256 signature and
     /// claims) by an independent token endpoint using Python's `cryptography`.
     @Test func serviceAccountTokensAreVerified() async throws {

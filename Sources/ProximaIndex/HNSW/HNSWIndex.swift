@@ -1,0 +1,297 @@
+import ProximaCore
+
+/// Hierarchical Navigable Small World graph (Malkov & Yashunin, 2016), for
+/// vectors resident in memory: the same algorithm as hnswlib — greedy descent
+/// through the upper layers, a best-first search of width `ef` on layer 0,
+/// and the diversity heuristic when choosing neighbours.
+///
+/// Ids are dense `Int32` slots (the caller maps its own ids). Cosine vectors
+/// are normalised on insert so every metric reduces to a cheap kernel:
+/// `1 - a·b` for cosine, `‖a-b‖²` for euclidean (the root is taken on output).
+/// Not thread-safe for writes; searches on a frozen index may run in parallel.
+public struct HNSWIndex: Sendable {
+    public struct Parameters: Sendable, Equatable {
+        /// Links per node on the upper layers (layer 0 keeps 2m).
+        public var m: Int
+        public var efConstruction: Int
+        public var seed: UInt64
+        public init(m: Int = 16, efConstruction: Int = 200, seed: UInt64 = 42) {
+            self.m = max(2, m)
+            self.efConstruction = max(efConstruction, self.m)
+            self.seed = seed
+        }
+    }
+
+    public let metric: DistanceMetric
+    public let dimension: Int
+    public let parameters: Parameters
+    var vectors: [Float] = []
+    /// Layer-0 links: `maxLinks0` slots per node, then the count in `counts0`.
+    var links0: [Int32] = []
+    var counts0: [UInt16] = []
+    /// Upper layers: per node, per level ≥ 1, its links.
+    var upper: [[[Int32]]] = []
+    var levels: [UInt8] = []
+    var entryPoint: Int32 = -1
+    var maxLevel = -1
+    var rng: SplitMix64
+
+    var maxLinks0: Int { parameters.m * 2 }
+    let levelMultiplier: Double
+
+    public var count: Int { levels.count }
+
+    public init(metric: DistanceMetric, dimension: Int, parameters: Parameters = Parameters()) {
+        precondition(!metric.requiresBinaryVectors || true)
+        self.metric = metric
+        self.dimension = dimension
+        self.parameters = parameters
+        self.rng = SplitMix64(seed: parameters.seed)
+        self.levelMultiplier = 1 / log(Double(max(parameters.m, 2)))
+    }
+
+    // MARK: distance
+
+    @inline(__always)
+    func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Float {
+        switch metric {
+        case .cosine: return 1 - DistanceKernels.dot(a, b, dimension)
+        case .euclidean: return DistanceKernels.squaredL2(a, b, dimension)
+        case .dotProduct: return -DistanceKernels.dot(a, b, dimension)
+        default: return metric.distance(a, b, dimension: dimension)
+        }
+    }
+
+    /// Converts the internal ranking distance to the metric's own value.
+    @inline(__always)
+    func outputDistance(_ d: Float) -> Float { metric == .euclidean ? max(d, 0).squareRoot() : d }
+
+    func prepared(_ v: [Float]) -> [Float] {
+        guard metric == .cosine else { return v }
+        let inv = v.withUnsafeBufferPointer { DistanceKernels.inverseNorm($0.baseAddress!, dimension) }
+        return v.map { $0 * inv }
+    }
+
+    // MARK: build
+
+    /// Adds a vector; returns its slot.
+    @discardableResult
+    public mutating func add(_ vector: [Float]) -> Int32 {
+        precondition(vector.count == dimension, "vector of the wrong dimension")
+        let v = prepared(vector)
+        let slot = Int32(levels.count)
+        let level = min(Int(-log(max(rng.nextUnit(), 1e-12)) * levelMultiplier), 32)
+        vectors.append(contentsOf: v)
+        links0.append(contentsOf: repeatElement(-1, count: maxLinks0))
+        counts0.append(0)
+        levels.append(UInt8(level))
+        upper.append(level > 0 ? Array(repeating: [], count: level) : [])
+        guard entryPoint >= 0 else {
+            entryPoint = slot
+            maxLevel = level
+            return slot
+        }
+        var current = entryPoint
+        let query = v
+        query.withUnsafeBufferPointer { qp in
+            let q = qp.baseAddress!
+            var currentDistance = vectors.withUnsafeBufferPointer { distance(q, $0.baseAddress! + Int(current) * dimension) }
+            if maxLevel > level {
+                for l in stride(from: maxLevel, to: level, by: -1) {
+                    (current, currentDistance) = greedy(q, from: current, distance: currentDistance, level: l)
+                }
+            }
+            for l in stride(from: min(level, maxLevel), through: 0, by: -1) {
+                let candidates = searchLayer(q, entry: current, entryDistance: currentDistance, ef: parameters.efConstruction, level: l, accept: nil)
+                let chosen = selectNeighbors(candidates, limit: l == 0 ? maxLinks0 : parameters.m)
+                setLinks(slot, level: l, chosen.map(\.slot))
+                for neighbor in chosen { link(neighbor.slot, to: slot, distance: neighbor.distance, level: l) }
+                if let best = candidates.first { current = best.slot; currentDistance = best.distance }
+            }
+        }
+        if level > maxLevel {
+            maxLevel = level
+            entryPoint = slot
+        }
+        return slot
+    }
+
+    @inline(__always)
+    func neighbors(_ node: Int32, level: Int) -> ArraySlice<Int32> {
+        if level == 0 {
+            let start = Int(node) * maxLinks0
+            return links0[start..<(start + Int(counts0[Int(node)]))]
+        }
+        return upper[Int(node)][level - 1][...]
+    }
+
+    mutating func setLinks(_ node: Int32, level: Int, _ list: [Int32]) {
+        if level == 0 {
+            let start = Int(node) * maxLinks0
+            for (i, n) in list.enumerated() { links0[start + i] = n }
+            counts0[Int(node)] = UInt16(list.count)
+        } else {
+            upper[Int(node)][level - 1] = list
+        }
+    }
+
+    /// Adds `new` to `node`'s links, pruning with the heuristic when full.
+    mutating func link(_ node: Int32, to new: Int32, distance d: Float, level: Int) {
+        let limit = level == 0 ? maxLinks0 : parameters.m
+        let current = Array(neighbors(node, level: level))
+        if current.count < limit {
+            setLinks(node, level: level, current + [new])
+            return
+        }
+        let base = Int(node) * dimension
+        var candidates = [Candidate(slot: new, distance: d)]
+        vectors.withUnsafeBufferPointer { v in
+            let p = v.baseAddress! + base
+            for n in current { candidates.append(Candidate(slot: n, distance: distance(p, v.baseAddress! + Int(n) * dimension))) }
+        }
+        candidates.sort { $0.distance < $1.distance }
+        setLinks(node, level: level, selectNeighbors(candidates, limit: limit).map(\.slot))
+    }
+
+    /// hnswlib's heuristic: keep a candidate only if it is closer to the base
+    /// than to every neighbour already kept (diversity), nearest first.
+    func selectNeighbors(_ sorted: [Candidate], limit: Int) -> [Candidate] {
+        guard sorted.count > limit else { return sorted }
+        var kept: [Candidate] = []
+        kept.reserveCapacity(limit)
+        vectors.withUnsafeBufferPointer { v in
+            let base = v.baseAddress!
+            for c in sorted {
+                if kept.count >= limit { break }
+                let cp = base + Int(c.slot) * dimension
+                var good = true
+                for k in kept where distance(cp, base + Int(k.slot) * dimension) < c.distance {
+                    good = false
+                    break
+                }
+                if good { kept.append(c) }
+            }
+        }
+        return kept
+    }
+
+    // MARK: search
+
+    public struct Candidate: Sendable, Equatable {
+        public var slot: Int32
+        public var distance: Float
+    }
+
+    func greedy(_ q: UnsafePointer<Float>, from start: Int32, distance startDistance: Float, level: Int) -> (Int32, Float) {
+        var current = start, best = startDistance
+        vectors.withUnsafeBufferPointer { v in
+            var changed = true
+            while changed {
+                changed = false
+                for n in neighbors(current, level: level) {
+                    let d = distance(q, v.baseAddress! + Int(n) * dimension)
+                    if d < best {
+                        best = d
+                        current = n
+                        changed = true
+                    }
+                }
+            }
+        }
+        return (current, best)
+    }
+
+    /// Best-first search of width `ef` on one layer; results nearest first.
+    /// `accept` filters what may be returned (not what may be traversed), so a
+    /// selective filter does not disconnect the graph.
+    func searchLayer(
+        _ q: UnsafePointer<Float>, entry: Int32, entryDistance: Float, ef: Int, level: Int, accept: ((Int32) -> Bool)?
+    ) -> [Candidate] {
+        var visited = VisitedSet(capacity: count)
+        var frontier = MinHeap()  // candidates to expand, nearest first
+        var results = MaxHeap()  // best accepted so far, worst on top
+        visited.insert(entry)
+        frontier.push(Candidate(slot: entry, distance: entryDistance))
+        if accept?(entry) ?? true { results.push(Candidate(slot: entry, distance: entryDistance)) }
+        var bound = results.count >= ef ? results.top.distance : .infinity
+        vectors.withUnsafeBufferPointer { v in
+            let base = v.baseAddress!
+            while let c = frontier.pop() {
+                if c.distance > bound, results.count >= ef { break }
+                for n in neighbors(c.slot, level: level) where visited.insert(n) {
+                    let d = distance(q, base + Int(n) * dimension)
+                    if results.count < ef || d < bound {
+                        frontier.push(Candidate(slot: n, distance: d))
+                        if accept?(n) ?? true {
+                            results.push(Candidate(slot: n, distance: d))
+                            if results.count > ef { _ = results.pop() }
+                        }
+                        if results.count >= ef { bound = results.top.distance }
+                    }
+                }
+            }
+        }
+        return results.sortedAscending()
+    }
+
+    /// The `k` nearest slots to `query` among those `accept` allows.
+    public func search(_ query: [Float], k: Int, ef: Int, accept: ((Int32) -> Bool)? = nil) -> [Candidate] {
+        guard entryPoint >= 0, k > 0 else { return [] }
+        let q = prepared(query)
+        return q.withUnsafeBufferPointer { qp in
+            let qptr = qp.baseAddress!
+            var current = entryPoint
+            var currentDistance = vectors.withUnsafeBufferPointer { distance(qptr, $0.baseAddress! + Int(current) * dimension) }
+            if maxLevel > 0 {
+                for l in stride(from: maxLevel, to: 0, by: -1) {
+                    (current, currentDistance) = greedy(qptr, from: current, distance: currentDistance, level: l)
+                }
+            }
+            let found = searchLayer(qptr, entry: current, entryDistance: currentDistance, ef: max(ef, k), level: 0, accept: accept)
+            return found.prefix(k).map { Candidate(slot: $0.slot, distance: outputDistance($0.distance)) }
+        }
+    }
+
+    /// Bytes of vectors plus links (what `bytes_per_vector` reports).
+    public var memoryBytes: Int {
+        vectors.count * 4 + links0.count * 4 + counts0.count * 2 + levels.count
+            + upper.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count * 4 + 16 } + 8 }
+    }
+}
+
+/// Visited marks with a generation counter would avoid clearing; a bitset is
+/// simple and small (n/8 bytes) and cheap to allocate per search.
+struct VisitedSet {
+    var bits: [UInt64]
+    init(capacity: Int) { bits = [UInt64](repeating: 0, count: (capacity + 63) / 64) }
+
+    /// True if newly inserted.
+    @inline(__always)
+    mutating func insert(_ i: Int32) -> Bool {
+        let word = Int(i) >> 6, mask = UInt64(1) << UInt64(i & 63)
+        if bits[word] & mask != 0 { return false }
+        bits[word] |= mask
+        return true
+    }
+}
+
+/// SplitMix64: a small seedable generator, so index builds are reproducible.
+struct SplitMix64: Sendable {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in (0, 1].
+    mutating func nextUnit() -> Double { Double((next() >> 11) + 1) / Double(1 << 53) }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
