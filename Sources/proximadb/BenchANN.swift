@@ -1,0 +1,69 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import ProximaCore
+import ProximaIndex
+
+/// Builds an index over a `.npy` matrix and measures recall@k against given
+/// ground truth, QPS (one thread and all cores), build time and memory.
+/// Prints one JSON object per search setting; `bench/ann` drives it.
+struct BenchANN: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench-ann", abstract: "Benchmark an ANN index on .npy files (prints JSON lines).")
+
+    @Option var base: String
+    @Option var queries: String
+    @Option(help: "Ground truth: .npy of int32 ids, one row of k per query.") var truth: String
+    @Option var metric: String = "cosine"
+    @Option var m: Int = 16
+    @Option var efConstruction: Int = 200
+    @Option(help: "Comma-separated ef values to sweep.") var ef: String = "16,32,64,128,256"
+    @Option var k: Int = 10
+
+    func run() async throws {
+        guard let metric = DistanceMetric(parsing: metric) else { throw ValidationError("unknown metric") }
+        let baseM = try NPYMatrix(contentsOf: base), queryM = try NPYMatrix(contentsOf: queries)
+        let truthRows = try Self.readInt32Matrix(truth)
+        var index = HNSWIndex(metric: metric, dimension: baseM.columns, parameters: .init(m: m, efConstruction: efConstruction))
+        let start = ContinuousClock.now
+        for i in 0..<baseM.rows { index.add(Array(baseM.row(i))) }
+        let buildSeconds = Self.seconds(ContinuousClock.now - start)
+        let queryRows = (0..<queryM.rows).map { Array(queryM.row($0)) }
+        for efValue in ef.split(separator: ",").compactMap({ Int($0) }) {
+            var results = [[Int32]](repeating: [], count: queryRows.count)
+            let t1 = ContinuousClock.now
+            for (i, q) in queryRows.enumerated() { results[i] = index.search(q, k: k, ef: efValue).map(\.slot) }
+            let single = Self.seconds(ContinuousClock.now - t1)
+            let frozen = index
+            let t2 = ContinuousClock.now
+            DispatchQueue.concurrentPerform(iterations: queryRows.count) { i in _ = frozen.search(queryRows[i], k: k, ef: efValue) }
+            let all = Self.seconds(ContinuousClock.now - t2)
+            var hits = 0
+            for (got, want) in zip(results, truthRows) { hits += Set(got).intersection(want.prefix(k)).count }
+            let line: [String: Any] = [
+                "system": "proximadb-hnsw", "params": ["m": m, "ef_construction": efConstruction, "ef_search": efValue],
+                "recall_at_10": Double(hits) / Double(queryRows.count * k), "qps_1thread": Double(queryRows.count) / single,
+                "qps_all": Double(queryRows.count) / all, "build_seconds": buildSeconds,
+                "bytes_per_vector": Double(index.memoryBytes) / Double(baseM.rows),
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
+        }
+    }
+
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+    static func readInt32Matrix(_ path: String) throws -> [[Int32]] {
+        let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let headerLength = Int(data[8]) | Int(data[9]) << 8
+        let header = String(decoding: data[10..<(10 + headerLength)], as: UTF8.self)
+        guard header.contains("'<i4'"), let open = header.firstIndex(of: "("), let close = header.firstIndex(of: ")") else {
+            throw ValidationError("truth must be a 2-D int32 .npy")
+        }
+        let dims = header[header.index(after: open)..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let body = 10 + headerLength
+        return data.withUnsafeBytes { raw in
+            (0..<dims[0]).map { r in
+                (0..<dims[1]).map { c in Int32(littleEndian: raw.loadUnaligned(fromByteOffset: body + 4 * (r * dims[1] + c), as: Int32.self)) }
+            }
+        }
+    }
+}
