@@ -207,26 +207,58 @@ public struct HNSWIndex: Sendable {
     func searchLayer(
         _ q: UnsafePointer<Float>, entry: Int32, entryDistance: Float, ef: Int, level: Int, accept: ((Int32) -> Bool)?
     ) -> [Candidate] {
+        // One specialised loop per kernel: the distance inlines into the hot loop.
+        switch metric {
+        case .cosine: return searchLayer(q, entry, entryDistance, ef, level, accept, CosineKernel())
+        case .euclidean: return searchLayer(q, entry, entryDistance, ef, level, accept, SquaredL2Kernel())
+        case .dotProduct: return searchLayer(q, entry, entryDistance, ef, level, accept, DotKernel())
+        default: return searchLayer(q, entry, entryDistance, ef, level, accept, MetricKernel(metric: metric))
+        }
+    }
+
+    @inline(__always)
+    func searchLayer<K: HNSWKernel>(
+        _ q: UnsafePointer<Float>, _ entry: Int32, _ entryDistance: Float, _ ef: Int, _ level: Int, _ accept: ((Int32) -> Bool)?,
+        _ kernel: K
+    ) -> [Candidate] {
         var visited = VisitedSet(capacity: count)
-        var frontier = MinHeap()  // candidates to expand, nearest first
-        var results = MaxHeap()  // best accepted so far, worst on top
-        visited.insert(entry)
+        var frontier = MinHeap(capacity: ef * 4)  // candidates to expand, nearest first
+        var results = MaxHeap(capacity: ef + 1)  // best accepted so far, worst on top
+        defer {
+            frontier.release()
+            results.release()
+        }
+        _ = visited.insert(entry)
         frontier.push(Candidate(slot: entry, distance: entryDistance))
         if accept?(entry) ?? true { results.push(Candidate(slot: entry, distance: entryDistance)) }
         var bound = results.count >= ef ? results.top.distance : .infinity
+        let dim = dimension, width = maxLinks0
         vectors.withUnsafeBufferPointer { v in
-            let base = v.baseAddress!
-            while let c = frontier.pop() {
-                if c.distance > bound, results.count >= ef { break }
-                for n in neighbors(c.slot, level: level) where visited.insert(n) {
-                    let d = distance(q, base + Int(n) * dimension)
-                    if results.count < ef || d < bound {
-                        frontier.push(Candidate(slot: n, distance: d))
-                        if accept?(n) ?? true {
-                            results.push(Candidate(slot: n, distance: d))
-                            if results.count > ef { _ = results.pop() }
+            links0.withUnsafeBufferPointer { l0 in
+                counts0.withUnsafeBufferPointer { c0 in
+                    let base = v.baseAddress!
+                    while let c = frontier.pop() {
+                        if c.distance > bound, results.count >= ef { break }
+                        let list: UnsafeBufferPointer<Int32>
+                        var upperList: [Int32] = []
+                        if level == 0 {
+                            list = UnsafeBufferPointer(rebasing: l0[(Int(c.slot) * width)..<(Int(c.slot) * width + Int(c0[Int(c.slot)]))])
+                        } else {
+                            upperList = upper[Int(c.slot)][level - 1]
+                            list = upperList.withUnsafeBufferPointer { $0 }
                         }
-                        if results.count >= ef { bound = results.top.distance }
+                        for n in list where visited.insert(n) {
+                            let d = kernel.distance(q, base + Int(n) * dim, dim)
+                            if results.count < ef || d < bound {
+                                frontier.push(Candidate(slot: n, distance: d))
+                                if accept?(n) ?? true {
+                                    results.push(Candidate(slot: n, distance: d))
+                                    if results.count > ef { _ = results.pop() }
+                                }
+                                if results.count >= ef { bound = results.top.distance }
+                            }
+                        }
+                        withExtendedLifetime(upperList) {}
                     }
                 }
             }
@@ -257,6 +289,28 @@ public struct HNSWIndex: Sendable {
         vectors.count * 4 + links0.count * 4 + counts0.count * 2 + levels.count
             + upper.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count * 4 + 16 } + 8 }
     }
+}
+
+/// Distance kernels the graph search is specialised on.
+protocol HNSWKernel {
+    func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float
+}
+
+struct CosineKernel: HNSWKernel {  // vectors are normalised on insert
+    @inline(__always) func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float { 1 - DistanceKernels.dot(a, b, n) }
+}
+
+struct SquaredL2Kernel: HNSWKernel {
+    @inline(__always) func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float { DistanceKernels.squaredL2(a, b, n) }
+}
+
+struct DotKernel: HNSWKernel {
+    @inline(__always) func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float { -DistanceKernels.dot(a, b, n) }
+}
+
+struct MetricKernel: HNSWKernel {
+    let metric: DistanceMetric
+    @inline(__always) func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float { metric.distance(a, b, dimension: n) }
 }
 
 /// Visited marks with a generation counter would avoid clearing; a bitset is
