@@ -20,7 +20,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
-        .target(name: "ProximaCore", swiftSettings: strict),
+        // Distance kernels for AVX-512 / AVX2+FMA / portable C, chosen at load time.
+        .target(name: "CProximaKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "ProximaCore", dependencies: ["CProximaKernels"], swiftSettings: strict),
         .target(name: "ProximaIndex", dependencies: ["ProximaCore"], swiftSettings: strict),
         .target(name: "ProximaFormat", dependencies: ["ProximaCore"], swiftSettings: strict),
         .target(

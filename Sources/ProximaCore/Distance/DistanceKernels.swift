@@ -1,4 +1,10 @@
+import CProximaKernels
+
 /// SIMD kernels over contiguous float buffers.
+///
+/// From 32 dimensions on, the native kernels of `CProximaKernels` (AVX-512 or
+/// AVX2+FMA when the CPU has them) do the work; shorter vectors stay in Swift,
+/// where a call would cost more than the arithmetic.
 ///
 /// Loads are unaligned 16-wide vectors with two accumulators to hide add
 /// latency; the tail is scalar. Multiply then add, never `addProduct`: a fused
@@ -11,8 +17,12 @@ public enum DistanceKernels {
         UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
     }
 
+    /// The instruction set the native kernels use on this CPU.
+    public static var instructionSet: String { String(cString: pk_instruction_set()) }
+
     @inlinable
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        if n >= 32 { return pk_dot(a, b, n) }
         var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         var i = 0
         while i + 32 <= n {
@@ -31,6 +41,7 @@ public enum DistanceKernels {
 
     @inlinable
     public static func squaredL2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        if n >= 32 { return pk_squared_l2(a, b, n) }
         var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         var i = 0
         while i + 32 <= n {
@@ -52,6 +63,7 @@ public enum DistanceKernels {
 
     @inlinable
     public static func l1(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        if n >= 32 { return pk_l1(a, b, n) }
         var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         var i = 0
         while i + 32 <= n {

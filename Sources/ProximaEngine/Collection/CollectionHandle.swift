@@ -89,17 +89,19 @@ actor CollectionHandle {
             var group: [Pending] = []
             var deferred: [Pending] = []
             var claimed = Set<String>()
+            var groupHasFilterDelete = false
             var entryCount = 0
             for pending in queue {
                 // Ids touched twice in one object would share a version: the second waits for the next object.
+                // A delete by filter touches ids unknown until resolved, so it commits alone.
                 let ids = pending.intent.declaredIds
-                let overlaps = ids.map { !claimed.isDisjoint(with: $0) } ?? !group.isEmpty
-                if overlaps || entryCount >= Self.maxEntriesPerCommit || (!group.isEmpty && claimed.contains("\u{0}filter")) {
+                let overlaps = groupHasFilterDelete || (ids.map { !claimed.isDisjoint(with: $0) } ?? !group.isEmpty)
+                if overlaps || entryCount >= Self.maxEntriesPerCommit {
                     deferred.append(pending)
                     continue
                 }
                 group.append(pending)
-                if let ids { claimed.formUnion(ids) } else { claimed.insert("\u{0}filter") }
+                if let ids { claimed.formUnion(ids) } else { groupHasFilterDelete = true }
                 if case .insert(let records, _) = pending.intent { entryCount += records.count } else { entryCount += 1 }
             }
             queue = deferred

@@ -1,0 +1,22 @@
+#ifndef PROXIMA_KERNELS_H
+#define PROXIMA_KERNELS_H
+
+/// Distance kernels chosen at load time for the CPU they run on (AVX-512,
+/// AVX2 with FMA, or portable C the compiler vectorises). Swift cannot build
+/// one function for several instruction sets, so these live in C.
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+float pk_dot(const float *a, const float *b, long n);
+float pk_squared_l2(const float *a, const float *b, long n);
+float pk_l1(const float *a, const float *b, long n);
+/// "avx512", "avx2" or "portable": which kernels were chosen.
+const char *pk_instruction_set(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,185 @@
+#include "proxima_kernels.h"
+
+#include <math.h>
+
+/* Portable versions: plain loops with independent partial sums, which the
+   compiler vectorises for the build's baseline (SSE2 on x86-64, NEON on arm64). */
+
+static float dot_portable(const float *a, const float *b, long n) {
+    float s[8] = {0};
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += a[i + j] * b[i + j];
+    float total = (s[0] + s[1]) + (s[2] + s[3]) + (s[4] + s[5]) + (s[6] + s[7]);
+    for (; i < n; i++) total += a[i] * b[i];
+    return total;
+}
+
+static float l2_portable(const float *a, const float *b, long n) {
+    float s[8] = {0};
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) {
+            float d = a[i + j] - b[i + j];
+            s[j] += d * d;
+        }
+    float total = (s[0] + s[1]) + (s[2] + s[3]) + (s[4] + s[5]) + (s[6] + s[7]);
+    for (; i < n; i++) {
+        float d = a[i] - b[i];
+        total += d * d;
+    }
+    return total;
+}
+
+static float l1_portable(const float *a, const float *b, long n) {
+    float s[8] = {0};
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += fabsf(a[i + j] - b[i + j]);
+    float total = (s[0] + s[1]) + (s[2] + s[3]) + (s[4] + s[5]) + (s[6] + s[7]);
+    for (; i < n; i++) total += fabsf(a[i] - b[i]);
+    return total;
+}
+
+typedef float (*kernel_fn)(const float *, const float *, long);
+static kernel_fn dot_impl = dot_portable;
+static kernel_fn l2_impl = l2_portable;
+static kernel_fn l1_impl = l1_portable;
+static const char *instruction_set = "portable";
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+/* ---- AVX2 + FMA: 8 lanes, four accumulators ---- */
+
+__attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    __m128 shuf = _mm_movehdup_ps(lo);
+    __m128 sums = _mm_add_ps(lo, shuf);
+    shuf = _mm_movehl_ps(shuf, sums);
+    return _mm_cvtss_f32(_mm_add_ss(sums, shuf));
+}
+
+__attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, long n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float total = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) total += a[i] * b[i];
+    return total;
+}
+
+__attribute__((target("avx2,fma"))) static float l2_avx2(const float *a, const float *b, long n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+        __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+        __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+        s0 = _mm256_fmadd_ps(d0, d0, s0);
+        s1 = _mm256_fmadd_ps(d1, d1, s1);
+        s2 = _mm256_fmadd_ps(d2, d2, s2);
+        s3 = _mm256_fmadd_ps(d3, d3, s3);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        s0 = _mm256_fmadd_ps(d, d, s0);
+    }
+    float total = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) {
+        float d = a[i] - b[i];
+        total += d * d;
+    }
+    return total;
+}
+
+__attribute__((target("avx2,fma"))) static float l1_avx2(const float *a, const float *b, long n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i))));
+        s1 = _mm256_add_ps(s1, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8))));
+    }
+    float total = hsum256(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) total += fabsf(a[i] - b[i]);
+    return total;
+}
+
+/* ---- AVX-512: 16 lanes, masked tail ---- */
+
+__attribute__((target("avx512f"))) static float dot_avx512(const float *a, const float *b, long n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+__attribute__((target("avx512f"))) static float l2_avx512(const float *a, const float *b, long n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+        s0 = _mm512_fmadd_ps(d0, d0, s0);
+        s1 = _mm512_fmadd_ps(d1, d1, s1);
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        s0 = _mm512_fmadd_ps(d, d, s0);
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+        s1 = _mm512_fmadd_ps(d, d, s1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+__attribute__((target("avx512f"))) static float l1_avx512(const float *a, const float *b, long n) {
+    __m512 s0 = _mm512_setzero_ps();
+    long i = 0;
+    for (; i + 16 <= n; i += 16) s0 = _mm512_add_ps(s0, _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i))));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        s0 = _mm512_add_ps(s0, _mm512_abs_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i))));
+    }
+    return _mm512_reduce_add_ps(s0);
+}
+
+__attribute__((constructor)) static void choose_kernels(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        dot_impl = dot_avx512;
+        l2_impl = l2_avx512;
+        l1_impl = l1_avx512;
+        instruction_set = "avx512";
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        dot_impl = dot_avx2;
+        l2_impl = l2_avx2;
+        l1_impl = l1_avx2;
+        instruction_set = "avx2";
+    }
+}
+#endif
+
+float pk_dot(const float *a, const float *b, long n) { return dot_impl(a, b, n); }
+float pk_squared_l2(const float *a, const float *b, long n) { return l2_impl(a, b, n); }
+float pk_l1(const float *a, const float *b, long n) { return l1_impl(a, b, n); }
+const char *pk_instruction_set(void) { return instruction_set; }
