@@ -64,3 +64,31 @@ import Testing
         #expect(a.links0 == b.links0 && a.levels == b.levels)
     }
 }
+
+@Suite struct HNSWSerializationTests {
+    @Test func roundTripsByteForByte() throws {
+        var rng = SplitMix64(seed: 9)
+        var index = HNSWIndex(metric: .cosine, dimension: 24, parameters: .init(m: 8, efConstruction: 60))
+        let data = (0..<800).map { _ in (0..<24).map { _ in Float(rng.nextUnit() - 0.5) } }
+        for v in data { index.add(v) }
+        let bytes = index.serialized()
+        let loaded = try HNSWIndex(serialized: bytes)
+        #expect(loaded.serialized() == bytes)
+        for q in data.prefix(20) { #expect(loaded.search(q, k: 5, ef: 40) == index.search(q, k: 5, ef: 40)) }
+        // It can keep growing after loading, exactly as the original would.
+        var a = index, b = loaded
+        a.add(data[0].map { $0 * 2 })
+        b.add(data[0].map { $0 * 2 })
+        #expect(a.serialized() == b.serialized())
+    }
+
+    @Test func rejectsDamage() {
+        var index = HNSWIndex(metric: .euclidean, dimension: 4)
+        for i in 0..<50 { index.add([Float(i), 1, 2, 3]) }
+        let bytes = index.serialized()
+        #expect(throws: FormatProblem.self) { try HNSWIndex(serialized: Array(bytes.prefix(bytes.count - 3))) }
+        #expect(throws: FormatProblem.self) { try HNSWIndex(serialized: Array("PXHNSW02".utf8) + bytes.dropFirst(8)) }
+        #expect(throws: FormatProblem.self) { try HNSWIndex(serialized: bytes + [0]) }
+        #expect(throws: FormatProblem.self) { try HNSWIndex(serialized: []) }
+    }
+}
