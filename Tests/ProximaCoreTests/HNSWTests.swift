@@ -92,3 +92,42 @@ import Testing
         #expect(throws: FormatProblem.self) { try HNSWIndex(serialized: []) }
     }
 }
+
+@Suite struct IVFTests {
+    func data(_ n: Int, _ dim: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        let centres = (0..<30).map { _ in (0..<dim).map { _ in Float(rng.nextUnit() * 2 - 1) } }
+        var out: [Float] = []
+        for i in 0..<n { out += centres[i % 30].map { $0 + Float(rng.nextUnit() - 0.5) * 0.5 } }
+        return out
+    }
+
+    @Test(arguments: IVFIndex.Codes.allCases, [DistanceMetric.cosine, .euclidean, .dotProduct])
+    func recallAgainstExactSearch(_ codes: IVFIndex.Codes, _ metric: DistanceMetric) {
+        let dim = 32, n = 4000
+        let base = data(n, dim, seed: 1)
+        let index = IVFIndex(vectors: base, count: n, metric: metric, dimension: dim, parameters: .init(nLists: 40, codes: codes))
+        #expect(index.listOffsets.last == n && Set(index.ids).count == n)
+        let queries = data(40, dim, seed: 2)
+        var hits = 0
+        for qi in 0..<40 {
+            let q = Array(queries[(qi * dim)..<((qi + 1) * dim)])
+            let exact = (0..<n).map { ($0, metric.distance(q, Array(base[($0 * dim)..<(($0 + 1) * dim)]))) }.sorted { $0.1 < $1.1 }.prefix(10).map(\.0)
+            hits += Set(exact).intersection(index.search(q, k: 10, nProbes: 10, rerank: 8).map(\.slot)).count
+        }
+        let recall = Double(hits) / 400
+        #expect(recall >= 0.95, "\(codes) \(metric): recall@10 = \(recall)")
+        if codes == .sq8 {
+            // Codes are exactly a quarter of float32; a 4-byte row id and the shared centroids come on top.
+            #expect(index.codes.count == n * dim)
+            #expect(index.searchBytesPerVector <= Double(dim + 4) + 2)
+        }
+    }
+
+    @Test func filtersDuringTheScan() {
+        let base = data(2000, 16, seed: 3)
+        let index = IVFIndex(vectors: base, count: 2000, metric: .euclidean, dimension: 16, parameters: .init(nLists: 20, codes: .sq8))
+        let hits = index.search(Array(base[0..<16]), k: 5, nProbes: 20) { $0 % 100 == 7 }
+        #expect(hits.count == 5 && hits.allSatisfy { $0.slot % 100 == 7 })
+    }
+}

@@ -1,0 +1,195 @@
+import ProximaCore
+
+/// Inverted-file index: k-means centroids, and per centroid a posting list of
+/// the vectors nearest to it, stored contiguously so a probe is one sequential
+/// read. Lists hold full vectors (`flat`) or SQ8 codes, which are re-ranked
+/// with the full vectors. This is the cold-query path of ARCHITECTURE.md:
+/// centroids, then the chosen lists, then the rerank vectors.
+public struct IVFIndex: Sendable {
+    public enum Codes: String, Sendable, CaseIterable { case flat, sq8 }
+
+    public struct Parameters: Sendable, Equatable {
+        public var nLists: Int
+        public var codes: Codes
+        public var seed: UInt64
+        public init(nLists: Int, codes: Codes = .flat, seed: UInt64 = 1) {
+            self.nLists = max(1, nLists)
+            self.codes = codes
+            self.seed = seed
+        }
+    }
+
+    public let metric: DistanceMetric
+    public let dimension: Int
+    public let parameters: Parameters
+    public private(set) var centroids: [Float]
+    /// List `l` is positions `listOffsets[l] ..< listOffsets[l + 1]`.
+    public private(set) var listOffsets: [Int]
+    /// Caller's slot for each position.
+    public private(set) var ids: [Int32]
+    /// Full vectors by position (normalised for cosine): scanned for `flat`, re-ranked for `sq8`.
+    public private(set) var vectors: [Float]
+    public private(set) var codes: [UInt8]
+    public let quantizer: ScalarQuantizer?
+
+    public var count: Int { ids.count }
+    public var listCount: Int { listOffsets.count - 1 }
+
+    /// Builds over `count` row-major vectors; slot `i` is row `i`.
+    public init(vectors data: [Float], count: Int, metric: DistanceMetric, dimension dim: Int, parameters: Parameters) {
+        precondition(data.count == count * dim)
+        self.metric = metric
+        self.dimension = dim
+        self.parameters = parameters
+        var rows = data
+        if metric == .cosine {
+            rows.withUnsafeMutableBufferPointer { p in
+                for i in 0..<count {
+                    let inv = DistanceKernels.inverseNorm(p.baseAddress! + i * dim, dim)
+                    for d in 0..<dim { p[i * dim + d] *= inv }
+                }
+            }
+        }
+        let lists = min(parameters.nLists, max(1, count))
+        let centroids = rows.withUnsafeBufferPointer {
+            KMeans.train($0, count: max(count, 1), dimension: dim, k: lists, seed: parameters.seed)
+        }
+        let k = centroids.count / dim
+        var assignment = [Int32](repeating: 0, count: count)
+        KMeans.assign(rows, count: count, dim: dim, centroids: centroids, k: k, into: &assignment)
+        // Counting sort by list: positions of each list are contiguous.
+        var offsets = [Int](repeating: 0, count: k + 1)
+        for a in assignment { offsets[Int(a) + 1] += 1 }
+        for l in 0..<k { offsets[l + 1] += offsets[l] }
+        var cursor = offsets
+        var ids = [Int32](repeating: 0, count: count)
+        var ordered = [Float](repeating: 0, count: count * dim)
+        for i in 0..<count {
+            let l = Int(assignment[i])
+            let p = cursor[l]
+            cursor[l] += 1
+            ids[p] = Int32(i)
+            for d in 0..<dim { ordered[p * dim + d] = rows[i * dim + d] }
+        }
+        self.centroids = centroids
+        self.listOffsets = offsets
+        self.ids = ids
+        self.vectors = ordered
+        if parameters.codes == .sq8 {
+            let q = ordered.withUnsafeBufferPointer { ScalarQuantizer(training: $0, count: count, dimension: dim) }
+            var codes = [UInt8](repeating: 0, count: count * dim)
+            ordered.withUnsafeBufferPointer { v in
+                codes.withUnsafeMutableBufferPointer { c in
+                    for p in 0..<count { q.encode(v.baseAddress! + p * dim, into: c.baseAddress! + p * dim) }
+                }
+            }
+            self.quantizer = q
+            self.codes = codes
+        } else {
+            self.quantizer = nil
+            self.codes = []
+        }
+    }
+
+    /// Ranking distance between a prepared query and position `p` (full precision).
+    @inline(__always)
+    func exactDistance(_ q: UnsafePointer<Float>, _ v: UnsafePointer<Float>) -> Float {
+        switch metric {
+        case .cosine: return 1 - DistanceKernels.dot(q, v, dimension)
+        case .euclidean: return DistanceKernels.squaredL2(q, v, dimension)
+        case .dotProduct: return -DistanceKernels.dot(q, v, dimension)
+        default: return metric.distance(q, v, dimension: dimension)
+        }
+    }
+
+    /// The `k` nearest slots among the `nProbes` nearest lists; SQ8 keeps
+    /// `k × rerank` candidates and orders them again with full vectors.
+    public func search(_ query: [Float], k: Int, nProbes: Int, rerank: Int = 4, accept: ((Int32) -> Bool)? = nil) -> [TopK.Candidate] {
+        guard count > 0, k > 0 else { return [] }
+        var q = query
+        if metric == .cosine {
+            let inv = q.withUnsafeBufferPointer { DistanceKernels.inverseNorm($0.baseAddress!, dimension) }
+            for d in q.indices { q[d] *= inv }
+        }
+        let dim = dimension
+        return q.withUnsafeBufferPointer { qb in
+            let qp = qb.baseAddress!
+            // 1. The lists to probe: nearest centroids.
+            var probe = TopK(k: min(nProbes, listCount))
+            centroids.withUnsafeBufferPointer { c in
+                for l in 0..<listCount { probe.insert(slot: l, distance: DistanceKernels.squaredL2(qp, c.baseAddress! + l * dim, dim)) }
+            }
+            let lists = probe.sorted().map(\.slot)
+            // 2. Scan them.
+            var top = TopK(k: quantizer == nil ? k : k * max(1, rerank))
+            vectors.withUnsafeBufferPointer { v in
+                if let quantizer {
+                    scanSQ8(qp, lists, quantizer, accept, &top)
+                } else {
+                    for l in lists {
+                        for p in listOffsets[l]..<listOffsets[l + 1] {
+                            let d = exactDistance(qp, v.baseAddress! + p * dim)
+                            if top.accepts(d), accept?(ids[p]) ?? true { top.insert(slot: p, distance: d) }
+                        }
+                    }
+                }
+            }
+            // 3. Re-rank SQ8 candidates with full vectors.
+            var final = top
+            if quantizer != nil {
+                final = TopK(k: k)
+                vectors.withUnsafeBufferPointer { v in
+                    for c in top.sorted() { final.insert(slot: c.slot, distance: exactDistance(qp, v.baseAddress! + c.slot * dim)) }
+                }
+            }
+            return final.sorted().map { c in
+                TopK.Candidate(slot: Int(ids[c.slot]), distance: metric == .euclidean ? max(c.distance, 0).squareRoot() : c.distance)
+            }
+        }
+    }
+
+    func scanSQ8(_ q: UnsafePointer<Float>, _ lists: [Int], _ quantizer: ScalarQuantizer, _ accept: ((Int32) -> Bool)?, _ top: inout TopK) {
+        let dim = dimension
+        codes.withUnsafeBufferPointer { c in
+            quantizer.scale.withUnsafeBufferPointer { s in
+                switch metric {
+                case .cosine, .dotProduct:
+                    var qs = [Float](repeating: 0, count: dim)
+                    var qMin: Float = 0
+                    for d in 0..<dim {
+                        qs[d] = q[d] * s[d]
+                        qMin += q[d] * quantizer.minimum[d]
+                    }
+                    qs.withUnsafeBufferPointer { qsp in
+                        for l in lists {
+                            for p in listOffsets[l]..<listOffsets[l + 1] {
+                                let dot = ScalarQuantizer.dot(queryTimesScale: qsp.baseAddress!, queryDotMinimum: qMin, code: c.baseAddress! + p * dim, dim)
+                                let d = metric == .cosine ? 1 - dot : -dot
+                                if top.accepts(d), accept?(ids[p]) ?? true { top.insert(slot: p, distance: d) }
+                            }
+                        }
+                    }
+                default:
+                    let shifted = (0..<dim).map { q[$0] - quantizer.minimum[$0] }
+                    shifted.withUnsafeBufferPointer { sq in
+                        for l in lists {
+                            for p in listOffsets[l]..<listOffsets[l + 1] {
+                                let d = ScalarQuantizer.squaredL2(shiftedQuery: sq.baseAddress!, scale: s.baseAddress!, code: c.baseAddress! + p * dim, dim)
+                                if top.accepts(d), accept?(ids[p]) ?? true { top.insert(slot: p, distance: d) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes a search keeps in memory per vector: codes (or full vectors for
+    /// `flat`) plus the id; the centroids are shared. Rerank vectors for SQ8
+    /// are read on demand and are not counted.
+    public var searchBytesPerVector: Double {
+        guard count > 0 else { return 0 }
+        let perVector = (quantizer == nil ? dimension * 4 : dimension) + 4
+        return Double(perVector) + Double(centroids.count * 4 + listOffsets.count * 8) / Double(count)
+    }
+}

@@ -1,0 +1,106 @@
+import Dispatch
+import ProximaCore
+
+/// k-means for IVF coarse quantisation: k-means++ seeding, then Lloyd
+/// iterations, both on a sample (the centroids of a few hundred points per
+/// list are as good as those of all of them). Deterministic for a seed.
+public enum KMeans {
+    /// Row-major `k × dim` centroids of `data` (`count × dim`, row-major).
+    public static func train(
+        _ data: UnsafeBufferPointer<Float>, count: Int, dimension dim: Int, k: Int, iterations: Int = 12,
+        samplePerCentroid: Int = 256, seed: UInt64 = 1
+    ) -> [Float] {
+        precondition(k >= 1 && count >= 1)
+        var rng = SplitMix64(seed: seed)
+        // Sample without replacement (partial Fisher-Yates on indices).
+        let sampleSize = min(count, max(k, k * samplePerCentroid))
+        var indices = Array(0..<count)
+        for i in 0..<sampleSize {
+            let j = i + Int(rng.next() % UInt64(count - i))
+            indices.swapAt(i, j)
+        }
+        var sample = [Float](repeating: 0, count: sampleSize * dim)
+        for s in 0..<sampleSize {
+            for d in 0..<dim { sample[s * dim + d] = data[indices[s] * dim + d] }
+        }
+        let k = min(k, sampleSize)
+        var centroids = seedPlusPlus(sample, count: sampleSize, dim: dim, k: k, rng: &rng)
+        var assignment = [Int32](repeating: 0, count: sampleSize)
+        for _ in 0..<iterations {
+            assign(sample, count: sampleSize, dim: dim, centroids: centroids, k: k, into: &assignment)
+            var sums = [Double](repeating: 0, count: k * dim)
+            var sizes = [Int](repeating: 0, count: k)
+            for s in 0..<sampleSize {
+                let c = Int(assignment[s])
+                sizes[c] += 1
+                for d in 0..<dim { sums[c * dim + d] += Double(sample[s * dim + d]) }
+            }
+            for c in 0..<k {
+                if sizes[c] == 0 {
+                    // An empty list takes a random sample point: no dead centroids.
+                    let s = Int(rng.next() % UInt64(sampleSize))
+                    for d in 0..<dim { centroids[c * dim + d] = sample[s * dim + d] }
+                } else {
+                    for d in 0..<dim { centroids[c * dim + d] = Float(sums[c * dim + d] / Double(sizes[c])) }
+                }
+            }
+        }
+        return centroids
+    }
+
+    static func seedPlusPlus(_ sample: [Float], count: Int, dim: Int, k: Int, rng: inout SplitMix64) -> [Float] {
+        var centroids = [Float](repeating: 0, count: k * dim)
+        var nearest = [Float](repeating: .infinity, count: count)
+        var chosen = Int(rng.next() % UInt64(count))
+        sample.withUnsafeBufferPointer { s in
+            for c in 0..<k {
+                for d in 0..<dim { centroids[c * dim + d] = s[chosen * dim + d] }
+                var total = 0.0
+                centroids.withUnsafeBufferPointer { cp in
+                    let centre = cp.baseAddress! + c * dim
+                    for i in 0..<count {
+                        let d = DistanceKernels.squaredL2(s.baseAddress! + i * dim, centre, dim)
+                        if d < nearest[i] { nearest[i] = d }
+                        total += Double(nearest[i])
+                    }
+                }
+                guard total > 0 else { continue }
+                var target = rng.nextUnit() * total
+                chosen = count - 1
+                for i in 0..<count {
+                    target -= Double(nearest[i])
+                    if target <= 0 { chosen = i; break }
+                }
+            }
+        }
+        return centroids
+    }
+
+    /// Nearest centroid (squared L2) of every row, in parallel.
+    public static func assign(_ data: [Float], count: Int, dim: Int, centroids: [Float], k: Int, into out: inout [Int32]) {
+        out.withUnsafeMutableBufferPointer { o in
+            data.withUnsafeBufferPointer { d in
+                centroids.withUnsafeBufferPointer { c in
+                    nonisolated(unsafe) let o = o, d = d, c = c
+                    let chunk = 1024
+                    DispatchQueue.concurrentPerform(iterations: (count + chunk - 1) / chunk) { part in
+                        for i in (part * chunk)..<min(count, (part + 1) * chunk) {
+                            o[i] = Int32(nearest(d.baseAddress! + i * dim, c.baseAddress!, k: k, dim: dim))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    public static func nearest(_ v: UnsafePointer<Float>, _ centroids: UnsafePointer<Float>, k: Int, dim: Int) -> Int {
+        var best = 0
+        var bestDistance = Float.infinity
+        for c in 0..<k {
+            let d = DistanceKernels.squaredL2(v, centroids + c * dim, dim)
+            if d < bestDistance { bestDistance = d; best = c }
+        }
+        return best
+    }
+}
