@@ -18,11 +18,19 @@ struct BenchANN: AsyncParsableCommand {
     @Option var efConstruction: Int = 200
     @Option(help: "Comma-separated ef values to sweep.") var ef: String = "16,32,64,128,256"
     @Option var k: Int = 10
+    @Option(help: "hnsw, ivf-flat or ivf-sq8.") var index: String = "hnsw"
+    @Option(help: "IVF lists (default 4·√n).") var nLists: Int?
+    @Option(help: "Comma-separated IVF probe counts to sweep.") var probes: String = "1,2,4,8,16,32,64"
+    @Option(help: "SQ8 candidates re-ranked per result.") var rerank: Int = 4
 
     func run() async throws {
         guard let metric = DistanceMetric(parsing: metric) else { throw ValidationError("unknown metric") }
         let baseM = try NPYMatrix(contentsOf: base), queryM = try NPYMatrix(contentsOf: queries)
         let truthRows = try Self.readInt32Matrix(truth)
+        if index.hasPrefix("ivf") {
+            try runIVF(metric: metric, base: baseM, queries: queryM, truth: truthRows)
+            return
+        }
         var index = HNSWIndex(metric: metric, dimension: baseM.columns, parameters: .init(m: m, efConstruction: efConstruction))
         let start = ContinuousClock.now
         for i in 0..<baseM.rows { index.add(Array(baseM.row(i))) }
@@ -44,6 +52,32 @@ struct BenchANN: AsyncParsableCommand {
                 "recall_at_10": Double(hits) / Double(queryRows.count * k), "qps_1thread": Double(queryRows.count) / single,
                 "qps_all": Double(queryRows.count) / all, "build_seconds": buildSeconds,
                 "bytes_per_vector": Double(index.memoryBytes) / Double(baseM.rows),
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
+        }
+    }
+
+    func runIVF(metric: DistanceMetric, base: NPYMatrix, queries: NPYMatrix, truth: [[Int32]]) throws {
+        let codes: IVFIndex.Codes = index == "ivf-sq8" ? .sq8 : .flat
+        let lists = nLists ?? max(16, Int(4 * Double(base.rows).squareRoot()))
+        let start = ContinuousClock.now
+        let ivf = IVFIndex(vectors: base.values, count: base.rows, metric: metric, dimension: base.columns, parameters: .init(nLists: lists, codes: codes))
+        let buildSeconds = Self.seconds(ContinuousClock.now - start)
+        let queryRows = (0..<queries.rows).map { Array(queries.row($0)) }
+        for probe in probes.split(separator: ",").compactMap({ Int($0) }) {
+            var results = [[Int32]](repeating: [], count: queryRows.count)
+            let t1 = ContinuousClock.now
+            for (i, q) in queryRows.enumerated() { results[i] = ivf.search(q, k: k, nProbes: probe, rerank: rerank).map { Int32($0.slot) } }
+            let single = Self.seconds(ContinuousClock.now - t1)
+            let t2 = ContinuousClock.now
+            DispatchQueue.concurrentPerform(iterations: queryRows.count) { i in _ = ivf.search(queryRows[i], k: k, nProbes: probe, rerank: rerank) }
+            let all = Self.seconds(ContinuousClock.now - t2)
+            var hits = 0
+            for (got, want) in zip(results, truth) { hits += Set(got).intersection(want.prefix(k)).count }
+            let line: [String: Any] = [
+                "system": "proximadb-\(index)", "params": ["n_lists": lists, "n_probes": probe, "rerank": rerank],
+                "recall_at_10": Double(hits) / Double(queryRows.count * k), "qps_1thread": Double(queryRows.count) / single,
+                "qps_all": Double(queryRows.count) / all, "build_seconds": buildSeconds, "bytes_per_vector": ivf.searchBytesPerVector,
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
         }
