@@ -43,7 +43,8 @@ public actor Engine {
     public func deleteCollection(_ name: String) async throws {
         let config = try await catalog.delete(name)
         handles[config.id] = nil
-        // The catalog entry is gone, so the data is unreachable; remove it now (GC sweeps leftovers).
+        // The catalog entry is gone, so the data is unreachable; remove it now. What a failed
+        // removal leaves behind waits for garbage collection of unnamed objects (issue 4).
         do { try await storage.deleteAll(prefix: layout.collectionPrefix(config.id)) } catch {
             logger.warning("could not remove data of deleted collection \(name): \(error)")
         }
