@@ -113,7 +113,7 @@ import Testing
         for qi in 0..<40 {
             let q = Array(queries[(qi * dim)..<((qi + 1) * dim)])
             let exact = (0..<n).map { ($0, metric.distance(q, Array(base[($0 * dim)..<(($0 + 1) * dim)]))) }.sorted { $0.1 < $1.1 }.prefix(10).map(\.0)
-            hits += Set(exact).intersection(index.search(q, k: 10, nProbes: 10, rerank: 8).map(\.slot)).count
+            hits += Set(exact).intersection(index.search(q, k: 10, nProbes: 10, rerank: codes == .pq ? 20 : 8).map(\.slot)).count
         }
         let recall = Double(hits) / 400
         #expect(recall >= 0.95, "\(codes) \(metric): recall@10 = \(recall)")
@@ -122,6 +122,7 @@ import Testing
             #expect(index.codes.count == n * dim)
             #expect(index.searchBytesPerVector <= Double(dim + 4) + 2)
         }
+        if codes == .pq { #expect(index.codes.count * 16 <= n * dim * 4) }  // ≤ 1/16 of float32
     }
 
     @Test func filtersDuringTheScan() {

@@ -6,15 +6,18 @@ import ProximaCore
 /// with the full vectors. This is the cold-query path of ARCHITECTURE.md:
 /// centroids, then the chosen lists, then the rerank vectors.
 public struct IVFIndex: Sendable {
-    public enum Codes: String, Sendable, CaseIterable { case flat, sq8 }
+    public enum Codes: String, Sendable, CaseIterable { case flat, sq8, pq }
 
     public struct Parameters: Sendable, Equatable {
         public var nLists: Int
         public var codes: Codes
+        /// PQ bytes per vector (must divide the dimension); nil picks dimension/8 (1/32 of float32).
+        public var pqSubspaces: Int?
         public var seed: UInt64
-        public init(nLists: Int, codes: Codes = .flat, seed: UInt64 = 1) {
+        public init(nLists: Int, codes: Codes = .flat, pqSubspaces: Int? = nil, seed: UInt64 = 1) {
             self.nLists = max(1, nLists)
             self.codes = codes
+            self.pqSubspaces = pqSubspaces
             self.seed = seed
         }
     }
@@ -31,6 +34,7 @@ public struct IVFIndex: Sendable {
     public private(set) var vectors: [Float]
     public private(set) var codes: [UInt8]
     public let quantizer: ScalarQuantizer?
+    public let productQuantizer: ProductQuantizer?
 
     public var count: Int { ids.count }
     public var listCount: Int { listOffsets.count - 1 }
@@ -75,7 +79,8 @@ public struct IVFIndex: Sendable {
         self.listOffsets = offsets
         self.ids = ids
         self.vectors = ordered
-        if parameters.codes == .sq8 {
+        switch parameters.codes {
+        case .sq8:
             let q = ordered.withUnsafeBufferPointer { ScalarQuantizer(training: $0, count: count, dimension: dim) }
             var codes = [UInt8](repeating: 0, count: count * dim)
             ordered.withUnsafeBufferPointer { v in
@@ -84,9 +89,31 @@ public struct IVFIndex: Sendable {
                 }
             }
             self.quantizer = q
+            self.productQuantizer = nil
             self.codes = codes
-        } else {
+        case .pq:
+            var m = parameters.pqSubspaces ?? max(1, dim / 8)
+            while dim % m != 0 { m -= 1 }
+            // Codes quantise the residual from the list's centroid (IVF-PQ): far finer than the vector itself.
+            var residuals = ordered
+            for l in 0..<k {
+                for p in offsets[l]..<offsets[l + 1] {
+                    for d in 0..<dim { residuals[p * dim + d] -= centroids[l * dim + d] }
+                }
+            }
+            let pq = residuals.withUnsafeBufferPointer { ProductQuantizer(training: $0, count: count, dimension: dim, subspaces: m, seed: parameters.seed) }
+            var codes = [UInt8](repeating: 0, count: count * m)
+            residuals.withUnsafeBufferPointer { v in
+                codes.withUnsafeMutableBufferPointer { c in
+                    for p in 0..<count { pq.encode(v.baseAddress! + p * dim, into: c.baseAddress! + p * m) }
+                }
+            }
             self.quantizer = nil
+            self.productQuantizer = pq
+            self.codes = codes
+        case .flat:
+            self.quantizer = nil
+            self.productQuantizer = nil
             self.codes = []
         }
     }
@@ -121,10 +148,13 @@ public struct IVFIndex: Sendable {
             }
             let lists = probe.sorted().map(\.slot)
             // 2. Scan them.
-            var top = TopK(k: quantizer == nil ? k : k * max(1, rerank))
+            let reranks = parameters.codes != .flat
+            var top = TopK(k: reranks ? k * max(1, rerank) : k)
             vectors.withUnsafeBufferPointer { v in
                 if let quantizer {
                     scanSQ8(qp, lists, quantizer, accept, &top)
+                } else if let productQuantizer {
+                    scanPQ(qp, lists, productQuantizer, accept, &top)
                 } else {
                     for l in lists {
                         for p in listOffsets[l]..<listOffsets[l + 1] {
@@ -134,9 +164,9 @@ public struct IVFIndex: Sendable {
                     }
                 }
             }
-            // 3. Re-rank SQ8 candidates with full vectors.
+            // 3. Re-rank quantised candidates with full vectors.
             var final = top
-            if quantizer != nil {
+            if reranks {
                 final = TopK(k: k)
                 vectors.withUnsafeBufferPointer { v in
                     for c in top.sorted() { final.insert(slot: c.slot, distance: exactDistance(qp, v.baseAddress! + c.slot * dim)) }
@@ -184,12 +214,50 @@ public struct IVFIndex: Sendable {
         }
     }
 
+    func scanPQ(_ q: UnsafePointer<Float>, _ lists: [Int], _ pq: ProductQuantizer, _ accept: ((Int32) -> Bool)?, _ top: inout TopK) {
+        // Codes hold residuals r = v - c_l. Squared L2 (which ranks cosine too, on
+        // normalised vectors) needs a table for q - c_l per list; the dot product
+        // splits into q·c_l, a constant per list, plus a table for q·r.
+        let dim = dimension, m = pq.subspaces
+        let inner = metric == .dotProduct
+        let shared = inner ? pq.lookupTable(q, innerProduct: true) : []
+        var residualQuery = [Float](repeating: 0, count: dim)
+        codes.withUnsafeBufferPointer { c in
+            centroids.withUnsafeBufferPointer { cents in
+                for l in lists {
+                    let centre = cents.baseAddress! + l * dim
+                    var constant: Float = 0
+                    let table: [Float]
+                    if inner {
+                        constant = -DistanceKernels.dot(q, centre, dim)
+                        table = shared
+                    } else {
+                        for d in 0..<dim { residualQuery[d] = q[d] - centre[d] }
+                        table = residualQuery.withUnsafeBufferPointer { pq.lookupTable($0.baseAddress!, innerProduct: false) }
+                    }
+                    table.withUnsafeBufferPointer { t in
+                        for p in listOffsets[l]..<listOffsets[l + 1] {
+                            let d = constant + ProductQuantizer.distance(table: t.baseAddress!, code: c.baseAddress! + p * m, subspaces: m)
+                            if top.accepts(d), accept?(ids[p]) ?? true { top.insert(slot: p, distance: d) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Bytes a search keeps in memory per vector: codes (or full vectors for
-    /// `flat`) plus the id; the centroids are shared. Rerank vectors for SQ8
-    /// are read on demand and are not counted.
+    /// `flat`) plus the id; the centroids and codebooks are shared. Rerank
+    /// vectors for quantised codes are read on demand and are not counted.
     public var searchBytesPerVector: Double {
         guard count > 0 else { return 0 }
-        let perVector = (quantizer == nil ? dimension * 4 : dimension) + 4
-        return Double(perVector) + Double(centroids.count * 4 + listOffsets.count * 8) / Double(count)
+        let perVector: Int
+        switch parameters.codes {
+        case .flat: perVector = dimension * 4
+        case .sq8: perVector = dimension
+        case .pq: perVector = productQuantizer!.subspaces
+        }
+        let shared = centroids.count * 4 + listOffsets.count * 8 + (productQuantizer?.codebooks.count ?? 0) * 4
+        return Double(perVector + 4) + Double(shared) / Double(count)
     }
 }

@@ -1,0 +1,98 @@
+import ProximaCore
+
+/// Product quantisation (Jégou et al., 2011): the vector is cut into `m`
+/// sub-vectors, each replaced by the nearest of 256 centroids learnt for its
+/// subspace, so a vector costs `m` bytes. Queries are compared through
+/// per-query lookup tables (asymmetric distance), then re-ranked exactly.
+public struct ProductQuantizer: Sendable, Equatable {
+    public let dimension: Int
+    public let subspaces: Int
+    /// `subspaces × 256 × subDimension` floats.
+    public let codebooks: [Float]
+
+    public var subDimension: Int { dimension / subspaces }
+
+    public init(training data: UnsafeBufferPointer<Float>, count: Int, dimension dim: Int, subspaces m: Int, seed: UInt64 = 7) {
+        precondition(m >= 1 && dim % m == 0, "the dimension must divide into subspaces")
+        dimension = dim
+        subspaces = m
+        let sub = dim / m
+        let sampleCount = min(count, 20_000)
+        var books = [Float]()
+        books.reserveCapacity(m * 256 * sub)
+        for s in 0..<m {
+            var slice = [Float](repeating: 0, count: sampleCount * sub)
+            let stride = max(1, count / sampleCount)
+            for i in 0..<sampleCount {
+                for d in 0..<sub { slice[i * sub + d] = data[(i * stride) * dim + s * sub + d] }
+            }
+            var centroids = slice.withUnsafeBufferPointer {
+                KMeans.train($0, count: sampleCount, dimension: sub, k: 256, iterations: 10, samplePerCentroid: 64, seed: seed &+ UInt64(s))
+            }
+            // Fewer training points than centroids: pad by repeating (codes stay valid).
+            while centroids.count < 256 * sub { centroids += centroids.prefix(min(centroids.count, 256 * sub - centroids.count)) }
+            books += centroids
+        }
+        codebooks = books
+    }
+
+    public func encode(_ v: UnsafePointer<Float>, into out: UnsafeMutablePointer<UInt8>) {
+        let sub = subDimension
+        codebooks.withUnsafeBufferPointer { cb in
+            for s in 0..<subspaces {
+                out[s] = UInt8(KMeans.nearest(v + s * sub, cb.baseAddress! + s * 256 * sub, k: 256, dim: sub))
+            }
+        }
+    }
+
+    /// `subspaces × 256` partial distances for one query: squared L2, or
+    /// negated dot products when `innerProduct`.
+    public func lookupTable(_ q: UnsafePointer<Float>, innerProduct: Bool) -> [Float] {
+        let sub = subDimension
+        // Sub-vectors are short (a few floats): plain loops the compiler
+        // vectorises beat a kernel call per codeword.
+        return [Float](unsafeUninitializedCapacity: subspaces * 256) { table, initialized in
+            codebooks.withUnsafeBufferPointer { cb in
+                var centre = cb.baseAddress!
+                var out = table.baseAddress!
+                for s in 0..<subspaces {
+                    let qs = q + s * sub
+                    for _ in 0..<256 {
+                        var acc: Float = 0
+                        if innerProduct {
+                            for d in 0..<sub { acc -= qs[d] * centre[d] }
+                        } else {
+                            for d in 0..<sub {
+                                let diff = qs[d] - centre[d]
+                                acc += diff * diff
+                            }
+                        }
+                        out.pointee = acc
+                        out += 1
+                        centre += sub
+                    }
+                }
+            }
+            initialized = subspaces * 256
+        }
+    }
+
+    /// Σ over subspaces of the table entry each code byte selects.
+    @inline(__always)
+    static func distance(table: UnsafePointer<Float>, code: UnsafePointer<UInt8>, subspaces m: Int) -> Float {
+        var a: Float = 0, b: Float = 0, c: Float = 0, d: Float = 0
+        var s = 0
+        while s + 4 <= m {
+            a += table[s * 256 + Int(code[s])]
+            b += table[(s + 1) * 256 + Int(code[s + 1])]
+            c += table[(s + 2) * 256 + Int(code[s + 2])]
+            d += table[(s + 3) * 256 + Int(code[s + 3])]
+            s += 4
+        }
+        while s < m {
+            a += table[s * 256 + Int(code[s])]
+            s += 1
+        }
+        return (a + b) + (c + d)
+    }
+}
