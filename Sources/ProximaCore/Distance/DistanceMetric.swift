@@ -60,6 +60,19 @@ public enum DistanceMetric: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// The distance indexes rank by: the metric's own, except that cosine
+    /// assumes both vectors are already normalised (`1 - a·b`) and euclidean
+    /// stays squared (its root only matters for the few results returned).
+    @inlinable @inline(__always)
+    public func rankingDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, dimension: Int) -> Float {
+        switch self {
+        case .cosine: return 1 - DistanceKernels.dot(a, b, dimension)
+        case .euclidean: return DistanceKernels.squaredL2(a, b, dimension)
+        case .dotProduct: return -DistanceKernels.dot(a, b, dimension)
+        default: return distance(a, b, dimension: dimension)
+        }
+    }
+
     /// Convenience over arrays (tests, single lookups).
     public func distance(_ a: [Float], _ b: [Float]) -> Float {
         precondition(a.count == b.count)

@@ -54,12 +54,7 @@ public struct HNSWIndex: Sendable {
 
     @inline(__always)
     func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Float {
-        switch metric {
-        case .cosine: return 1 - DistanceKernels.dot(a, b, dimension)
-        case .euclidean: return DistanceKernels.squaredL2(a, b, dimension)
-        case .dotProduct: return -DistanceKernels.dot(a, b, dimension)
-        default: return metric.distance(a, b, dimension: dimension)
-        }
+        metric.rankingDistance(a, b, dimension: dimension)
     }
 
     /// Converts the internal ranking distance to the metric's own value.

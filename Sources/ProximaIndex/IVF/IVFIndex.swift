@@ -121,12 +121,7 @@ public struct IVFIndex: Sendable {
     /// Ranking distance between a prepared query and position `p` (full precision).
     @inline(__always)
     func exactDistance(_ q: UnsafePointer<Float>, _ v: UnsafePointer<Float>) -> Float {
-        switch metric {
-        case .cosine: return 1 - DistanceKernels.dot(q, v, dimension)
-        case .euclidean: return DistanceKernels.squaredL2(q, v, dimension)
-        case .dotProduct: return -DistanceKernels.dot(q, v, dimension)
-        default: return metric.distance(q, v, dimension: dimension)
-        }
+        metric.rankingDistance(q, v, dimension: dimension)
     }
 
     /// The `k` nearest slots among the `nProbes` nearest lists; SQ8 keeps
