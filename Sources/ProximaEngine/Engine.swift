@@ -1,7 +1,6 @@
 import Logging
 import ProximaCloud
 import ProximaCore
-import ProximaFormat
 
 /// The engine's entry points, shared by every transport. Holds no state that
 /// matters for correctness: the catalog and the WAL in the object store are

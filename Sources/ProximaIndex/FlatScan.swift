@@ -33,7 +33,7 @@ public struct FlatScan: Sendable {
             if count < 2 * rowsPerChunk {
                 var top = TopK(k: k)
                 scan(qp, qInv, 0..<count, vectors, inverseNorms, accept, &top)
-                return top.sorted()
+                return finish(top)
             }
             let chunks = (count + rowsPerChunk - 1) / rowsPerChunk
             let partial = UnsafeMutableBufferPointer<TopK>.allocate(capacity: chunks)
@@ -51,8 +51,15 @@ public struct FlatScan: Sendable {
             }
             var top = TopK(k: k)
             for p in partial { top.merge(p) }
-            return top.sorted()
+            return finish(top)
         }
+    }
+
+    /// Nearest first, in the metric's own distance (euclidean ranks by its square).
+    private func finish(_ top: TopK) -> [TopK.Candidate] {
+        let sorted = top.sorted()
+        guard metric == .euclidean else { return sorted }
+        return sorted.map { TopK.Candidate(slot: $0.slot, distance: $0.distance.squareRoot()) }
     }
 
     @inline(__always)
@@ -80,15 +87,6 @@ public struct FlatScan: Sendable {
                 if top.accepts(d), accept(slot) { top.insert(slot: slot, distance: d) }
             }
         }
-        if metric == .euclidean { top = top.mappingDistances { $0.squareRoot() } }
     }
 }
 
-extension TopK {
-    /// The same candidates with a monotonic transform applied to their distances.
-    func mappingDistances(_ transform: (Float) -> Float) -> TopK {
-        var out = TopK(k: k)
-        for c in sorted() { out.insert(slot: c.slot, distance: transform(c.distance)) }
-        return out
-    }
-}

@@ -52,7 +52,7 @@ struct BenchANN: AsyncParsableCommand {
                 "system": "proximadb-hnsw", "params": ["m": m, "ef_construction": efConstruction, "ef_search": efValue],
                 "recall_at_10": Double(hits) / Double(queryRows.count * k), "qps_1thread": Double(queryRows.count) / single,
                 "qps_all": Double(queryRows.count) / all, "build_seconds": buildSeconds,
-                "bytes_per_vector": Double(index.memoryBytes) / Double(baseM.rows),
+                "bytes_per_vector": Double(index.memoryBytes) / Double(baseM.rows), "kernels": DistanceKernels.instructionSet,
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
         }
@@ -79,6 +79,7 @@ struct BenchANN: AsyncParsableCommand {
                 "system": "proximadb-\(index)", "params": ["n_lists": lists, "n_probes": probe, "rerank": rerank, "pq_bytes": ivf.productQuantizer?.subspaces ?? 0],
                 "recall_at_10": Double(hits) / Double(queryRows.count * k), "qps_1thread": Double(queryRows.count) / single,
                 "qps_all": Double(queryRows.count) / all, "build_seconds": buildSeconds, "bytes_per_vector": ivf.searchBytesPerVector,
+                "kernels": DistanceKernels.instructionSet,
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
         }

@@ -92,15 +92,12 @@ public final class AzureBlobStorage: CloudStorage {
 
     public func get(_ key: String, range: Range<Int>?) async throws -> StoredObject {
         try ObjectKey.validate(key)
-        var headers: [(String, String)] = []
-        if let range {
-            guard !range.isEmpty else { return StoredObject(bytes: [], etag: try await head(key).etag) }
-            headers.append(("x-ms-range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)"))
-        }
+        if let range, range.isEmpty { return try await emptyRead(key) }
+        let headers = range.map { [("x-ms-range", ByteRange.header($0))] } ?? []
         let (response, _) = try await send(.GET, key: key, headers: headers)
         switch response.status {
         case 200, 206: return StoredObject(bytes: response.body, etag: response.header("ETag") ?? "")
-        case 416: return StoredObject(bytes: [], etag: try await head(key).etag)
+        case 416: return try await emptyRead(key)  // the range starts past the end
         default: throw failure(response, "GET \(key)")
         }
     }

@@ -77,17 +77,14 @@ public final class GCSStorage: CloudStorage {
 
     public func get(_ key: String, range: Range<Int>?) async throws -> StoredObject {
         try ObjectKey.validate(key)
-        var headers: [(String, String)] = []
-        if let range {
-            guard !range.isEmpty else { return StoredObject(bytes: [], etag: try await head(key).etag) }
-            headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)"))
-        }
+        if let range, range.isEmpty { return try await emptyRead(key) }
+        let headers = range.map { [("Range", ByteRange.header($0))] } ?? []
         let (response, _) = try await send(.GET, objectURL(key) + "?alt=media", headers: headers)
         switch response.status {
         case 200, 206:
             if let generation = response.header("x-goog-generation") { return StoredObject(bytes: response.body, etag: generation) }
             return StoredObject(bytes: response.body, etag: try await head(key).etag)
-        case 416: return StoredObject(bytes: [], etag: try await head(key).etag)
+        case 416: return try await emptyRead(key)  // the range starts past the end
         default: throw failure(response, "GET \(key)")
         }
     }

@@ -43,7 +43,6 @@ public struct SigV4Signer: Sendable {
     }
 
     public static let emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-    public static let unsignedPayload = "UNSIGNED-PAYLOAD"
 
     /// - Parameters:
     ///   - path: the path as it goes on the wire (already percent-encoded, see `encodePath`).

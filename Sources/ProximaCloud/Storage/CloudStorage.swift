@@ -108,6 +108,17 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
     public var description: String { "storage \(kind.rawValue): \(message)" }
 }
 
+/// Ranged reads over HTTP (RFC 9110 byte ranges), shared by the cloud stores.
+enum ByteRange {
+    static func header(_ range: Range<Int>) -> String { "bytes=\(range.lowerBound)-\(range.upperBound - 1)" }
+}
+
+extension CloudStorage {
+    /// What a read of an empty range, or of one starting past the end (HTTP 416),
+    /// returns: no bytes, and the object's ETag (a missing object is still an error).
+    func emptyRead(_ key: String) async throws -> StoredObject { StoredObject(bytes: [], etag: try await head(key).etag) }
+}
+
 /// Keys are '/'-separated, relative, and cannot climb out of their root.
 public enum ObjectKey {
     public static func validate(_ key: String) throws(StorageError) {

@@ -47,22 +47,6 @@ public struct JSONWriter {
         raw(d.description)
     }
 
-    /// Floats print in their shortest round-trip form ("0.1", not "0.10000000149").
-    public mutating func write(float f: Float) {
-        guard f.isFinite else { raw("null"); return }
-        if f == f.rounded(), abs(f) < 1e7 { raw(String(Int32(f))); return }
-        raw(f.description)
-    }
-
-    public mutating func write(floats: [Float]) {
-        bytes.append(UInt8(ascii: "["))
-        for (i, f) in floats.enumerated() {
-            if i > 0 { bytes.append(UInt8(ascii: ",")) }
-            write(float: f)
-        }
-        bytes.append(UInt8(ascii: "]"))
-    }
-
     public mutating func write(string s: String) {
         bytes.append(UInt8(ascii: "\""))
         for c in s.utf8 {

@@ -30,9 +30,6 @@ public struct CollectionState: Sendable {
         self.metric = metric
     }
 
-    /// Records stored, including expired ones not yet dropped.
-    public var storedCount: Int { slotOf.count }
-
     public func liveCount(now: Int64) -> Int {
         var n = 0
         for slot in 0..<live.count where live[slot] && expiresAt[slot] > now { n += 1 }

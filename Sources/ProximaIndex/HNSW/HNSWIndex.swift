@@ -42,7 +42,6 @@ public struct HNSWIndex: Sendable {
     public var count: Int { levels.count }
 
     public init(metric: DistanceMetric, dimension: Int, parameters: Parameters = Parameters()) {
-        precondition(!metric.requiresBinaryVectors || true)
         self.metric = metric
         self.dimension = dimension
         self.parameters = parameters
