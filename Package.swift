@@ -24,7 +24,9 @@ let package = Package(
         .target(name: "CProximaKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "ProximaCore", dependencies: ["CProximaKernels"], swiftSettings: strict),
         .target(name: "ProximaIndex", dependencies: ["ProximaCore"], swiftSettings: strict),
-        .target(name: "ProximaFormat", dependencies: ["ProximaCore"], swiftSettings: strict),
+        // libzstd from Debian's libzstd-dev (scripts/setup installs it).
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .target(name: "ProximaFormat", dependencies: ["ProximaCore", "CZstd"], swiftSettings: strict),
         .target(
             name: "ProximaCloud",
             dependencies: [

@@ -1,0 +1,286 @@
+/// Reads the Parquet files `ParquetWriter` writes (and others of the same
+/// shapes: PLAIN values, RLE levels, uncompressed or zstd v1 data pages).
+/// Every page's CRC-32 is checked when present; anything unexpected is a
+/// `ParquetFormatError`, never data.
+public struct ParquetFile: Sendable {
+    public struct Column: Sendable {
+        public var name: String
+        public var physicalType: Int32
+        public var required: Bool
+        public var isList: Bool
+    }
+
+    public struct Chunk: Sendable {
+        public var dataPageOffset: Int
+        public var compressedSize: Int
+        public var levelCount: Int
+        public var codec: Int32
+        public var statistics: ParquetStatistics?
+    }
+
+    public struct RowGroup: Sendable {
+        public var rows: Int
+        public var chunks: [Chunk]
+    }
+
+    public let bytes: [UInt8]
+    public let rowCount: Int
+    public let columns: [Column]
+    public let rowGroups: [RowGroup]
+    public let keyValueMetadata: [String: String]
+
+    public init(bytes: [UInt8]) throws(ParquetFormatError) {
+        self.bytes = bytes
+        let n = bytes.count
+        guard n >= 12, Array(bytes[0..<4]) == ParquetCode.magic, Array(bytes[(n - 4)...]) == ParquetCode.magic else {
+            throw ParquetFormatError("not a Parquet file (magic bytes missing)")
+        }
+        let footerLength = Int(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: n - 8, as: UInt32.self).littleEndian })
+        guard footerLength <= n - 12 else { throw ParquetFormatError("footer length \(footerLength) exceeds the file") }
+        let footer: [Int16: ThriftValue]
+        do {
+            footer = try bytes.withUnsafeBytes { raw throws(ThriftError) in
+                var r = ThriftReader(raw, offset: n - 8 - footerLength)
+                return try r.readStruct()
+            }
+        } catch { throw ParquetFormatError("footer: \(error)") }
+        (columns, rowCount, rowGroups, keyValueMetadata) = try Self.parseFooter(footer)
+    }
+
+    private static func parseFooter(
+        _ f: [Int16: ThriftValue]
+    ) throws(ParquetFormatError) -> ([Column], Int, [RowGroup], [String: String]) {
+        guard let schema = f[2]?.list?.compactMap(\.fields), let rows = f[3]?.int, let groups = f[4]?.list else {
+            throw ParquetFormatError("footer lacks schema, row count or row groups")
+        }
+        var columns: [Column] = []
+        var i = 1
+        while i < schema.count {
+            let e = schema[i]
+            let name = e[4]?.string ?? ""
+            let required = e[3]?.int == Int64(ParquetCode.required)
+            if let children = e[5]?.int, children > 0 {
+                // Only LIST<required primitive> groups: group -> repeated "list" -> element.
+                guard children == 1, i + 2 < schema.count, schema[i + 1][3]?.int == Int64(ParquetCode.repeated),
+                    schema[i + 1][5]?.int == 1, let type = schema[i + 2][1]?.int
+                else { throw ParquetFormatError("column \(name): unsupported nested shape") }
+                columns.append(Column(name: name, physicalType: Int32(type), required: required, isList: true))
+                i += 3
+            } else {
+                guard let type = e[1]?.int else { throw ParquetFormatError("column \(name) has no type") }
+                columns.append(Column(name: name, physicalType: Int32(type), required: required, isList: false))
+                i += 1
+            }
+        }
+        var rowGroups: [RowGroup] = []
+        for g in groups {
+            guard let gf = g.fields, let gRows = gf[3]?.int, let chunks = gf[1]?.list, chunks.count == columns.count else {
+                throw ParquetFormatError("row group does not match the schema")
+            }
+            var out: [Chunk] = []
+            for (ci, c) in chunks.enumerated() {
+                guard let m = c.fields?[3]?.fields, let offset = m[9]?.int, let size = m[7]?.int, let values = m[5]?.int,
+                    let codec = m[4]?.int
+                else { throw ParquetFormatError("column chunk lacks its metadata") }
+                var stats: ParquetStatistics?
+                if let s = m[12]?.fields {
+                    let type = columns[ci].physicalType
+                    stats = ParquetStatistics(
+                        min: s[6]?.binary.flatMap { bound($0, type) }, max: s[5]?.binary.flatMap { bound($0, type) },
+                        nullCount: s[3]?.int ?? 0)
+                }
+                out.append(
+                    Chunk(
+                        dataPageOffset: Int(offset), compressedSize: Int(size), levelCount: Int(values), codec: Int32(codec),
+                        statistics: stats))
+            }
+            rowGroups.append(RowGroup(rows: Int(gRows), chunks: out))
+        }
+        var kv: [String: String] = [:]
+        for item in f[5]?.list ?? [] {
+            if let fields = item.fields, let k = fields[1]?.string { kv[k] = fields[2]?.string ?? "" }
+        }
+        return (columns, Int(rows), rowGroups, kv)
+    }
+
+    private static func bound(_ b: [UInt8], _ type: Int32) -> ParquetStatistics.Bound? {
+        switch type {
+        case ParquetCode.int64 where b.count == 8:
+            .int(b.withUnsafeBytes { $0.loadUnaligned(as: Int64.self).littleEndian })
+        case ParquetCode.double where b.count == 8:
+            .double(Double(bitPattern: b.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian }))
+        case ParquetCode.byteArray: .string(b)
+        default: nil
+        }
+    }
+
+    public func columnIndex(_ name: String) -> Int? { columns.firstIndex { $0.name == name } }
+
+    /// A whole column, every row group concatenated.
+    public func column(_ name: String) throws(ParquetFormatError) -> ParquetColumnData {
+        guard let ci = columnIndex(name) else { throw ParquetFormatError("no column \(name)") }
+        let c = columns[ci]
+        var decoder = ColumnDecoder(column: c, rows: rowCount)
+        for g in rowGroups {
+            try decoder.readChunk(g.chunks[ci], rows: g.rows, file: bytes)
+        }
+        return try decoder.finish()
+    }
+}
+
+/// Accumulates one column's values page by page.
+private struct ColumnDecoder {
+    let column: ParquetFile.Column
+    var ints: [Int64?] = []
+    var doubles: [Double?] = []
+    var bools: [Bool?] = []
+    var strings: [String?] = []
+    var floats: [Float] = []
+    var offsets: [Int] = [0]
+
+    init(column: ParquetFile.Column, rows: Int) {
+        self.column = column
+        if column.isList { offsets.reserveCapacity(rows + 1) }
+    }
+
+    mutating func readChunk(_ chunk: ParquetFile.Chunk, rows: Int, file: [UInt8]) throws(ParquetFormatError) {
+        var offset = chunk.dataPageOffset
+        let end = chunk.dataPageOffset + chunk.compressedSize
+        guard chunk.dataPageOffset >= 4, end <= file.count - 8, chunk.compressedSize >= 0 else {
+            throw ParquetFormatError("column chunk of \(column.name) lies outside the file")
+        }
+        var levelsRead = 0
+        while levelsRead < chunk.levelCount {
+            guard offset < end else { throw ParquetFormatError("column \(column.name): pages end early") }
+            let header: [Int16: ThriftValue]
+            do {
+                header = try file.withUnsafeBytes { raw throws(ThriftError) in
+                    var r = ThriftReader(UnsafeRawBufferPointer(rebasing: raw[..<end]), offset: offset)
+                    let h = try r.readStruct()
+                    offset = r.offset
+                    return h
+                }
+            } catch { throw ParquetFormatError("page header of \(column.name): \(error)") }
+            guard header[1]?.int == Int64(ParquetCode.dataPage), let rawSize = header[2]?.int, let storedSize = header[3]?.int,
+                let data = header[5]?.fields, let count = data[1]?.int, data[2]?.int == Int64(ParquetCode.plain),
+                storedSize >= 0, rawSize >= 0, storedSize <= end - offset, count > 0
+            else { throw ParquetFormatError("column \(column.name): unsupported or damaged page header") }
+            let stored = file[offset..<(offset + Int(storedSize))]
+            offset += Int(storedSize)
+            if let crc = header[4]?.int {
+                let actual = stored.withUnsafeBytes { CRC32.checksum($0) }
+                guard Int32(truncatingIfNeeded: crc) == Int32(bitPattern: actual) else {
+                    throw ParquetFormatError("column \(column.name): page checksum mismatch")
+                }
+            }
+            let body: [UInt8]
+            switch chunk.codec {
+            case ParquetCode.uncompressed: body = Array(stored)
+            case ParquetCode.zstd:
+                do {
+                    body = try stored.withUnsafeBytes { raw throws(Zstd.Failure) in try Zstd.decompress(raw, expectedSize: Int(rawSize)) }
+                } catch { throw ParquetFormatError("column \(column.name): \(error)") }
+            default: throw ParquetFormatError("column \(column.name): codec \(chunk.codec) is not supported")
+            }
+            try decodePage(body, levelCount: Int(count))
+            levelsRead += Int(count)
+        }
+    }
+
+    private mutating func decodePage(_ body: [UInt8], levelCount: Int) throws(ParquetFormatError) {
+        var p = 0
+        func levels() throws(ParquetFormatError) -> [UInt8] {
+            guard p + 4 <= body.count else { throw ParquetFormatError("levels truncated") }
+            let n = Int(body.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: p, as: UInt32.self).littleEndian })
+            p += 4
+            guard n <= body.count - p else { throw ParquetFormatError("levels truncated") }
+            defer { p += n }
+            return try LevelCoding.decode(body[p..<(p + n)], count: levelCount)
+        }
+        if column.isList {
+            let rep = try levels()
+            let def = try levels()
+            let present = def.reduce(0) { $0 + Int($1) }
+            guard column.physicalType == ParquetCode.float, present * 4 == body.count - p else {
+                throw ParquetFormatError("column \(column.name): list values do not match their levels")
+            }
+            guard rep.first == 0 || rep.isEmpty else { throw ParquetFormatError("page starts inside a list") }
+            floats.reserveCapacity(floats.count + present)
+            body.withUnsafeBytes { raw in
+                let f = UnsafeRawBufferPointer(rebasing: raw[p...]).bindMemory(to: Float.self)
+                floats.append(contentsOf: f)
+            }
+            var total = offsets[offsets.count - 1]
+            for i in 0..<levelCount {
+                if rep[i] == 0 && i > 0 { offsets.append(total) }
+                total += Int(def[i])
+            }
+            if levelCount > 0 { offsets.append(total) }
+            return
+        }
+        let def: [UInt8] = column.required ? [UInt8](repeating: 1, count: levelCount) : try levels()
+        var reader = PlainReader(body: body, offset: p)
+        switch column.physicalType {
+        case ParquetCode.int64:
+            for d in def { ints.append(d == 0 ? nil : try reader.int64()) }
+        case ParquetCode.double:
+            for d in def { doubles.append(d == 0 ? nil : Double(bitPattern: UInt64(bitPattern: try reader.int64()))) }
+        case ParquetCode.byteArray:
+            for d in def { strings.append(d == 0 ? nil : try reader.string()) }
+        case ParquetCode.boolean:
+            var bit = 0
+            for d in def {
+                if d == 0 { bools.append(nil); continue }
+                bools.append(try reader.bit(bit))
+                bit += 1
+            }
+        default:
+            throw ParquetFormatError("column \(column.name): physical type \(column.physicalType) is not supported")
+        }
+    }
+
+    func finish() throws(ParquetFormatError) -> ParquetColumnData {
+        if column.isList { return .floatList(values: floats, offsets: offsets) }
+        switch column.physicalType {
+        case ParquetCode.int64: return .int64(ints)
+        case ParquetCode.double: return .double(doubles)
+        case ParquetCode.byteArray: return .string(strings)
+        default: return .boolean(bools)
+        }
+    }
+}
+
+private struct PlainReader {
+    let body: [UInt8]
+    var offset: Int
+
+    init(body: [UInt8], offset: Int) {
+        self.body = body
+        self.offset = offset
+    }
+
+    mutating func int64() throws(ParquetFormatError) -> Int64 {
+        guard offset + 8 <= body.count else { throw ParquetFormatError("values truncated") }
+        defer { offset += 8 }
+        return body.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int64.self).littleEndian }
+    }
+
+    mutating func string() throws(ParquetFormatError) -> String {
+        guard offset + 4 <= body.count else { throw ParquetFormatError("values truncated") }
+        let n = Int(body.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian })
+        offset += 4
+        guard n <= body.count - offset else { throw ParquetFormatError("values truncated") }
+        defer { offset += n }
+        guard let s = String(validating: body[offset..<(offset + n)], as: UTF8.self) else {
+            throw ParquetFormatError("string value is not UTF-8")
+        }
+        return s
+    }
+
+    /// Booleans are bit-packed from the values' start, LSB first.
+    func bit(_ i: Int) throws(ParquetFormatError) -> Bool {
+        let byte = offset + i / 8
+        guard byte < body.count else { throw ParquetFormatError("values truncated") }
+        return (body[byte] >> UInt8(i % 8)) & 1 == 1
+    }
+}

@@ -1,0 +1,181 @@
+import ProximaCore
+
+/// One row of a segment: a record, or a tombstone saying the id was deleted
+/// at `record.version` (it hides older versions in older segments).
+public struct SegmentRow: Sendable, Equatable {
+    public var record: VectorRecord
+    public var deleted: Bool
+    public init(record: VectorRecord, deleted: Bool) {
+        self.record = record
+        self.deleted = deleted
+    }
+}
+
+/// A segment's data file (the seed's VIPER layout) as Parquet: `id`,
+/// `vector` (list<float>, empty for tombstones), one typed column per
+/// filterable field, `extra_meta` (the rest of the metadata as JSON),
+/// `timestamp`, `expires_at`, `version`, `deleted`. pyarrow and DuckDB read it
+/// as it is; the footer's `proximadb.segment` entry says which column holds
+/// which field, so decoding never depends on the collection's current config.
+public enum SegmentCodec {
+    static let fixedColumns: Set<String> = ["id", "vector", "extra_meta", "timestamp", "expires_at", "version", "deleted"]
+    public static let formatVersion = 1
+
+    /// The column a filterable field is stored in: its own name unless that
+    /// is one of the fixed columns.
+    public static func columnName(forField name: String) -> String {
+        fixedColumns.contains(name) || name.hasPrefix("meta_") ? "meta_" + name : name
+    }
+
+    public static func encode(
+        _ rows: [SegmentRow], dimension: Int, fields: [CollectionConfig.FilterableField], info: [String: JSONValue] = [:],
+        options: ParquetWriter.Options = ParquetWriter.Options()
+    ) throws(FormatError) -> [UInt8] {
+        var ids: [String?] = []
+        var vectors: [Float] = []
+        var offsets = [0]
+        var extra: [String?] = []
+        var timestamps: [Int64?] = [], expires: [Int64?] = [], versions: [Int64?] = [], deleted: [Bool?] = []
+        var typed = [[JSONValue?]](repeating: [], count: fields.count)
+        ids.reserveCapacity(rows.count)
+        vectors.reserveCapacity(rows.count * dimension)
+        for row in rows {
+            let r = row.record
+            guard row.deleted || r.vector.count == dimension else {
+                throw FormatError("record \(r.id) has \(r.vector.count) dimensions, the segment \(dimension)")
+            }
+            ids.append(r.id)
+            if !row.deleted { vectors += r.vector }
+            offsets.append(vectors.count)
+            var rest = r.metadata
+            for (i, f) in fields.enumerated() {
+                if let v = rest[f.name], Self.fits(v, f.type) {
+                    typed[i].append(v)
+                    rest[f.name] = nil
+                } else {
+                    typed[i].append(nil)
+                }
+            }
+            extra.append(rest.isEmpty ? nil : JSONWriter.string(.object(rest)))
+            timestamps.append(r.timestamp)
+            expires.append(r.expiresAt)
+            versions.append(r.version)
+            deleted.append(row.deleted)
+        }
+        var columns = [
+            ParquetColumn("id", .string(ids), required: true),
+            ParquetColumn("vector", .floatList(values: vectors, offsets: offsets), required: true),
+        ]
+        var described: [JSONValue] = []
+        for (i, f) in fields.enumerated() {
+            let name = columnName(forField: f.name)
+            described.append(.object(["field": .string(f.name), "column": .string(name), "type": .string(f.type.rawValue)]))
+            let values = typed[i]
+            let data: ParquetColumnData =
+                switch f.type {
+                case .string: .string(values.map { $0?.string })
+                case .integer, .timestamp: .int64(values.map { $0?.integer })
+                case .float: .double(values.map { $0?.number })
+                case .boolean: .boolean(values.map { $0?.bool })
+                }
+            columns.append(ParquetColumn(name, data))
+        }
+        columns += [
+            ParquetColumn("extra_meta", .string(extra), annotation: .json),
+            ParquetColumn("timestamp", .int64(timestamps), required: true, annotation: .timestampMicros),
+            ParquetColumn("expires_at", .int64(expires), annotation: .timestampMicros),
+            ParquetColumn("version", .int64(versions), required: true),
+            ParquetColumn("deleted", .boolean(deleted), required: true),
+        ]
+        var meta = info
+        meta["format_version"] = .int(Int64(formatVersion))
+        meta["dimension"] = .int(Int64(dimension))
+        meta["fields"] = .array(described)
+        meta["rows"] = .int(Int64(rows.count))
+        do {
+            return try ParquetWriter.write(columns, metadata: [("proximadb.segment", JSONWriter.string(.object(meta)))], options: options)
+        } catch { throw FormatError("segment: \(error)") }
+    }
+
+    /// Values kept in a typed column are those whose JSON kind is the field's
+    /// own; anything else (null, a string in an integer field) stays in
+    /// `extra_meta`, so metadata reads back exactly as written.
+    static func fits(_ v: JSONValue, _ type: CollectionConfig.FieldType) -> Bool {
+        switch (type, v) {
+        case (.string, .string), (.integer, .int), (.timestamp, .int), (.float, .double), (.boolean, .bool): true
+        default: false
+        }
+    }
+
+    public struct Decoded: Sendable {
+        public var rows: [SegmentRow]
+        public var info: [String: JSONValue]
+    }
+
+    /// Decodes a segment; with `checksum` (the CRC-32C its manifest entry
+    /// records) the whole object is verified first, footer included, which
+    /// Parquet's page checksums alone do not cover.
+    public static func decode(_ bytes: [UInt8], checksum: UInt32? = nil) throws(FormatError) -> Decoded {
+        if let checksum, CRC32C.checksum(bytes) != checksum {
+            throw FormatError("segment checksum mismatch (CRC-32C \(CRC32C.checksum(bytes)), expected \(checksum))")
+        }
+        do {
+            let file = try ParquetFile(bytes: bytes)
+            guard let text = file.keyValueMetadata["proximadb.segment"], case .object(let info) = try? JSONParser.parse(text),
+                info["format_version"]?.integer == Int64(formatVersion), let dimension = info["dimension"]?.integer
+            else { throw FormatError("not a ProximaDB segment (format_version \(formatVersion))") }
+            guard case .string(let ids) = try file.column("id"),
+                case .floatList(let vectors, let offsets) = try file.column("vector"),
+                case .string(let extra) = try file.column("extra_meta"),
+                case .int64(let timestamps) = try file.column("timestamp"),
+                case .int64(let expires) = try file.column("expires_at"),
+                case .int64(let versions) = try file.column("version"),
+                case .boolean(let deleted) = try file.column("deleted")
+            else { throw FormatError("segment columns have unexpected types") }
+            let n = file.rowCount
+            guard ids.count == n, offsets.count == n + 1, extra.count == n, timestamps.count == n, expires.count == n,
+                versions.count == n, deleted.count == n
+            else { throw FormatError("segment columns disagree on the row count") }
+            var typed: [(String, ParquetColumnData)] = []
+            for f in info["fields"]?.array ?? [] {
+                guard let field = f["field"]?.string, let column = f["column"]?.string else { throw FormatError("bad field entry") }
+                let data = try file.column(column)
+                guard data.rowCount == n else { throw FormatError("field column \(column) has the wrong row count") }
+                typed.append((field, data))
+            }
+            var rows: [SegmentRow] = []
+            rows.reserveCapacity(n)
+            let dim = Int(dimension)
+            for i in 0..<n {
+                guard let id = ids[i], let ts = timestamps[i], let version = versions[i], let del = deleted[i] else {
+                    throw FormatError("required value missing in row \(i)")
+                }
+                let count = offsets[i + 1] - offsets[i]
+                guard count == (del ? 0 : dim) else { throw FormatError("row \(i) has \(count) dimensions") }
+                var metadata: [String: JSONValue] = [:]
+                if let text = extra[i] {
+                    guard case .object(let o) = try? JSONParser.parse(text) else { throw FormatError("extra_meta of row \(i) is not an object") }
+                    metadata = o
+                }
+                for (field, data) in typed {
+                    switch data {
+                    case .string(let v): if let x = v[i] { metadata[field] = .string(x) }
+                    case .int64(let v): if let x = v[i] { metadata[field] = .int(x) }
+                    case .double(let v): if let x = v[i] { metadata[field] = .double(x) }
+                    case .boolean(let v): if let x = v[i] { metadata[field] = .bool(x) }
+                    case .floatList: throw FormatError("field \(field) is stored as a list")
+                    }
+                }
+                let record = VectorRecord(
+                    id: id, vector: Array(vectors[offsets[i]..<offsets[i + 1]]), metadata: metadata, timestamp: ts,
+                    expiresAt: expires[i], version: version)
+                rows.append(SegmentRow(record: record, deleted: del))
+            }
+            return Decoded(rows: rows, info: info)
+        } catch let e as FormatError {
+            throw e
+        } catch {
+            throw FormatError("segment: \(error)")
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+@testable import ProximaCore
+@testable import ProximaFormat
+
+@Suite struct SegmentCodecTests {
+    static let fields = [
+        CollectionConfig.FilterableField(name: "category", type: .string),
+        CollectionConfig.FilterableField(name: "price", type: .float),
+        CollectionConfig.FilterableField(name: "count", type: .integer),
+        CollectionConfig.FilterableField(name: "ok", type: .boolean),
+        CollectionConfig.FilterableField(name: "version", type: .integer),  // collides with a fixed column
+    ]
+
+    static func rows(_ n: Int, dimension: Int) -> [SegmentRow] {
+        var g = SystemRandomNumberGenerator()
+        return (0..<n).map { i in
+            var meta: [String: JSONValue] = ["category": .string(["a", "b", "ü/../x", ""][i % 4]), "note": .string("row \(i)")]
+            if i % 3 == 0 { meta["price"] = .double(Double(i) * 0.25) }
+            if i % 5 == 0 { meta["price"] = .int(Int64(i)) }  // int in a float field: kept exactly via extra_meta
+            if i % 2 == 0 { meta["count"] = .int(Int64(i) - 50) }
+            if i % 7 == 0 { meta["ok"] = .bool(i % 14 == 0) }
+            if i % 11 == 0 { meta["version"] = .int(Int64(i)) }
+            if i % 13 == 0 { meta["nested"] = .object(["x": .array([.null, .bool(true)])]) }
+            let deleted = i % 17 == 16
+            let record = VectorRecord(
+                id: "id-\(i)", vector: deleted ? [] : (0..<dimension).map { _ in Float.random(in: -1...1, using: &g) },
+                metadata: deleted ? [:] : meta, timestamp: 1_700_000_000_000_000 + Int64(i),
+                expiresAt: i % 4 == 1 ? 1_800_000_000_000_000 : nil, version: Int64(100 + i))
+            return SegmentRow(record: record, deleted: deleted)
+        }
+    }
+
+    @Test(arguments: [0, 1, 9, 1000])
+    func roundTrips(count: Int) throws {
+        var options = ParquetWriter.Options()
+        options.rowGroupRows = 300  // several row groups and pages
+        options.pageBytes = 4096
+        let rows = Self.rows(count, dimension: 24)
+        let bytes = try SegmentCodec.encode(rows, dimension: 24, fields: Self.fields, info: ["collection_id": "c"], options: options)
+        let decoded = try SegmentCodec.decode(bytes)
+        #expect(decoded.rows == rows)
+        #expect(decoded.info["collection_id"] == "c")
+    }
+
+    @Test func levelCodingRoundTrips() throws {
+        for pattern in [[UInt8](), [1], [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0], Array(repeating: 1, count: 1000)] + (0..<20).map { n in
+            (0..<(n * 37)).map { _ in UInt8.random(in: 0...1) }
+        } {
+            var out: [UInt8] = []
+            LevelCoding.encode(pattern, into: &out)
+            #expect(try LevelCoding.decode(out[...], count: pattern.count) == pattern)
+        }
+    }
+
+    @Test func statisticsBoundEachRowGroup() throws {
+        var options = ParquetWriter.Options()
+        options.rowGroupRows = 100
+        let rows = Self.rows(250, dimension: 4)
+        let file = try ParquetFile(bytes: SegmentCodec.encode(rows, dimension: 4, fields: Self.fields, options: options))
+        let versionColumn = try #require(file.columnIndex("version"))
+        #expect(file.rowGroups.count == 3)
+        #expect(file.rowGroups[1].chunks[versionColumn].statistics?.min == .int(200))
+        #expect(file.rowGroups[1].chunks[versionColumn].statistics?.max == .int(299))
+        let category = try #require(file.columnIndex("category"))
+        #expect(file.rowGroups[0].chunks[category].statistics?.min == .string([]))
+    }
+
+    @Test func everyDamagedByteIsReportedNotReturned() throws {
+        let bytes = try SegmentCodec.encode(Self.rows(50, dimension: 8), dimension: 8, fields: Self.fields)
+        let checksum = CRC32C.checksum(bytes)
+        #expect(try SegmentCodec.decode(bytes, checksum: checksum).rows.count == 50)
+        for i in 0..<bytes.count {
+            var copy = bytes
+            copy[i] ^= 0x20
+            #expect(throws: FormatError.self) { try SegmentCodec.decode(copy, checksum: checksum) }
+        }
+    }
+
+    @Test func pageChecksumsCatchDamageWithoutTheObjectChecksum() throws {
+        let bytes = try SegmentCodec.encode(Self.rows(50, dimension: 64), dimension: 64, fields: Self.fields)
+        let file = try ParquetFile(bytes: bytes)
+        let vector = try #require(file.columnIndex("vector"))
+        let chunk = file.rowGroups[0].chunks[vector]
+        var copy = bytes
+        copy[chunk.dataPageOffset + chunk.compressedSize / 2] ^= 0x01
+        #expect(throws: FormatError.self) { try SegmentCodec.decode(copy) }
+    }
+
+    @Test func writesAFileForPeerReaders() throws {
+        // Tests/integration/test_segments.py reads files like this with pyarrow and DuckDB.
+        guard let path = ProcessInfo.processInfo.environment["PROXIMADB_SEGMENT_SAMPLE"] else { return }
+        let bytes = try SegmentCodec.encode(Self.rows(100, dimension: 8), dimension: 8, fields: Self.fields)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+}
