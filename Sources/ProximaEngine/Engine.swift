@@ -9,13 +9,21 @@ public actor Engine {
     public nonisolated let storage: any CloudStorage
     public nonisolated let layout: StorageLayout
     public nonisolated let catalog: CollectionCatalog
+    public nonisolated let maintenance: MaintenanceSettings
+    /// Where flush and compaction jobs go; nil runs them in the calling process.
+    public nonisolated let jobs: (any CloudQueue)?
     let logger: Logger
     private var handles: [String: CollectionHandle] = [:]
 
-    public init(storage: any CloudStorage, tenant: String = "default", logger: Logger = Logger(label: "proximadb.engine")) {
+    public init(
+        storage: any CloudStorage, tenant: String = "default", maintenance: MaintenanceSettings = MaintenanceSettings(),
+        jobs: (any CloudQueue)? = nil, logger: Logger = Logger(label: "proximadb.engine")
+    ) {
         self.storage = storage
         self.layout = StorageLayout(tenant: tenant)
         self.catalog = CollectionCatalog(storage: storage, layout: layout)
+        self.maintenance = maintenance
+        self.jobs = jobs
         self.logger = logger
     }
 
@@ -68,6 +76,48 @@ public actor Engine {
         try await open(collection).search(queries: queries, k: k, filter: filter, threshold: threshold)
     }
 
+    // MARK: background work
+
+    /// Queues a job ("flush", "compact-all", …) for a collection; with `wait`,
+    /// answers once a worker has recorded what it did (or `waitTimeout` passes:
+    /// then nil, and the job goes on).
+    public func requestJob(_ name: String, kind: String, wait: Bool, waitTimeout: Duration = .seconds(300)) async throws -> (jobId: String, report: JobReport?) {
+        let config = try await catalog.get(name).config
+        let job = JobMessage(kind: kind, tenant: layout.tenant, collectionId: config.id, collection: name, jobId: JobMessage.newJobId())
+        if let jobs {
+            do { try await jobs.send(job.json) } catch { throw CollectionHandle.mapStorage(error) }
+        } else {
+            // No queue: run here (a detached task when the caller does not wait).
+            let (storage, settings, logger) = (storage, maintenance, logger)
+            let run = Task { try await Worker.execute(job, storage: storage, settings: settings, queue: nil, logger: logger) }
+            if !wait { return (job.jobId, nil) }
+            try await run.value
+        }
+        guard wait else { return (job.jobId, nil) }
+        let key = layout.jobKey(config.id, job: job.jobId)
+        let deadline = ContinuousClock.now + waitTimeout
+        var pause = Duration.milliseconds(20)
+        while ContinuousClock.now < deadline {
+            if let bytes = try? await storage.get(key).bytes, let json = try? JSONParser.parse(bytes), let report = JobReport(json: json) {
+                return (job.jobId, report)
+            }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(500))
+        }
+        return (job.jobId, nil)
+    }
+
+    /// Queues a flush when a handle's unflushed WAL passes its threshold.
+    nonisolated func flushNeeded(_ config: CollectionConfig) async {
+        let job = JobMessage(kind: "flush", tenant: layout.tenant, collectionId: config.id, collection: config.name, jobId: JobMessage.newJobId())
+        guard let jobs else {
+            let (storage, settings, logger) = (storage, maintenance, logger)
+            Task.detached { try? await Worker.execute(job, storage: storage, settings: settings, queue: nil, logger: logger) }
+            return
+        }
+        do { try await jobs.send(job.json) } catch { logger.warning("could not queue a flush of \(config.name): \(error)") }
+    }
+
     // MARK: handles
 
     /// The handle for a collection by name; the catalog is read on every call,
@@ -75,7 +125,9 @@ public actor Engine {
     func handle(_ name: String) async throws -> CollectionHandle {
         let (config, _) = try await catalog.get(name)
         if let h = handles[config.id], h.config == config { return h }
-        let h = CollectionHandle(config: config, storage: storage, layout: layout, logger: logger)
+        let h = CollectionHandle(
+            config: config, storage: storage, layout: layout, logger: logger, settings: maintenance,
+            onFlushNeeded: { [weak self] config in await self?.flushNeeded(config) })
         if let old = handles[config.id] {
             // Config changed elsewhere: carry the materialised state over.
             await h.adopt(old)

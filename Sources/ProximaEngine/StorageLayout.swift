@@ -9,11 +9,26 @@ public struct StorageLayout: Sendable {
 
     public func collectionPrefix(_ collectionId: String) -> String { "\(tenant)/\(collectionId)/" }
     public func walPrefix(_ collectionId: String) -> String { "\(tenant)/\(collectionId)/wal/" }
+    public func manifestPrefix(_ collectionId: String) -> String { "\(tenant)/\(collectionId)/manifest/" }
+    public func segmentsPrefix(_ collectionId: String) -> String { "\(tenant)/\(collectionId)/segments/" }
+    public func jobsPrefix(_ collectionId: String) -> String { "\(tenant)/\(collectionId)/jobs/" }
 
     /// Sequence numbers are zero-padded so lexicographic listing is numeric order.
     public func walKey(_ collectionId: String, sequence: Int64) -> String {
         walPrefix(collectionId) + Self.pad(sequence)
     }
+
+    public func manifestKey(_ collectionId: String, version: Int64) -> String {
+        manifestPrefix(collectionId) + Self.pad(version)
+    }
+
+    /// A segment is a folder: its Parquet data file, later its index files.
+    public func segmentDataKey(_ collectionId: String, segment: String) -> String {
+        segmentsPrefix(collectionId) + segment + "/data.parquet"
+    }
+
+    /// The outcome of one flush or compaction job, for `?wait=true`.
+    public func jobKey(_ collectionId: String, job: String) -> String { jobsPrefix(collectionId) + job + ".json" }
 
     public static func pad(_ sequence: Int64) -> String {
         let s = String(sequence)

@@ -28,6 +28,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(help: "Job workers inside this process (0: leave the queue to `proximadb worker` processes).")
+    var workers: Int = 1
+
+    @OptionGroup var background: BackgroundOptions
+
     func run() async throws {
         #if canImport(Glibc)
         // Request bodies and WAL batches are megabytes: keep them on the heap
@@ -38,7 +43,13 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "proximadb")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let store = try StorageURL.open(storage)
-        let engine = Engine(storage: store, tenant: tenant, logger: logger)
+        var queues: (queue: any CloudQueue, deadLetter: any CloudQueue)?
+        if let url = background.queueURL(storage: storage) { queues = try await QueueURL.open(url) }
+        let engine = Engine(storage: store, tenant: tenant, maintenance: background.settings, jobs: queues?.queue, logger: logger)
+        if let queues {
+            let worker = background.workers(storage: store, queues: queues, logger: logger)
+            for _ in 0..<max(0, workers) { Task.detached { await worker.run() } }
+        }
         var limits = RequestLimits()
         limits.maxBodyBytes = maxBodyMb * 1024 * 1024
         limits.maxBatchVectors = maxBatch

@@ -97,7 +97,27 @@ public struct RESTRoutes: Sendable {
             }
             return Envelope.success(["results": search.batch ? .array(lists) : lists[0]])
         }
+        router.post("/collections/:name/flush") { request, context in
+            try await Self.job(engine, request, context, kind: "flush")
+        }
+        router.post("/collections/:name/compact") { request, context in
+            try await Self.job(engine, request, context, kind: "compact-all")
+        }
         return router
+    }
+
+    /// Queues a flush or compaction; `?wait=true` answers with what it did.
+    static func job(_ engine: Engine, _ request: Request, _ context: BasicRequestContext, kind: String) async throws -> Response {
+        let name = try Self.name(context)
+        let wait: Bool
+        switch request.uri.queryParameters.get("wait") {
+        case nil, "false", "0": wait = false
+        case "true", "1", "": wait = true
+        default: throw ProximaError(.invalidRequest, "wait must be true or false")
+        }
+        let (jobId, report) = try await engine.requestJob(name, kind: kind, wait: wait)
+        if let report { return Envelope.success(report.json) }
+        return Envelope.success(["job_id": .string(jobId), "kind": .string(kind), "status": wait ? "running" : "queued"], status: .accepted)
     }
 
     // MARK: path parameters
@@ -125,6 +145,9 @@ public struct RESTRoutes: Sendable {
             o["vector_count"] = .int(Int64(stats.vectorCount))
             o["vector_bytes"] = .int(Int64(stats.vectorBytes))
             o["wal_sequence"] = .int(stats.walSequence)
+            o["manifest_version"] = .int(stats.manifestVersion)
+            o["segment_count"] = .int(Int64(stats.segmentCount))
+            o["unflushed_wal_bytes"] = .int(Int64(stats.unflushedWALBytes))
         }
         return .object(o)
     }

@@ -168,9 +168,41 @@ public final class LocalDirectoryStorage: CloudStorage {
 
     // MARK: helpers
 
-    private func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    private func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T { try await Self.run(body) }
+
+    /// Runs blocking file-system calls off the async pool.
+    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            Self.io.async { continuation.resume(with: Result { try body() }) }
+            io.async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// The entries of a directory, without hidden ones.
+    static func names(in dir: String) -> [String] {
+        guard let d = opendir(dir) else { return [] }
+        defer { closedir(d) }
+        var out: [String] = []
+        while let entry = readdir(d) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if !name.hasPrefix(".") { out.append(name) }
+        }
+        return out
+    }
+
+    static func readFile(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw error(errno, path) }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            guard n >= 0 else { throw error(errno, path) }
+            if n == 0 { return out }
+            out += chunk[0..<n]
         }
     }
 

@@ -17,7 +17,15 @@ actor CollectionHandle {
     let storage: any CloudStorage
     let layout: StorageLayout
     let logger: Logger
+    let settings: MaintenanceSettings
+    /// Called when the unflushed WAL passes the flush threshold (the engine queues a flush).
+    let onFlushNeeded: @Sendable (CollectionConfig) async -> Void
     private(set) var state: CollectionState
+    /// The newest manifest seen; `state` reflects it and the WAL after it.
+    private(set) var manifest = Manifest.empty
+    /// Sizes of applied WAL objects the manifest does not cover yet.
+    private var unflushed: [(sequence: Int64, bytes: Int)] = []
+    private var lastFlushRequest: (bytes: Int, at: Int64)?
     private var queue: [Pending] = []
     private var committing = false
 
@@ -29,33 +37,82 @@ actor CollectionHandle {
     /// Upper bound on entries grouped into one WAL object.
     static let maxEntriesPerCommit = 50_000
 
-    init(config: CollectionConfig, storage: any CloudStorage, layout: StorageLayout, logger: Logger) {
+    init(
+        config: CollectionConfig, storage: any CloudStorage, layout: StorageLayout, logger: Logger,
+        settings: MaintenanceSettings = MaintenanceSettings(),
+        onFlushNeeded: @escaping @Sendable (CollectionConfig) async -> Void = { _ in }
+    ) {
         self.config = config
         self.storage = storage
         self.layout = layout
         self.logger = logger
+        self.settings = settings.applying(config)
+        self.onFlushNeeded = onFlushNeeded
         self.state = CollectionState(dimension: config.dimension, metric: config.distanceMetric)
     }
 
+    var unflushedBytes: Int { unflushed.reduce(0) { $0 + $1.bytes } }
+
     // MARK: reads
 
-    /// Applies every WAL object after the applied sequence. Probes the next
-    /// key first, so an up-to-date handle pays one small request.
+    /// Brings `state` up to every write acknowledged before the call: the
+    /// newest manifest first (reloading segments only when it covers WAL this
+    /// handle has not applied), then the WAL after it.
+    ///
+    /// Why this order is safe while garbage collection deletes covered WAL
+    /// objects: an object is deleted only a grace period after a manifest
+    /// covering it appeared. If that manifest is newer than the one read here,
+    /// the object is still there a moment later when the WAL is read; if the
+    /// WAL shows a gap anyway, the manifest is read again.
     func catchUp() async throws {
+        let manifests = ManifestStore(storage: storage, layout: layout, collectionId: config.id)
+        for _ in 0..<16 {
+            if let newer = try await manifests.latest(after: manifest.version) {
+                if newer.walThrough > state.appliedSequence {
+                    let loaded = try await load(newer)
+                    if newer.walThrough > state.appliedSequence { state = loaded }
+                }
+                if newer.version > manifest.version {
+                    manifest = newer
+                    unflushed.removeAll { $0.sequence <= newer.walThrough }
+                    lastFlushRequest = nil
+                }
+            }
+            if try await applyWAL() { return }
+        }
+        throw ProximaError(.storageUnavailable, "could not catch up with the WAL of '\(config.name)' (collected while reading)")
+    }
+
+    /// The state a manifest describes: its segments in order.
+    private func load(_ m: Manifest) async throws -> CollectionState {
+        let io = SegmentIO(storage: storage, layout: layout, config: config)
+        var s = CollectionState(dimension: config.dimension, metric: config.distanceMetric)
+        for segment in m.segments { s.apply(segmentRows: try await io.read(segment)) }
+        s.markApplied(through: m.walThrough)
+        return s
+    }
+
+    /// Applies the WAL objects after the applied sequence. Probes the next key
+    /// first, so an up-to-date handle pays one small request. False when the
+    /// WAL has a gap (objects collected meanwhile): the caller rereads the manifest.
+    private func applyWAL() async throws -> Bool {
         let next = state.appliedSequence + 1
         do {
             _ = try await storage.head(layout.walKey(config.id, sequence: next))
         } catch let e as StorageError where e.kind == .notFound {
-            return
+            return true
         }
         let after = layout.walKey(config.id, sequence: state.appliedSequence)
         for object in try await storage.listAll(prefix: layout.walPrefix(config.id), startAfter: after) {
             guard let seq = StorageLayout.sequence(fromKey: object.key) else { continue }
             if seq <= state.appliedSequence { continue }
-            guard seq == state.appliedSequence + 1 else {
-                throw ProximaError(.storageCorrupted, "WAL of '\(config.name)' has a gap before sequence \(seq)")
+            guard seq == state.appliedSequence + 1 else { return false }
+            let bytes: [UInt8]
+            do {
+                bytes = try await storage.get(object.key).bytes
+            } catch let e as StorageError where e.kind == .notFound {
+                return false
             }
-            let bytes = try await storage.get(object.key).bytes
             let entries: [WALEntry]
             do {
                 entries = try WALCodec.decode(bytes)
@@ -63,13 +120,37 @@ actor CollectionHandle {
                 throw ProximaError(.storageCorrupted, "WAL object \(seq) of '\(config.name)' is unreadable: \(error)")
             }
             // Another caller may have applied it while we awaited the read.
-            if seq == state.appliedSequence + 1 { state.apply(entries, sequence: seq) }
+            if seq == state.appliedSequence + 1 { applied(entries, sequence: seq, bytes: bytes.count) }
         }
+        return true
+    }
+
+    private func applied(_ entries: [WALEntry], sequence: Int64, bytes: Int) {
+        state.apply(entries, sequence: sequence)
+        if sequence > manifest.walThrough { unflushed.append((sequence, bytes)) }
+    }
+
+    /// Asks for a flush once the unflushed WAL passes the threshold, and again
+    /// if it grows by another threshold or a minute passes without a manifest.
+    private func requestFlushIfNeeded() async {
+        let bytes = unflushedBytes
+        guard bytes >= settings.flushThresholdBytes else { return }
+        let now = Timestamp.nowMicros()
+        if let last = lastFlushRequest, bytes < last.bytes + settings.flushThresholdBytes, now - last.at < 60_000_000 { return }
+        lastFlushRequest = (bytes, now)
+        await onFlushNeeded(config)
     }
 
     func read<T: Sendable>(_ body: (CollectionState) throws -> T) async throws -> T {
         try await catchUp()
         return try body(state)
+    }
+
+    func stats(now: Int64) async throws -> OpenCollection.Stats {
+        try await catchUp()
+        return OpenCollection.Stats(
+            vectorCount: state.liveCount(now: now), vectorBytes: state.vectorBytes, walSequence: state.appliedSequence,
+            manifestVersion: manifest.version, segmentCount: manifest.segments.count, unflushedWALBytes: unflushedBytes)
     }
 
     // MARK: writes
@@ -161,7 +242,7 @@ actor CollectionHandle {
                 for p in group { p.continuation.resume(throwing: Self.mapStorage(error)) }
                 return
             }
-            state.apply(entries, sequence: sequence)
+            applied(entries, sequence: sequence, bytes: bytes.count)
             for (i, r) in outcomes {
                 group[i].continuation.resume(with: r.map { outcome in
                     var o = outcome
@@ -169,6 +250,7 @@ actor CollectionHandle {
                     return o
                 }.mapError { $0 as any Error })
             }
+            await requestFlushIfNeeded()
             return
         }
     }
@@ -198,7 +280,11 @@ actor CollectionHandle {
 extension CollectionHandle {
     /// Takes over another handle's materialised state (same collection, newer config).
     func adopt(_ other: CollectionHandle) async {
-        let s = await other.state
-        if s.appliedSequence > state.appliedSequence { state = s }
+        let (s, m, u) = await (other.state, other.manifest, other.unflushed)
+        if s.appliedSequence > state.appliedSequence {
+            state = s
+            manifest = m
+            unflushed = u
+        }
     }
 }

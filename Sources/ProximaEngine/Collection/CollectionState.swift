@@ -106,6 +106,18 @@ public struct CollectionState: Sendable {
         appliedSequence = sequence
     }
 
+    /// Applies one segment's rows (segments in manifest order: later wins).
+    public mutating func apply(segmentRows rows: [SegmentRow]) {
+        for row in rows {
+            if row.deleted { remove(row.record.id) } else { put(row.record) }
+        }
+    }
+
+    /// Declares every WAL entry up to `sequence` applied (its segments are loaded).
+    public mutating func markApplied(through sequence: Int64) {
+        appliedSequence = max(appliedSequence, sequence)
+    }
+
     private mutating func put(_ r: VectorRecord) {
         precondition(r.vector.count == dimension, "WAL record of the wrong dimension")
         let slot: Int

@@ -11,6 +11,9 @@ public struct OpenCollection: Sendable {
         public var vectorCount: Int
         public var vectorBytes: Int
         public var walSequence: Int64
+        public var manifestVersion: Int64
+        public var segmentCount: Int
+        public var unflushedWALBytes: Int
     }
 
     public func write(_ intent: WriteIntent) async throws -> WriteOutcome { try await handle.write(intent) }
@@ -25,9 +28,7 @@ public struct OpenCollection: Sendable {
 
     public func stats() async throws -> Stats {
         let now = Timestamp.nowMicros()
-        return try await handle.read { s in
-            Stats(vectorCount: s.liveCount(now: now), vectorBytes: s.vectorBytes, walSequence: s.appliedSequence)
-        }
+        return try await handle.stats(now: now)
     }
 
     /// Exact search for each query; `threshold` keeps hits with score ≥ it.

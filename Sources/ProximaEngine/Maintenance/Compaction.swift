@@ -1,0 +1,109 @@
+import ProximaCloud
+import ProximaCore
+import ProximaFormat
+
+extension Maintenance {
+    /// Which adjacent segments to merge: the longest run of small ones (at
+    /// least `minFilesForCompaction`, at most `maxFilesPerCompaction`), or a
+    /// segment holding expired records (TTL cleanup), or with `force` all of
+    /// them whenever merging would change anything.
+    func compactionRun(_ m: Manifest, force: Bool, now: Int64) -> Range<Int>? {
+        let segs = m.segments
+        if force {
+            let wouldChange = segs.count > 1 || segs.contains { $0.tombstones > 0 || ($0.earliestExpiry ?? .max) <= now }
+            return wouldChange ? 0..<segs.count : nil
+        }
+        let small = settings.targetFileBytes / 2
+        var best: Range<Int>?
+        var start = 0
+        while start < segs.count {
+            var end = start
+            while end < segs.count && segs[end].bytes < small && end - start < settings.maxFilesPerCompaction { end += 1 }
+            if end - start >= settings.minFilesForCompaction, (best?.count ?? 0) < end - start { best = start..<end }
+            start = max(end, start + 1)
+        }
+        if let best { return best }
+        // Expired records or a tombstone-heavy segment: rewrite it alone.
+        if let i = segs.firstIndex(where: { ($0.earliestExpiry ?? .max) <= now || ($0.tombstones > 0 && $0.tombstones * 4 >= $0.rows && segs.count > 1) }) {
+            return i..<(i + 1)
+        }
+        return nil
+    }
+
+    /// Merges a run of segments into new ones of about `targetFileBytes`,
+    /// dropping superseded versions, expired records, and tombstones when
+    /// nothing older remains for them to hide.
+    public func compact(jobId: String, force: Bool) async throws -> JobReport {
+        let started = Timestamp.nowMicros()
+        let kind = force ? "compact-all" : "compact"
+        var base = try await manifests.latest()
+        let now = Timestamp.nowMicros()
+        guard let run = compactionRun(base, force: force, now: now) else {
+            return JobReport(jobId: jobId, kind: kind, status: .noop, manifestVersion: base.version, details: ["segments": .int(Int64(base.segments.count))])
+        }
+        let inputs = Array(base.segments[run])
+        let includesOldest = run.lowerBound == 0
+        var merged: [String: SegmentRow] = [:]
+        var inputRows = 0
+        for segment in inputs {
+            for row in try await segments.read(segment) {
+                merged[row.record.id] = row  // later segments hold later versions
+                inputRows += 1
+            }
+        }
+        var rows: [SegmentRow] = []
+        rows.reserveCapacity(merged.count)
+        var droppedTombstones = 0, expired = 0
+        for var row in merged.values {
+            if !row.deleted, row.record.isExpired(at: now) {
+                expired += 1
+                row = SegmentRow(record: VectorRecord(id: row.record.id, vector: [], timestamp: row.record.timestamp, version: row.record.version), deleted: true)
+            }
+            if row.deleted && includesOldest {
+                droppedTombstones += 1
+                continue
+            }
+            rows.append(row)
+        }
+        rows.sort { $0.record.id.utf8.lexicographicallyPrecedes($1.record.id.utf8) }
+        // Split into files of about the target size; ids are disjoint, so their order does not matter.
+        let rowBytes = max(1, config.dimension * 4 + 64)
+        let perFile = max(1, settings.targetFileBytes / rowBytes)
+        var outputs: [Manifest.Segment] = []
+        var i = 0
+        while i < rows.count {
+            let chunk = Array(rows[i..<min(rows.count, i + perFile)])
+            outputs.append(try await segments.write(chunk, jobId: jobId, now: now))
+            i += perFile
+        }
+        let inputIds = inputs.map(\.id)
+        var details: [String: JSONValue] = [
+            "input_segments": .int(Int64(inputs.count)), "input_rows": .int(Int64(inputRows)),
+            "input_bytes": .int(Int64(inputs.reduce(0) { $0 + $1.bytes })), "output_segments": .int(Int64(outputs.count)),
+            "output_rows": .int(Int64(rows.count)), "output_bytes": .int(Int64(outputs.reduce(0) { $0 + $1.bytes })),
+            "expired": .int(Int64(expired)), "tombstones_dropped": .int(Int64(droppedTombstones)),
+        ]
+        while true {
+            guard let at = base.segments.firstIndex(where: { $0.id == inputIds[0] }),
+                at + inputIds.count <= base.segments.count,
+                Array(base.segments[at..<(at + inputIds.count)].map(\.id)) == inputIds,
+                (at == 0) == includesOldest
+            else {
+                // Another compactor merged some of these first.
+                for o in outputs { await segments.delete(o) }
+                return JobReport(jobId: jobId, kind: kind, status: .superseded, manifestVersion: base.version, details: details)
+            }
+            var next = base
+            next.version = base.version + 1
+            next.createdAt = Timestamp.nowMicros()
+            next.segments.replaceSubrange(at..<(at + inputIds.count), with: outputs)
+            details["duration_ms"] = .int((Timestamp.nowMicros() - started) / 1000)
+            next.job = Manifest.Job(id: jobId, kind: kind, details: details)
+            if try await manifests.publish(next) {
+                return JobReport(jobId: jobId, kind: kind, status: .done, manifestVersion: next.version, details: details)
+            }
+            // Lost the race: rebase onto the newer version if our inputs are still there.
+            base = try await manifests.latest(after: base.version) ?? base
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import Logging
+import ProximaCloud
+import ProximaCore
+
+/// The background work on one collection (flush, compaction, garbage
+/// collection), as functions of the object store alone: any process can run
+/// any job, any number of times, and the manifest chain keeps them honest.
+public struct Maintenance: Sendable {
+    public let storage: any CloudStorage
+    public let layout: StorageLayout
+    public let config: CollectionConfig
+    public let settings: MaintenanceSettings
+    let logger: Logger
+
+    public init(
+        storage: any CloudStorage, layout: StorageLayout, config: CollectionConfig, settings: MaintenanceSettings,
+        logger: Logger = Logger(label: "proximadb.maintenance")
+    ) {
+        self.storage = storage
+        self.layout = layout
+        self.config = config
+        self.settings = settings.applying(config)
+        self.logger = logger
+    }
+
+    var manifests: ManifestStore { ManifestStore(storage: storage, layout: layout, collectionId: config.id) }
+    var segments: SegmentIO { SegmentIO(storage: storage, layout: layout, config: config) }
+
+    /// Runs one job by kind ("flush", "compact", "compact-all", "gc").
+    public func run(kind: String, jobId: String) async throws -> JobReport {
+        let report: JobReport
+        switch kind {
+        case "flush": report = try await flush(jobId: jobId)
+        case "compact": report = try await compact(jobId: jobId, force: false)
+        case "compact-all": report = try await compact(jobId: jobId, force: true)
+        case "gc":
+            let gc = try await collectGarbage(now: Timestamp.nowMicros())
+            return JobReport(jobId: jobId, kind: kind, status: gc.isEmpty ? .noop : .done, manifestVersion: 0, details: gc.json)
+        default: throw ProximaError(.invalidRequest, "unknown job kind '\(kind)'")
+        }
+        return report
+    }
+
+    /// Whether the newest manifest has enough small segments to merge.
+    public func needsCompaction(_ manifest: Manifest, now: Int64) -> Bool {
+        compactionRun(manifest, force: false, now: now) != nil
+    }
+}

@@ -1,0 +1,60 @@
+import ProximaCloud
+import ProximaCore
+import ProximaFormat
+
+/// Writing and reading one segment's data file, with its checksum.
+struct SegmentIO: Sendable {
+    let storage: any CloudStorage
+    let layout: StorageLayout
+    let config: CollectionConfig
+
+    /// Segment ids start with their creation time, so garbage collection can
+    /// tell a fresh segment (a job may be about to publish it) from an orphan.
+    static func newSegmentId(now: Int64) -> String {
+        StorageLayout.pad(now) + "-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+    }
+
+    static func createdAt(segmentId: String) -> Int64? { Int64(segmentId.prefix(20)) }
+
+    func write(_ rows: [SegmentRow], jobId: String, now: Int64) async throws -> Manifest.Segment {
+        let id = Self.newSegmentId(now: now)
+        let bytes = try SegmentCodec.encode(
+            rows, dimension: config.dimension, fields: config.filterableFields,
+            info: ["collection_id": .string(config.id), "segment_id": .string(id), "job_id": .string(jobId)])
+        try await storage.put(layout.segmentDataKey(config.id, segment: id), bytes, condition: .createOnly)
+        var minV = Int64.max, maxV = Int64.min
+        var earliest: Int64?
+        var tombstones = 0
+        for r in rows {
+            minV = min(minV, r.record.version)
+            maxV = max(maxV, r.record.version)
+            if r.deleted { tombstones += 1 }
+            if let e = r.record.expiresAt, !r.deleted { earliest = min(earliest ?? e, e) }
+        }
+        return Manifest.Segment(
+            id: id, rows: rows.count, tombstones: tombstones, bytes: bytes.count, crc32c: CRC32C.checksum(bytes),
+            minVersion: rows.isEmpty ? 0 : minV, maxVersion: rows.isEmpty ? 0 : maxV, earliestExpiry: earliest)
+    }
+
+    /// The segment's rows, verified against the checksum its manifest entry records.
+    func read(_ segment: Manifest.Segment) async throws -> [SegmentRow] {
+        let key = layout.segmentDataKey(config.id, segment: segment.id)
+        let bytes: [UInt8]
+        do {
+            bytes = try await storage.get(key).bytes
+        } catch let e as StorageError where e.kind == .notFound {
+            throw ProximaError(.storageCorrupted, "segment \(segment.id) of '\(config.name)' is missing")
+        }
+        do {
+            let decoded = try SegmentCodec.decode(bytes, checksum: segment.crc32c)
+            guard decoded.rows.count == segment.rows else { throw FormatError("\(decoded.rows.count) rows, manifest says \(segment.rows)") }
+            return decoded.rows
+        } catch {
+            throw ProximaError(.storageCorrupted, "segment \(segment.id) of '\(config.name)' is damaged: \(error)")
+        }
+    }
+
+    func delete(_ segment: Manifest.Segment) async {
+        try? await storage.delete(layout.segmentDataKey(config.id, segment: segment.id))
+    }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import Logging
+import ProximaCloud
+import ProximaEngine
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker", abstract: "Run flush, compaction and garbage-collection jobs from the queue.")
+
+    @Option(help: "Where the data lives: a path, file://, s3://, gs://, az://.")
+    var storage: String = "file://./proximadb-data"
+
+    @Option(help: "Jobs run at once in this process.")
+    var concurrency: Int = 1
+
+    @Option(help: "Log level.")
+    var logLevel: String = "info"
+
+    @OptionGroup var background: BackgroundOptions
+
+    func run() async throws {
+        var logger = Logger(label: "proximadb.worker")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let store = try StorageURL.open(storage)
+        guard let url = background.queueURL(storage: storage) else {
+            throw ValidationError("a worker needs a queue: pass --queue dir:///path or sqs://name")
+        }
+        let worker = background.workers(storage: store, queues: try await QueueURL.open(url), logger: logger)
+        print("ProximaDB worker consuming \(url) (storage: \(store.description))")
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, concurrency) { group.addTask { await worker.run() } }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import ProximaTesting
+import Testing
+@testable import ProximaCloud
+@testable import ProximaCore
+@testable import ProximaEngine
+@testable import ProximaFormat
+
+/// Flush, compaction and garbage collection never change what a query sees.
+@Suite struct MaintenanceTests {
+    /// What the collection should hold: id -> record (expiry included).
+    struct Model {
+        var records: [String: VectorRecord] = [:]
+
+        func visible(at now: Int64) -> [String: VectorRecord] { records.filter { !$0.value.isExpired(at: now) } }
+    }
+
+    static func settings() -> MaintenanceSettings {
+        var s = MaintenanceSettings()
+        s.flushThresholdBytes = 1 << 40  // only explicit flushes
+        s.gcGraceMicros = 0
+        s.minFilesForCompaction = 3
+        s.targetFileBytes = 64 << 10
+        return s
+    }
+
+    /// Runs `steps` random operations, checking the engine against the model
+    /// after each; returns how many of each kind of maintenance ran.
+    func randomizedEquivalence(storage: any CloudStorage, steps: Int, seed: UInt64) async throws -> [String: Int] {
+        let dim = 8
+        var engine = Engine(storage: storage, maintenance: Self.settings())
+        _ = try await engine.createCollection(
+            ["name": "r", "dimension": .int(Int64(dim)), "distance_metric": "euclidean", "filterable_fields": [["name": "g", "type": "integer"]]])
+        var rng = SeededRandom(seed: seed)
+        var model = Model()
+        var nextId = 0
+        var ran: [String: Int] = [:]
+        func vector() -> [Float] { (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) } }
+        func someIds(_ n: Int) -> [String] {
+            let known = Array(model.records.keys)
+            return (0..<n).compactMap { _ in known.isEmpty ? nil : known.randomElement(using: &rng) }
+        }
+        for step in 0..<steps {
+            let now = Timestamp.nowMicros()
+            let op = Int.random(in: 0..<100, using: &rng)
+            switch op {
+            case 0..<30:  // insert new ids, some expiring (already, soon, later)
+                var batch: [WriteIntent.NewRecord] = []
+                for _ in 0..<Int.random(in: 1...20, using: &rng) {
+                    nextId += 1
+                    let expiry: Int64? =
+                        switch Int.random(in: 0..<10, using: &rng) {
+                        case 0: now - 1_000_000
+                        case 1: now + 300_000
+                        case 2: now + 3_600_000_000
+                        default: nil
+                        }
+                    batch.append(.init(id: "id\(nextId)", vector: vector(), metadata: ["g": .int(Int64(nextId % 7)), "s": .string("x\(nextId)")], expiresAt: expiry))
+                }
+                _ = try await engine.write("r", .insert(batch, upsert: false))
+                for b in batch { model.records[b.id!] = VectorRecord(id: b.id!, vector: b.vector, metadata: b.metadata, expiresAt: b.expiresAt) }
+            case 30..<45:  // upsert existing and new ids
+                var batch: [WriteIntent.NewRecord] = []
+                for id in Set(someIds(5) + ["id\(nextId + 1)"]) {
+                    batch.append(.init(id: id, vector: vector(), metadata: ["g": .int(Int64(step % 7))]))
+                }
+                nextId += 1
+                _ = try await engine.write("r", .insert(batch, upsert: true))
+                for b in batch { model.records[b.id!] = VectorRecord(id: b.id!, vector: b.vector, metadata: b.metadata) }
+            case 45..<55:  // delete by id
+                let ids = someIds(4)
+                _ = try await engine.write("r", .delete(ids: ids, requireExisting: false))
+                for id in ids { model.records[id] = nil }
+            case 55..<60:  // delete by filter
+                let g = Int64.random(in: 0..<7, using: &rng)
+                _ = try await engine.write("r", .deleteMatching(try Filter.parse(["g": .int(g)])))
+                let at = Timestamp.nowMicros()
+                for (id, r) in model.records where r.metadata["g"] == .int(g) && !r.isExpired(at: at) { model.records[id] = nil }
+            case 60..<68:  // partial update of metadata
+                guard let id = someIds(1).first, let r = model.records[id], !r.isExpired(at: now + 1_000_000) else { continue }
+                _ = try await engine.write("r", .update(id: id, vector: nil, metadata: ["g": .int(99)], expiresAt: .keep))
+                model.records[id]?.metadata = ["g": .int(99)]
+            case 68..<80:
+                let (_, report) = try await engine.requestJob("r", kind: "flush", wait: true)
+                ran["flush-" + (report?.status.rawValue ?? "timeout"), default: 0] += 1
+            case 80..<86:
+                let (_, report) = try await engine.requestJob("r", kind: "compact", wait: true)
+                ran["compact-" + (report?.status.rawValue ?? "timeout"), default: 0] += 1
+            case 86..<90:
+                let (_, report) = try await engine.requestJob("r", kind: "compact-all", wait: true)
+                ran["compact-all-" + (report?.status.rawValue ?? "timeout"), default: 0] += 1
+            case 90..<94:
+                let (_, report) = try await engine.requestJob("r", kind: "gc", wait: true)
+                ran["gc-" + (report?.status.rawValue ?? "timeout"), default: 0] += 1
+            default:  // a new process: cold start from the manifest and the WAL after it
+                engine = Engine(storage: storage, maintenance: Self.settings())
+                ran["reopen", default: 0] += 1
+            }
+            try await check(engine, model, dim: dim, rng: &rng, step: step)
+        }
+        return ran
+    }
+
+    func check(_ engine: Engine, _ model: Model, dim: Int, rng: inout SeededRandom, step: Int) async throws {
+        let now = Timestamp.nowMicros()
+        // Records expiring within a second of now may go either way: leave them out.
+        let uncertain = Set(model.records.filter { r in r.value.expiresAt.map { abs($0 - now) < 1_000_000 } ?? false }.keys)
+        let expected = model.visible(at: now).filter { !uncertain.contains($0.key) }
+        let collection = try await engine.open("r")
+        let stats = try await collection.stats()
+        let upper = expected.count + uncertain.count
+        #expect(stats.vectorCount >= expected.count && stats.vectorCount <= upper, "step \(step): count \(stats.vectorCount), expected \(expected.count)...\(upper)")
+        for (id, r) in expected.prefix(5) {
+            let got = try await collection.get(id)
+            #expect(got.vector == r.vector && got.metadata == r.metadata, "step \(step): record \(id) differs")
+        }
+        for id in model.records.keys.shuffled(using: &rng).prefix(3) where model.visible(at: now)[id] == nil && !uncertain.contains(id) {
+            await #expect(throws: ProximaError.self, "step \(step): \(id) should be gone") { try await collection.get(id) }
+        }
+        let query = (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) }
+        let k = 10
+        let hits = try await collection.search(queries: [query], k: k + uncertain.count, filter: nil, threshold: nil)[0]
+            .map(\.record.id).filter { !uncertain.contains($0) }.prefix(k)
+        func distance(_ v: [Float]) -> Float {
+            var sum: Float = 0
+            for i in 0..<dim { sum += (v[i] - query[i]) * (v[i] - query[i]) }
+            return sum
+        }
+        let scored: [(String, Float)] = expected.map { ($0.key, distance($0.value.vector)) }
+        let truth = scored.sorted { $0.1 < $1.1 }.prefix(k).map(\.0)
+        #expect(Array(hits) == Array(truth), "step \(step): search results differ")
+    }
+
+    @Test func randomizedEquivalenceOnLocalDirectory() async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let ran = try await randomizedEquivalence(storage: try LocalDirectoryStorage(root: dir), steps: 2000, seed: 7)
+        print("maintenance ran: \(ran.sorted { $0.key < $1.key })")
+        #expect((ran["flush-done"] ?? 0) > 50 && (ran["compact-done"] ?? 0) > 5 && (ran["compact-all-done"] ?? 0) > 5)
+    }
+}
