@@ -69,7 +69,14 @@ actor CollectionHandle {
         for _ in 0..<16 {
             if let newer = try await manifests.latest(after: manifest.version) {
                 if newer.walThrough > state.appliedSequence {
-                    let loaded = try await load(newer)
+                    let loaded: CollectionState
+                    do {
+                        loaded = try await load(newer)
+                    } catch let missing as SegmentIO.Missing {
+                        // Collected under us: fine if a newer manifest replaced it, else lost.
+                        if try await manifests.latest(after: newer.version) != nil { continue }
+                        throw ProximaError(.storageCorrupted, "segment \(missing.segment) of '\(config.name)' is missing")
+                    }
                     if newer.walThrough > state.appliedSequence { state = loaded }
                 }
                 if newer.version > manifest.version {

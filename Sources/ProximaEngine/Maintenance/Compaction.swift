@@ -46,7 +46,15 @@ extension Maintenance {
         var merged: [String: SegmentRow] = [:]
         var inputRows = 0
         for segment in inputs {
-            for row in try await segments.read(segment) {
+            let rows: [SegmentRow]
+            do {
+                rows = try await segments.read(segment)
+            } catch is SegmentIO.Missing {
+                // Another compactor replaced it and its garbage is already collected.
+                let newer = try await manifests.latest(after: base.version)
+                return JobReport(jobId: jobId, kind: kind, status: .superseded, manifestVersion: newer?.version ?? base.version, details: [:])
+            }
+            for row in rows {
                 merged[row.record.id] = row  // later segments hold later versions
                 inputRows += 1
             }

@@ -25,9 +25,13 @@ extension Maintenance {
     /// Deletes what no reader can need any more. A manifest version stays
     /// protected until `gcGraceMicros` after its successor appeared (a reader
     /// may have picked it up just before); segments named by a protected
-    /// manifest stay, as do segments younger than the grace period (a job may
-    /// be about to publish them); WAL objects go once a manifest older than the
-    /// grace period covers them.
+    /// manifest stay, as do segments younger than `orphanSegmentAgeMicros` (a
+    /// job may be about to publish them); WAL objects go once a manifest older
+    /// than the grace period covers them.
+    ///
+    /// The grace period must exceed the longest read or write (from reading
+    /// the manifest to the last object it needs): as with Delta Lake's vacuum
+    /// retention, that is what makes deleting safe without locks.
     public func collectGarbage(now: Int64) async throws -> GarbageReport {
         var report = GarbageReport()
         let cutoff = now - settings.gcGraceMicros
@@ -68,7 +72,9 @@ extension Maintenance {
         var orphanSegments = Set<String>()
         for object in try await storage.listAll(prefix: segmentsPrefix) {
             let id = String(object.key.dropFirst(segmentsPrefix.count).prefix { $0 != "/" })
-            guard !referenced.contains(id), let created = SegmentIO.createdAt(segmentId: id), created <= cutoff else { continue }
+            guard !referenced.contains(id), let created = SegmentIO.createdAt(segmentId: id),
+                created <= now - max(settings.gcGraceMicros, settings.orphanSegmentAgeMicros)
+            else { continue }
             orphans.append(object.key)
             orphanSegments.insert(id)
         }

@@ -13,6 +13,9 @@ public struct MaintenanceSettings: Sendable, Equatable {
     public var targetFileBytes = 256 << 20
     /// How long unreferenced objects stay readable for readers holding an older manifest.
     public var gcGraceMicros: Int64 = 600 * 1_000_000
+    /// How old an unreferenced segment must be before it counts as an orphan:
+    /// longer than any job runs between writing a segment and publishing it.
+    public var orphanSegmentAgeMicros: Int64 = 3600 * 1_000_000
 
     public init() {}
 

@@ -36,6 +36,12 @@ struct SegmentIO: Sendable {
             minVersion: rows.isEmpty ? 0 : minV, maxVersion: rows.isEmpty ? 0 : maxV, earliestExpiry: earliest)
     }
 
+    /// A segment a manifest names is gone: collected because newer manifests
+    /// replaced it (the reader was slower than the grace period), or lost.
+    struct Missing: Error {
+        var segment: String
+    }
+
     /// The segment's rows, verified against the checksum its manifest entry records.
     func read(_ segment: Manifest.Segment) async throws -> [SegmentRow] {
         let key = layout.segmentDataKey(config.id, segment: segment.id)
@@ -43,7 +49,7 @@ struct SegmentIO: Sendable {
         do {
             bytes = try await storage.get(key).bytes
         } catch let e as StorageError where e.kind == .notFound {
-            throw ProximaError(.storageCorrupted, "segment \(segment.id) of '\(config.name)' is missing")
+            throw Missing(segment: segment.id)
         }
         do {
             let decoded = try SegmentCodec.decode(bytes, checksum: segment.crc32c)
