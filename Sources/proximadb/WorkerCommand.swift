@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import ProximaCloud
 import ProximaEngine
@@ -26,7 +27,8 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("a worker needs a queue: pass --queue dir:///path or sqs://name")
         }
         let worker = background.workers(storage: store, queues: try await QueueURL.open(url), logger: logger)
-        print("ProximaDB worker consuming \(url) (storage: \(store.description))")
+        // Written straight to the file descriptor: tests wait for this line on a pipe.
+        FileHandle.standardOutput.write(Data("ProximaDB worker consuming \(url) (storage: \(store.description))\n".utf8))
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<max(1, concurrency) { group.addTask { await worker.run() } }
         }

@@ -72,6 +72,46 @@ class Server:
                 self.kill()
 
 
+class Worker:
+    """One `proximadb worker` process consuming a job queue."""
+
+    def __init__(self, storage, extra=(), env=None):
+        self.log = open(os.path.join(tempfile.gettempdir(), f"proximadb-worker-{os.getpid()}-{random.random()}.log"), "w+")
+        self.proc = subprocess.Popen(
+            [binary(), "worker", "--storage", storage, "--log-level", "warning", *extra],
+            stdout=subprocess.PIPE, stderr=self.log, text=True, env=env,
+        )
+        line = self.proc.stdout.readline()
+        if "consuming" not in line:
+            self.kill()
+            self.log.seek(0)
+            raise RuntimeError(f"proximadb worker did not start: {line} {self.log.read()[-2000:]}")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def read_manifest(raw: bytes):
+    """A manifest object: JSON, then a `crc32c:<n>` line (checked by the engine)."""
+    body, _, trailer = raw.rstrip(b"\n").rpartition(b"\n")
+    assert trailer.startswith(b"crc32c:"), trailer
+    import json
+    return json.loads(body)
+
+
 @pytest.fixture
 def data_dir():
     d = tempfile.mkdtemp(prefix="proximadb-it-")
