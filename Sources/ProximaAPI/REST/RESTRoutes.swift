@@ -111,8 +111,8 @@ public struct RESTRoutes: Sendable {
         let name = try Self.name(context)
         let wait: Bool
         switch request.uri.queryParameters.get("wait") {
-        case nil, "false", "0": wait = false
-        case "true", "1", "": wait = true
+        case nil, "false": wait = false
+        case "true": wait = true
         default: throw ProximaError(.invalidRequest, "wait must be true or false")
         }
         let (jobId, report) = try await engine.requestJob(name, kind: kind, wait: wait)

@@ -25,9 +25,9 @@ extension Maintenance {
     /// Deletes what no reader can need any more. A manifest version stays
     /// protected until `gcGraceMicros` after its successor appeared (a reader
     /// may have picked it up just before); segments named by a protected
-    /// manifest stay, as do segments younger than `orphanSegmentAgeMicros` (a
-    /// job may be about to publish them); WAL objects go once a manifest older
-    /// than the grace period covers them.
+    /// manifest stay; a segment no manifest names at all stays until it is
+    /// older than `orphanSegmentAgeMicros` (a job may be about to publish it);
+    /// WAL objects go once a manifest older than the grace period covers them.
     ///
     /// The grace period must exceed the longest read or write (from reading
     /// the manifest to the last object it needs): as with Delta Lake's vacuum
@@ -39,6 +39,7 @@ extension Maintenance {
             .filter { StorageLayout.sequence(fromKey: $0) != nil }
         guard let newestKey = manifestKeys.last else { return report }
         var referenced = Set<String>()
+        var retired = Set<String>()  // named by a manifest read here, replaced since
         var coveredWAL: Int64 = 0
         var successorCreated = Int64.max
         var firstUnprotected = 0
@@ -48,6 +49,7 @@ extension Maintenance {
             if m.createdAt <= cutoff { coveredWAL = max(coveredWAL, m.walThrough) }
             let protected = key == newestKey || successorCreated > cutoff
             if !protected {
+                for seg in m.segments { retired.insert(seg.id) }
                 firstUnprotected = i + 1
                 break
             }
@@ -72,9 +74,11 @@ extension Maintenance {
         var orphanSegments = Set<String>()
         for object in try await storage.listAll(prefix: segmentsPrefix) {
             let id = String(object.key.dropFirst(segmentsPrefix.count).prefix { $0 != "/" })
-            guard !referenced.contains(id), let created = SegmentIO.createdAt(segmentId: id),
-                created <= now - max(settings.gcGraceMicros, settings.orphanSegmentAgeMicros)
-            else { continue }
+            guard !referenced.contains(id), let created = SegmentIO.createdAt(segmentId: id) else { continue }
+            // A replaced segment goes after the grace period; one no manifest read here
+            // names may belong to a job about to publish it, so it waits longer.
+            let age = retired.contains(id) ? settings.gcGraceMicros : max(settings.gcGraceMicros, settings.orphanSegmentAgeMicros)
+            guard created <= now - age else { continue }
             orphans.append(object.key)
             orphanSegments.insert(id)
         }
