@@ -94,3 +94,11 @@ import Testing
         try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 }
+
+@Suite struct ChecksumTests {
+    @Test func crc32KnownAnswers() {
+        #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
+        #expect(CRC32.checksum([]) == 0)
+        #expect(CRC32.checksum(Array("The quick brown fox jumps over the lazy dog".utf8)) == 0x414F_A339)
+    }
+}

@@ -120,7 +120,7 @@ public struct ParquetFile: Sendable {
     public func column(_ name: String) throws(ParquetFormatError) -> ParquetColumnData {
         guard let ci = columnIndex(name) else { throw ParquetFormatError("no column \(name)") }
         let c = columns[ci]
-        var decoder = ColumnDecoder(column: c, rows: rowCount)
+        var decoder = ColumnDecoder(column: c, rows: rowCount, levels: rowGroups.reduce(0) { $0 + $1.chunks[ci].levelCount })
         for g in rowGroups {
             try decoder.readChunk(g.chunks[ci], rows: g.rows, file: bytes)
         }
@@ -138,9 +138,13 @@ private struct ColumnDecoder {
     var floats: [Float] = []
     var offsets: [Int] = [0]
 
-    init(column: ParquetFile.Column, rows: Int) {
+    /// Capacity is reserved once for the whole column (reserving per page would copy it on every page).
+    init(column: ParquetFile.Column, rows: Int, levels: Int) {
         self.column = column
-        if column.isList { offsets.reserveCapacity(rows + 1) }
+        if column.isList {
+            offsets.reserveCapacity(rows + 1)
+            floats.reserveCapacity(min(levels, 1 << 31))
+        }
     }
 
     mutating func readChunk(_ chunk: ParquetFile.Chunk, rows: Int, file: [UInt8]) throws(ParquetFormatError) {
@@ -205,7 +209,6 @@ private struct ColumnDecoder {
                 throw ParquetFormatError("column \(column.name): list values do not match their levels")
             }
             guard rep.first == 0 || rep.isEmpty else { throw ParquetFormatError("page starts inside a list") }
-            floats.reserveCapacity(floats.count + present)
             body.withUnsafeBytes { raw in
                 let f = UnsafeRawBufferPointer(rebasing: raw[p...]).bindMemory(to: Float.self)
                 floats.append(contentsOf: f)
