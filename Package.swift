@@ -67,7 +67,10 @@ let package = Package(
         // Shared test fixtures: the storage conformance suite and emulator launchers.
         .target(name: "ProximaTesting", dependencies: ["ProximaCloud"], swiftSettings: strict),
         .testTarget(name: "ProximaCoreTests", dependencies: ["ProximaCore", "ProximaIndex", "ProximaFormat"]),
-        .testTarget(name: "ProximaEngineTests", dependencies: ["ProximaEngine", "ProximaTesting"]),
+        .testTarget(
+            name: "ProximaEngineTests",
+            dependencies: ["ProximaEngine", "ProximaTesting", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "ProximaCloudTests", dependencies: ["ProximaCloud", "ProximaTesting"]),
         .testTarget(
             name: "ProximaAPITests",

@@ -131,4 +131,24 @@ import Testing
         let hits = index.search(Array(base[0..<16]), k: 5, nProbes: 20) { $0 % 100 == 7 }
         #expect(hits.count == 5 && hits.allSatisfy { $0.slot % 100 == 7 })
     }
+
+    @Test(arguments: IVFIndex.Codes.allCases)
+    func ivfSerializationRoundTrips(_ codes: IVFIndex.Codes) throws {
+        let dim = 32, n = 3000
+        let data = self.data(n, dim, seed: 9)
+        let index = IVFIndex(vectors: data, count: n, metric: .cosine, dimension: dim, parameters: .init(nLists: 40, codes: codes, seed: 3))
+        let bytes = index.serialized()
+        let loaded = try IVFIndex(serialized: bytes)
+        #expect(loaded.serialized() == bytes)
+        let query = Array(data[0..<dim])
+        #expect(loaded.search(query, k: 10, nProbes: 8).map(\.slot) == index.search(query, k: 10, nProbes: 8).map(\.slot))
+        // The header alone locates every section; the prefix is all a query needs before the lists.
+        let layout = try IVFIndex.layout(header: Array(bytes.prefix(192)), fileSize: bytes.count)
+        #expect(layout.vectors.upperBound == bytes.count && layout.prefix.upperBound == layout.listOffsets.upperBound)
+        #expect(layout.centroids.count == 40 * dim * 4)
+        #expect(throws: FormatProblem.self) { try IVFIndex(serialized: Array(bytes.prefix(bytes.count - 4))) }
+        #expect(throws: FormatProblem.self) { try IVFIndex(serialized: Array("PXIVF002".utf8) + bytes.dropFirst(8)) }
+        #expect(throws: FormatProblem.self) { try IVFIndex(serialized: bytes + [0, 0, 0, 0]) }
+        #expect(throws: FormatProblem.self) { try IVFIndex(serialized: []) }
+    }
 }

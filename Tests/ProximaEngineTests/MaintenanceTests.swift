@@ -29,7 +29,7 @@ import Testing
     /// after each; returns how many of each kind of maintenance ran.
     func randomizedEquivalence(storage: any CloudStorage, steps: Int, seed: UInt64) async throws -> [String: Int] {
         let dim = 8
-        var engine = Engine(storage: storage, maintenance: Self.settings())
+        var engine = Engine(storage: storage, maintenance: Self.settings(), logger: quietLogger)
         _ = try await engine.createCollection(
             ["name": "r", "dimension": .int(Int64(dim)), "distance_metric": "euclidean", "filterable_fields": [["name": "g", "type": "integer"]]])
         var rng = SeededRandom(seed: seed)
@@ -94,7 +94,7 @@ import Testing
                 let (_, report) = try await engine.requestJob("r", kind: "gc", wait: true)
                 ran["gc-" + (report?.status.rawValue ?? "timeout"), default: 0] += 1
             default:  // a new process: cold start from the manifest and the WAL after it
-                engine = Engine(storage: storage, maintenance: Self.settings())
+                engine = Engine(storage: storage, maintenance: Self.settings(), logger: quietLogger)
                 ran["reopen", default: 0] += 1
             }
             try await check(engine, model, dim: dim, rng: &rng, step: step)
@@ -151,7 +151,7 @@ import Testing
     }
 
     func seeded(_ storage: any CloudStorage, count: Int = 300) async throws -> Engine {
-        let engine = Engine(storage: storage, maintenance: Self.settings())
+        let engine = Engine(storage: storage, maintenance: Self.settings(), logger: quietLogger)
         _ = try await engine.createCollection(["name": "c", "dimension": 16, "filterable_fields": [["name": "g", "type": "string"]]])
         var rng = SeededRandom(seed: 3)
         let batch = (0..<count).map { i in
@@ -200,7 +200,7 @@ import Testing
         let storage = try LocalDirectoryStorage(root: dir + "/data")
         let queue = try LocalDirectoryQueue(path: dir + "/q")
         let dead = try LocalDirectoryQueue(path: dir + "/q-dead")
-        var worker = Worker(storage: storage, queue: queue, deadLetter: dead, settings: Self.settings())
+        var worker = Worker(storage: storage, queue: queue, deadLetter: dead, settings: Self.settings(), logger: quietLogger)
         worker.maxAttempts = 2
         worker.visibilityTimeoutSeconds = 1
         try await queue.send("not a job")
@@ -225,14 +225,14 @@ import Testing
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         let storage = try LocalDirectoryStorage(root: dir)
-        let setup = Engine(storage: storage, maintenance: Self.settings())
+        let setup = Engine(storage: storage, maintenance: Self.settings(), logger: quietLogger)
         _ = try await setup.createCollection(["name": "c", "dimension": 4])
         let config = try await setup.catalog.get("c").config
         let settings = Self.settings(orphanSegmentAgeMicros: 60_000_000)  // jobs run concurrently here
         let acked = try await withThrowingTaskGroup(of: [String].self) { group in
             for w in 0..<3 {
                 group.addTask {
-                    let engine = Engine(storage: storage, maintenance: settings)
+                    let engine = Engine(storage: storage, maintenance: settings, logger: quietLogger)
                     var ids: [String] = []
                     for b in 0..<40 {
                         let batch = (0..<10).map { i in WriteIntent.NewRecord(id: "w\(w)-\(b)-\(i)", vector: [Float(w), Float(b), Float(i), 1]) }
@@ -250,7 +250,7 @@ import Testing
                     for _ in 0..<25 {
                         let job = JobMessage(kind: kind, tenant: "default", collectionId: config.id, collection: "c", jobId: JobMessage.newJobId())
                         for _ in 0..<2 {  // at-least-once: every message twice
-                            try await Worker.execute(job, storage: storage, settings: settings, queue: nil, logger: .init(label: "t"))
+                            try await Worker.execute(job, storage: storage, settings: settings, queue: nil, logger: quietLogger)
                         }
                     }
                     return []

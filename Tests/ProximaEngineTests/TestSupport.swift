@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import ProximaCloud
 import ProximaCore
 
@@ -22,3 +23,10 @@ struct SeededRandom: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// Job reports are logged at info for operators; tests keep them quiet.
+let quietLogger: Logger = {
+    var l = Logger(label: "proximadb.test")
+    l.logLevel = .warning
+    return l
+}()

@@ -85,7 +85,11 @@ actor CollectionHandle {
                     lastFlushRequest = nil
                 }
             }
-            if try await applyWAL() { return }
+            if try await applyWAL() {
+                // A process that only reads (or restarted over a long WAL) asks for the flush too.
+                await requestFlushIfNeeded()
+                return
+            }
         }
         throw ProximaError(.storageUnavailable, "could not catch up with the WAL of '\(config.name)' (collected while reading)")
     }

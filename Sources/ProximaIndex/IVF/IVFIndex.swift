@@ -118,6 +118,23 @@ public struct IVFIndex: Sendable {
         }
     }
 
+    /// An index from its stored parts (see `IVFIndex+Serialization`).
+    init(
+        metric: DistanceMetric, dimension: Int, parameters: Parameters, centroids: [Float], listOffsets: [Int], ids: [Int32],
+        vectors: [Float], codes: [UInt8], quantizer: ScalarQuantizer?, productQuantizer: ProductQuantizer?
+    ) {
+        self.metric = metric
+        self.dimension = dimension
+        self.parameters = parameters
+        self.centroids = centroids
+        self.listOffsets = listOffsets
+        self.ids = ids
+        self.vectors = vectors
+        self.codes = codes
+        self.quantizer = quantizer
+        self.productQuantizer = productQuantizer
+    }
+
     /// Ranking distance between a prepared query and position `p` (full precision).
     @inline(__always)
     func exactDistance(_ q: UnsafePointer<Float>, _ v: UnsafePointer<Float>) -> Float {

@@ -12,6 +12,14 @@ public struct ProductQuantizer: Sendable, Equatable {
 
     public var subDimension: Int { dimension / subspaces }
 
+    /// A quantizer from stored codebooks (an index file).
+    public init(dimension: Int, subspaces: Int, codebooks: [Float]) {
+        precondition(subspaces >= 1 && dimension % subspaces == 0 && codebooks.count == dimension * 256)
+        self.dimension = dimension
+        self.subspaces = subspaces
+        self.codebooks = codebooks
+    }
+
     public init(training data: UnsafeBufferPointer<Float>, count: Int, dimension dim: Int, subspaces m: Int, seed: UInt64 = 7) {
         precondition(m >= 1 && dim % m == 0, "the dimension must divide into subspaces")
         dimension = dim

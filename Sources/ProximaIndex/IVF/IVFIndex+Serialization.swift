@@ -1,0 +1,139 @@
+import ProximaCore
+
+/// The on-disk form of an IVF index, laid out for ranged reads from an object
+/// store: a cold query reads the prefix (header, quantizer, centroids, list
+/// offsets) in one request, then the chosen posting lists' codes, then the
+/// rerank vectors of the best candidates, each a contiguous byte range.
+///
+/// ```
+/// "PXIVF001" | u32 metric | u32 dimension | u32 codes | u32 lists | u64 count | u32 pq subspaces | u32 0
+/// | u64 seed | 8 × (u64 offset, u64 length) sections | padding to 192 bytes | 64-byte aligned sections:
+/// quantizer floats, centroids, list offsets (u64, lists + 1), ids (i32), codes, vectors
+/// ```
+extension IVFIndex {
+    static let magic: [UInt8] = Array("PXIVF001".utf8)
+    /// 48 bytes of fields and 8 section entries, padded to a multiple of 64.
+    static let headerBytes = 192
+
+    /// Byte ranges of an IVF file's sections, read from its header alone.
+    public struct FileLayout: Sendable, Equatable {
+        public var quantizer: Range<Int>
+        public var centroids: Range<Int>
+        public var listOffsets: Range<Int>
+        public var ids: Range<Int>
+        public var codes: Range<Int>
+        public var vectors: Range<Int>
+        /// Everything a query needs before it touches a posting list.
+        public var prefix: Range<Int> { 0..<listOffsets.upperBound }
+    }
+
+    public func serialized() -> [UInt8] {
+        var quantizerFloats: [Float] = []
+        if let q = quantizer { quantizerFloats = q.minimum + q.scale }
+        if let pq = productQuantizer { quantizerFloats = pq.codebooks }
+        let listOffsets64 = listOffsets.map { UInt64($0) }
+        var body = ByteWriter()
+        var sections: [(Int, Int)] = []
+        func section(_ raw: UnsafeRawBufferPointer) {
+            body.align(64)
+            sections.append((Self.headerBytes + body.out.count, raw.count))
+            body.bytes(raw)
+        }
+        // The header is a multiple of 64 bytes, so alignment within the body is alignment in the file.
+        quantizerFloats.withUnsafeBytes { section($0) }
+        centroids.withUnsafeBytes { section($0) }
+        listOffsets64.withUnsafeBytes { section($0) }
+        ids.withUnsafeBytes { section($0) }
+        codes.withUnsafeBytes { section($0) }
+        vectors.withUnsafeBytes { section($0) }
+        var w = ByteWriter()
+        w.bytes(Self.magic)
+        w.u32(UInt32(DistanceMetric.allCases.firstIndex(of: metric)!))
+        w.u32(UInt32(dimension))
+        w.u32(UInt32(Codes.allCases.firstIndex(of: parameters.codes)!))
+        w.u32(UInt32(listCount))
+        w.u64(UInt64(count))
+        w.u32(UInt32(productQuantizer?.subspaces ?? 0))
+        w.u32(0)
+        w.u64(parameters.seed)
+        for i in 0..<8 {
+            let (offset, length) = i < sections.count ? sections[i] : (0, 0)
+            w.u64(UInt64(offset))
+            w.u64(UInt64(length))
+        }
+        w.align(64)
+        precondition(w.out.count == Self.headerBytes)
+        return w.out + body.out
+    }
+
+    /// Reads the section table from the first `headerBytes` of a file.
+    public static func layout(header data: [UInt8], fileSize: Int) throws(FormatProblem) -> FileLayout {
+        var r = ByteReader(data)
+        guard try r.bytes(8) == magic else { throw FormatProblem("not an IVF index file") }
+        _ = try r.bytes(40)
+        var ranges: [Range<Int>] = []
+        var end = headerBytes
+        for _ in 0..<6 {
+            let offset = Int(clamping: try r.u64()), length = Int(clamping: try r.u64())
+            guard offset >= end, length >= 0, offset <= fileSize, length <= fileSize - offset else {
+                throw FormatProblem("IVF section outside the file")
+            }
+            ranges.append(offset..<(offset + length))
+            end = offset + length
+        }
+        return FileLayout(quantizer: ranges[0], centroids: ranges[1], listOffsets: ranges[2], ids: ranges[3], codes: ranges[4], vectors: ranges[5])
+    }
+
+    public init(serialized data: [UInt8]) throws(FormatProblem) {
+        guard data.count >= Self.headerBytes else { throw FormatProblem("truncated IVF index file") }
+        let layout = try Self.layout(header: Array(data[0..<Self.headerBytes]), fileSize: data.count)
+        var r = ByteReader(data)
+        _ = try r.bytes(8)
+        let metricCode = Int(try r.u32()), dim = Int(try r.u32()), codesCode = Int(try r.u32()), lists = Int(try r.u32())
+        let count = Int(clamping: try r.u64()), subspaces = Int(try r.u32())
+        _ = try r.u32()
+        let seed = try r.u64()
+        guard DistanceMetric.allCases.indices.contains(metricCode), Codes.allCases.indices.contains(codesCode), dim > 0, lists > 0,
+            count >= 0, count <= data.count / 4
+        else { throw FormatProblem("bad IVF header") }
+        let codes = Codes.allCases[codesCode]
+        func floats(_ range: Range<Int>) throws(FormatProblem) -> [Float] {
+            guard range.count % 4 == 0 else { throw FormatProblem("bad IVF section length") }
+            var s = ByteReader(data)
+            s.offset = range.lowerBound
+            return try s.array(Float.self, count: range.count / 4)
+        }
+        var reader = ByteReader(data)
+        reader.offset = layout.listOffsets.lowerBound
+        let offsets = try reader.array(UInt64.self, count: layout.listOffsets.count / 8).map { Int(clamping: $0) }
+        reader.offset = layout.ids.lowerBound
+        let ids = try reader.array(Int32.self, count: layout.ids.count / 4)
+        let codeBytes = Array(data[layout.codes])
+        let centroids = try floats(layout.centroids), vectors = try floats(layout.vectors), q = try floats(layout.quantizer)
+        let expectedCodes = switch codes {
+        case .flat: 0
+        case .sq8: count * dim
+        case .pq: count * subspaces
+        }
+        guard centroids.count == lists * dim, offsets.count == lists + 1, offsets.first == 0, offsets.last == count,
+            zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }), ids.count == count, vectors.count == count * dim,
+            codeBytes.count == expectedCodes, layout.vectors.upperBound == data.count
+        else { throw FormatProblem("IVF sections do not agree") }
+        var scalar: ScalarQuantizer?
+        var product: ProductQuantizer?
+        switch codes {
+        case .flat: guard q.isEmpty else { throw FormatProblem("unexpected quantizer") }
+        case .sq8:
+            guard q.count == 2 * dim else { throw FormatProblem("bad SQ8 quantizer") }
+            scalar = ScalarQuantizer(minimum: Array(q[0..<dim]), scale: Array(q[dim...]))
+        case .pq:
+            guard subspaces >= 1, dim % subspaces == 0, q.count == dim * 256 else { throw FormatProblem("bad PQ codebooks") }
+            product = ProductQuantizer(dimension: dim, subspaces: subspaces, codebooks: q)
+        }
+        self.init(
+            metric: DistanceMetric.allCases[metricCode], dimension: dim,
+            parameters: Parameters(nLists: lists, codes: codes, pqSubspaces: codes == .pq ? subspaces : nil, seed: seed),
+            centroids: centroids, listOffsets: offsets, ids: ids, vectors: vectors, codes: codeBytes, quantizer: scalar,
+            productQuantizer: product)
+    }
+}
