@@ -23,6 +23,7 @@ struct BenchANN: AsyncParsableCommand {
     @Option(help: "IVF lists (default 4·√n).") var nLists: Int?
     @Option(help: "Comma-separated IVF probe counts to sweep.") var probes: String = "1,2,4,8,16,32,64"
     @Option(help: "SQ8 candidates re-ranked per result.") var rerank: Int = 4
+    @Option(help: "Filtered search: only rows whose index is a multiple of N may be returned (N = 100 keeps 1%).") var filterEvery: Int?
 
     func run() async throws {
         guard let metric = DistanceMetric(parsing: metric) else { throw ValidationError("unknown metric") }
@@ -40,16 +41,18 @@ struct BenchANN: AsyncParsableCommand {
         for efValue in ef.split(separator: ",").compactMap({ Int($0) }) {
             var results = [[Int32]](repeating: [], count: queryRows.count)
             let t1 = ContinuousClock.now
-            for (i, q) in queryRows.enumerated() { results[i] = index.search(q, k: k, ef: efValue).map(\.slot) }
+            let accept = Self.filter(every: filterEvery)
+            for (i, q) in queryRows.enumerated() { results[i] = index.search(q, k: k, ef: efValue, accept: accept).map(\.slot) }
             let single = Self.seconds(ContinuousClock.now - t1)
             let frozen = index
             let t2 = ContinuousClock.now
-            DispatchQueue.concurrentPerform(iterations: queryRows.count) { i in _ = frozen.search(queryRows[i], k: k, ef: efValue) }
+            DispatchQueue.concurrentPerform(iterations: queryRows.count) { i in _ = frozen.search(queryRows[i], k: k, ef: efValue, accept: accept) }
             let all = Self.seconds(ContinuousClock.now - t2)
             var hits = 0
             for (got, want) in zip(results, truthRows) { hits += Set(got).intersection(want.prefix(k)).count }
             let line: [String: Any] = [
-                "system": "proximadb-hnsw", "params": ["m": m, "ef_construction": efConstruction, "ef_search": efValue],
+                "system": "proximadb-hnsw",
+                "params": ["m": m, "ef_construction": efConstruction, "ef_search": efValue].merging(filterParams) { a, _ in a },
                 "recall_at_10": Double(hits) / Double(queryRows.count * k), "qps_1thread": Double(queryRows.count) / single,
                 "qps_all": Double(queryRows.count) / all, "build_seconds": buildSeconds,
                 "bytes_per_vector": Double(index.memoryBytes) / Double(baseM.rows), "kernels": DistanceKernels.instructionSet,
@@ -68,15 +71,22 @@ struct BenchANN: AsyncParsableCommand {
         for probe in probes.split(separator: ",").compactMap({ Int($0) }) {
             var results = [[Int32]](repeating: [], count: queryRows.count)
             let t1 = ContinuousClock.now
-            for (i, q) in queryRows.enumerated() { results[i] = ivf.search(q, k: k, nProbes: probe, rerank: rerank).map { Int32($0.slot) } }
+            let accept = Self.filter(every: filterEvery)
+            for (i, q) in queryRows.enumerated() {
+                results[i] = ivf.search(q, k: k, nProbes: probe, rerank: rerank, accept: accept).map { Int32($0.slot) }
+            }
             let single = Self.seconds(ContinuousClock.now - t1)
             let t2 = ContinuousClock.now
-            DispatchQueue.concurrentPerform(iterations: queryRows.count) { i in _ = ivf.search(queryRows[i], k: k, nProbes: probe, rerank: rerank) }
+            DispatchQueue.concurrentPerform(iterations: queryRows.count) { i in
+                _ = ivf.search(queryRows[i], k: k, nProbes: probe, rerank: rerank, accept: accept)
+            }
             let all = Self.seconds(ContinuousClock.now - t2)
             var hits = 0
             for (got, want) in zip(results, truth) { hits += Set(got).intersection(want.prefix(k)).count }
             let line: [String: Any] = [
-                "system": "proximadb-\(index)", "params": ["n_lists": lists, "n_probes": probe, "rerank": rerank, "pq_bytes": ivf.productQuantizer?.subspaces ?? 0],
+                "system": "proximadb-\(index)",
+                "params": ["n_lists": lists, "n_probes": probe, "rerank": rerank, "pq_bytes": ivf.productQuantizer?.subspaces ?? 0]
+                    .merging(filterParams) { a, _ in a },
                 "recall_at_10": Double(hits) / Double(queryRows.count * k), "qps_1thread": Double(queryRows.count) / single,
                 "qps_all": Double(queryRows.count) / all, "build_seconds": buildSeconds, "bytes_per_vector": ivf.searchBytesPerVector,
                 "kernels": DistanceKernels.instructionSet,
@@ -84,6 +94,14 @@ struct BenchANN: AsyncParsableCommand {
             print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
         }
     }
+
+    /// The bench's filter: row indexes that are multiples of `n`.
+    static func filter(every n: Int?) -> (@Sendable (Int32) -> Bool)? {
+        guard let n else { return nil }
+        return { slot in Int(slot) % n == 0 }
+    }
+
+    var filterParams: [String: Int] { filterEvery.map { ["filter_every": $0] } ?? [:] }
 
     static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 

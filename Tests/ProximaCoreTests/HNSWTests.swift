@@ -43,18 +43,35 @@ import Testing
         for c in top { #expect(abs(c.distance - DistanceMetric.euclidean.distance(q, base[Int(c.slot)])) < 1e-3) }
     }
 
-    @Test func filteredSearchKeepsRecall() {
-        let base = data(3000, 16, seed: 4)
+    static let filtered: ([[Float]], HNSWIndex) = {
+        let base = HNSWTests().data(4000, 16, seed: 4)
         var index = HNSWIndex(metric: .euclidean, dimension: 16)
         for v in base { index.add(v) }
+        return (base, index)
+    }()
+
+    /// 1% and 10% filters, by each plan: filter-first, and the graph widened by 1/selectivity.
+    @Test(arguments: [(100, FilterPlan.filterFirst), (10, .widened(10)), (100, .widened(64))])
+    func filteredSearchKeepsRecall(every: Int, plan: FilterPlan) {
+        let (base, index) = Self.filtered
         var hits = 0
         let queries = data(30, 16, seed: 5)
         for q in queries {
-            let got = index.search(q, k: 10, ef: 100) { $0 % 10 == 3 }
-            #expect(got.allSatisfy { $0.slot % 10 == 3 })
-            hits += Set(exact(.euclidean, base, q, k: 10) { $0 % 10 == 3 }).intersection(got.map { Int($0.slot) }).count
+            let got = index.search(q, k: 10, ef: 32, accept: { $0 % Int32(every) == 3 }, plan: plan)
+            #expect(got.allSatisfy { $0.slot % Int32(every) == 3 } && got.count == 10)
+            hits += Set(exact(.euclidean, base, q, k: 10) { $0 % every == 3 }).intersection(got.map { Int($0.slot) }).count
         }
-        #expect(Double(hits) / Double(queries.count * 10) >= 0.95)
+        let recall = Double(hits) / Double(queries.count * 10)
+        #expect(recall >= 0.95, "1/\(every) filter, \(plan): recall@10 = \(recall)")
+    }
+
+    @Test func filterPlanFollowsSelectivity() {
+        #expect(FilterPlan.choose(count: 1_000_000, selectivity: 0.01) == .filterFirst)
+        #expect(FilterPlan.choose(count: 1_000_000, selectivity: 0.1) == .widened(10))
+        #expect(FilterPlan.choose(count: 10_000, selectivity: 0.3) == .filterFirst)  // 3,000 matches: scan them
+        #expect(FilterPlan.choose(count: 1_000_000, selectivity: 0.5) == .widened(2))
+        #expect(abs(FilterPlan.selectivity(count: 100_000) { $0 % 100 == 0 } - 0.01) < 0.006)
+        #expect(FilterPlan.selectivity(count: 100_000) { _ in false } > 0)
     }
 
     @Test func buildsAreReproducible() {
@@ -123,6 +140,24 @@ import Testing
             #expect(index.searchBytesPerVector <= Double(dim + 4) + 2)
         }
         if codes == .pq { #expect(index.codes.count * 16 <= n * dim * 4) }  // ≤ 1/16 of float32
+    }
+
+    @Test(arguments: [IVFIndex.Codes.sq8, .pq], [FilterPlan.filterFirst, .widened(100)])
+    func onePercentFilterKeepsRecall(_ codes: IVFIndex.Codes, _ plan: FilterPlan) {
+        let n = 5000, dim = 16
+        let base = data(n, dim, seed: 8)
+        let index = IVFIndex(vectors: base, count: n, metric: .euclidean, dimension: dim, parameters: .init(nLists: 70, codes: codes, pqSubspaces: 8))
+        let rows = (0..<n).map { Array(base[($0 * dim)..<(($0 + 1) * dim)]) }
+        var hits = 0
+        for qi in 0..<30 {
+            let q = rows[qi * 7].map { $0 + 0.01 }
+            let got = index.search(q, k: 10, nProbes: 4, rerank: 8, accept: { $0 % 100 == 1 }, plan: plan).map(\.slot)
+            let want = rows.indices.filter { $0 % 100 == 1 }.map { ($0, DistanceMetric.euclidean.distance(q, rows[$0])) }
+                .sorted { $0.1 < $1.1 }.prefix(10).map(\.0)
+            hits += Set(got).intersection(want).count
+        }
+        let recall = Double(hits) / 300
+        #expect(recall >= 0.95, "\(codes) \(plan): recall@10 = \(recall)")
     }
 
     @Test func filtersDuringTheScan() {

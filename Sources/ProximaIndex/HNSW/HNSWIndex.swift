@@ -260,9 +260,18 @@ public struct HNSWIndex: Sendable {
         return results.sortedAscending()
     }
 
-    /// The `k` nearest slots to `query` among those `accept` allows.
-    public func search(_ query: [Float], k: Int, ef: Int, accept: ((Int32) -> Bool)? = nil) -> [Candidate] {
+    /// The `k` nearest slots to `query` among those `accept` allows. A
+    /// filter goes through `FilterPlan`: exact over the matches when they are
+    /// few, else the graph search with `ef` widened by 1/selectivity.
+    public func search(_ query: [Float], k: Int, ef: Int, accept: ((Int32) -> Bool)? = nil, plan: FilterPlan? = nil) -> [Candidate] {
         guard entryPoint >= 0, k > 0 else { return [] }
+        var ef = ef
+        if let accept {
+            switch plan ?? FilterPlan.choose(count: count, selectivity: FilterPlan.selectivity(count: count, accept: accept)) {
+            case .filterFirst: return exactSearch(query, k: k, accept: accept)
+            case .widened(let factor): ef = Int((Double(max(ef, k)) * factor).rounded(.up))
+            }
+        }
         let q = prepared(query)
         return q.withUnsafeBufferPointer { qp in
             let qptr = qp.baseAddress!
@@ -276,6 +285,20 @@ public struct HNSWIndex: Sendable {
             let found = searchLayer(qptr, entry: current, entryDistance: currentDistance, ef: max(ef, k), level: 0, accept: accept)
             return found.prefix(k).map { Candidate(slot: $0.slot, distance: outputDistance($0.distance)) }
         }
+    }
+
+    /// Exact top-k over the rows `accept` keeps (the filter-first plan).
+    public func exactSearch(_ query: [Float], k: Int, accept: (Int32) -> Bool) -> [Candidate] {
+        let q = prepared(query)
+        var top = TopK(k: k)
+        q.withUnsafeBufferPointer { qp in
+            vectors.withUnsafeBufferPointer { v in
+                for i in 0..<count where accept(Int32(i)) {
+                    top.insert(slot: i, distance: distance(qp.baseAddress!, v.baseAddress! + i * dimension))
+                }
+            }
+        }
+        return top.sorted().map { Candidate(slot: Int32($0.slot), distance: outputDistance($0.distance)) }
     }
 
     /// Bytes of vectors plus links (what `bytes_per_vector` reports).

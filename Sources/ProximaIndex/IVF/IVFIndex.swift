@@ -143,8 +143,20 @@ public struct IVFIndex: Sendable {
 
     /// The `k` nearest slots among the `nProbes` nearest lists; SQ8 keeps
     /// `k × rerank` candidates and orders them again with full vectors.
-    public func search(_ query: [Float], k: Int, nProbes: Int, rerank: Int = 4, accept: ((Int32) -> Bool)? = nil) -> [TopK.Candidate] {
+    /// A filter goes through `FilterPlan`: exact over the matches when they
+    /// are few, else `nProbes` widened by 1/selectivity.
+    public func search(
+        _ query: [Float], k: Int, nProbes: Int, rerank: Int = 4, accept: ((Int32) -> Bool)? = nil, plan: FilterPlan? = nil
+    ) -> [TopK.Candidate] {
         guard count > 0, k > 0 else { return [] }
+        var nProbes = nProbes
+        var filterFirst = false
+        if let accept {
+            switch plan ?? FilterPlan.choose(count: count, selectivity: FilterPlan.selectivity(count: count) { accept(ids[Int($0)]) }) {
+            case .filterFirst: filterFirst = true
+            case .widened(let factor): nProbes = min(listCount, Int((Double(nProbes) * factor).rounded(.up)))
+            }
+        }
         var q = query
         if metric == .cosine {
             let inv = q.withUnsafeBufferPointer { DistanceKernels.inverseNorm($0.baseAddress!, dimension) }
@@ -153,6 +165,15 @@ public struct IVFIndex: Sendable {
         let dim = dimension
         return q.withUnsafeBufferPointer { qb in
             let qp = qb.baseAddress!
+            if filterFirst, let accept {
+                var top = TopK(k: k)
+                vectors.withUnsafeBufferPointer { v in
+                    for p in 0..<count where accept(ids[p]) { top.insert(slot: p, distance: exactDistance(qp, v.baseAddress! + p * dim)) }
+                }
+                return top.sorted().map { c in
+                    TopK.Candidate(slot: Int(ids[c.slot]), distance: metric == .euclidean ? max(c.distance, 0).squareRoot() : c.distance)
+                }
+            }
             // 1. The lists to probe: nearest centroids.
             var probe = TopK(k: min(nProbes, listCount))
             centroids.withUnsafeBufferPointer { c in
