@@ -27,6 +27,11 @@ public struct StorageLayout: Sendable {
         segmentsPrefix(collectionId) + segment + "/data.parquet"
     }
 
+    /// A segment's ANN index, beside its data file.
+    public func segmentIndexKey(_ collectionId: String, segment: String, kind: String) -> String {
+        segmentsPrefix(collectionId) + segment + "/index." + kind
+    }
+
     /// The outcome of one flush or compaction job, for `?wait=true`.
     public func jobKey(_ collectionId: String, job: String) -> String { jobsPrefix(collectionId) + job + ".json" }
 

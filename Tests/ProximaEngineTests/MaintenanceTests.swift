@@ -15,8 +15,9 @@ import Testing
         func visible(at now: Int64) -> [String: VectorRecord] { records.filter { !$0.value.isExpired(at: now) } }
     }
 
-    static func settings(orphanSegmentAgeMicros: Int64 = 0) -> MaintenanceSettings {
+    static func settings(orphanSegmentAgeMicros: Int64 = 0, indexMinRows: Int = 2_000) -> MaintenanceSettings {
         var s = MaintenanceSettings()
+        s.indexMinRows = indexMinRows
         s.flushThresholdBytes = 1 << 40  // only explicit flushes
         s.gcGraceMicros = 0
         s.orphanSegmentAgeMicros = orphanSegmentAgeMicros  // 0 only where jobs run one at a time
@@ -27,15 +28,20 @@ import Testing
 
     /// Runs `steps` random operations, checking the engine against the model
     /// after each; returns how many of each kind of maintenance ran.
-    func randomizedEquivalence(storage: any CloudStorage, steps: Int, seed: UInt64) async throws -> [String: Int] {
+    func randomizedEquivalence(
+        storage: any CloudStorage, steps: Int, seed: UInt64, indexMinRows: Int = 2_000, algorithm: String = "hnsw"
+    ) async throws -> [String: Int] {
         let dim = 8
-        var engine = Engine(storage: storage, maintenance: Self.settings(), logger: quietLogger)
+        let settings = Self.settings(indexMinRows: indexMinRows)
+        var engine = Engine(storage: storage, maintenance: settings, logger: quietLogger)
         _ = try await engine.createCollection(
-            ["name": "r", "dimension": .int(Int64(dim)), "distance_metric": "euclidean", "filterable_fields": [["name": "g", "type": "integer"]]])
+            ["name": "r", "dimension": .int(Int64(dim)), "distance_metric": "euclidean", "indexing_algorithm": .string(algorithm),
+             "filterable_fields": [["name": "g", "type": "integer"]]])
         var rng = SeededRandom(seed: seed)
         var model = Model()
         var nextId = 0
         var ran: [String: Int] = [:]
+        var indexedChecks = 0
         func vector() -> [Float] { (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) } }
         func someIds(_ n: Int) -> [String] {
             let known = Array(model.records.keys)
@@ -94,21 +100,23 @@ import Testing
                 let (_, report) = try await engine.requestJob("r", kind: "gc", wait: true)
                 ran["gc-" + (report?.status.rawValue ?? "timeout"), default: 0] += 1
             default:  // a new process: cold start from the manifest and the WAL after it
-                engine = Engine(storage: storage, maintenance: Self.settings(), logger: quietLogger)
+                engine = Engine(storage: storage, maintenance: settings, logger: quietLogger)
                 ran["reopen", default: 0] += 1
             }
-            try await check(engine, model, dim: dim, rng: &rng, step: step)
+            try await check(engine, model, dim: dim, rng: &rng, step: step, indexedChecks: &indexedChecks)
         }
+        ran["checks-through-indexes"] = indexedChecks
         return ran
     }
 
-    func check(_ engine: Engine, _ model: Model, dim: Int, rng: inout SeededRandom, step: Int) async throws {
+    func check(_ engine: Engine, _ model: Model, dim: Int, rng: inout SeededRandom, step: Int, indexedChecks: inout Int) async throws {
         let now = Timestamp.nowMicros()
         // Records expiring within a second of now may go either way: leave them out.
         let uncertain = Set(model.records.filter { r in r.value.expiresAt.map { abs($0 - now) < 1_000_000 } ?? false }.keys)
         let expected = model.visible(at: now).filter { !uncertain.contains($0.key) }
         let collection = try await engine.open("r")
         let stats = try await collection.stats()
+        if stats.indexedSegments > 0 { indexedChecks += 1 }
         let upper = expected.count + uncertain.count
         #expect(stats.vectorCount >= expected.count && stats.vectorCount <= upper, "step \(step): count \(stats.vectorCount), expected \(expected.count)...\(upper)")
         for (id, r) in expected.prefix(5) {
@@ -120,8 +128,20 @@ import Testing
         }
         let query = (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) }
         let k = 10
-        let hits = try await collection.search(queries: [query], k: k + uncertain.count, filter: nil, threshold: nil)[0]
+        let hits = try await collection.search(queries: [query], k: k + uncertain.count, filter: nil, threshold: nil, exact: true)[0]
             .map(\.record.id).filter { !uncertain.contains($0) }.prefix(k)
+        // Through the indexes: every hit is a visible record at its current distance, once
+        // (a superseded or deleted index node must never surface).
+        let approximate = try await collection.search(queries: [query], k: k, filter: nil, threshold: nil)[0]
+        #expect(Set(approximate.map(\.record.id)).count == approximate.count, "step \(step): duplicate hits")
+        for hit in approximate where !uncertain.contains(hit.record.id) {
+            guard let r = expected[hit.record.id] else {
+                Issue.record("step \(step): \(hit.record.id) returned but not visible")
+                continue
+            }
+            let d = zip(r.vector, query).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+            #expect(abs(hit.distance - d) < 1e-3 && hit.record.vector == r.vector, "step \(step): \(hit.record.id) at a stale distance")
+        }
         func distance(_ v: [Float]) -> Float {
             var sum: Float = 0
             for i in 0..<dim { sum += (v[i] - query[i]) * (v[i] - query[i]) }
@@ -138,6 +158,17 @@ import Testing
         let ran = try await randomizedEquivalence(storage: try LocalDirectoryStorage(root: dir), steps: 2000, seed: 7)
         print("maintenance ran: \(ran.sorted { $0.key < $1.key })")
         #expect((ran["flush-done"] ?? 0) > 50 && (ran["compact-done"] ?? 0) > 5 && (ran["compact-all-done"] ?? 0) > 5)
+    }
+
+    /// With an index on every segment (HNSW, then IVF-SQ8), so updates and
+    /// deletes of indexed rows go through the delete bitmap.
+    @Test(arguments: ["hnsw", "ivf"])
+    func randomizedEquivalenceWithIndexes(_ algorithm: String) async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let ran = try await randomizedEquivalence(
+            storage: try LocalDirectoryStorage(root: dir), steps: 600, seed: 13, indexMinRows: 20, algorithm: algorithm)
+        #expect((ran["flush-done"] ?? 0) > 20 && (ran["checks-through-indexes"] ?? 0) > 300, "\(ran)")
     }
 
     /// The same on S3 (moto, signatures verified): fewer steps, each makes real requests.

@@ -82,7 +82,9 @@ public struct RESTRoutes: Sendable {
             let body = try await decoder.body(request)
             let collection = try await engine.open(try Self.name(context))
             let search = try decoder.search(body, config: collection.config)
-            let results = try await collection.search(queries: search.queries, k: search.k, filter: search.filter, threshold: search.threshold)
+            let results = try await collection.search(
+                queries: search.queries, k: search.k, filter: search.filter, threshold: search.threshold, exact: search.exact,
+                targetRecall: search.targetRecall)
             metrics.recordQueries(search.queries.count)
             let lists: [JSONValue] = results.map { hits in
                 .array(hits.enumerated().map { rank, hit in
@@ -148,6 +150,7 @@ public struct RESTRoutes: Sendable {
             o["manifest_version"] = .int(stats.manifestVersion)
             o["segment_count"] = .int(Int64(stats.segmentCount))
             o["unflushed_wal_bytes"] = .int(Int64(stats.unflushedWALBytes))
+            o["indexed_segment_count"] = .int(Int64(stats.indexedSegments))
         }
         return .object(o)
     }

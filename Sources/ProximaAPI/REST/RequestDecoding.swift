@@ -133,6 +133,8 @@ struct RequestDecoder {
         var includeVectors: Bool
         var includeMetadata: Bool
         var threshold: Float?
+        var exact: Bool
+        var targetRecall: Double?
     }
 
     func search(_ json: JSONValue, config: CollectionConfig) throws(ProximaError) -> Search {
@@ -173,14 +175,17 @@ struct RequestDecoder {
             guard let d = t.number, d.isFinite else { throw ProximaError(.invalidRequest, "'threshold' must be a number") }
             threshold = Float(d)
         }
-        _ = try Self.bool(o, "exact", default: false)  // every search is exact until ANN indexes land
+        let exact = try Self.bool(o, "exact", default: false)
+        var targetRecall: Double?
         if let r = o["target_recall"], !r.isNull {
             guard let d = r.number, d > 0, d <= 1 else { throw ProximaError(.invalidRequest, "'target_recall' must be in (0, 1]") }
+            targetRecall = d
         }
         return Search(
             queries: queries, batch: batch, k: k, filter: filter,
             includeVectors: try Self.bool(o, "include_vectors", default: false),
-            includeMetadata: try Self.bool(o, "include_metadata", default: true), threshold: threshold)
+            includeMetadata: try Self.bool(o, "include_metadata", default: true), threshold: threshold, exact: exact,
+            targetRecall: targetRecall)
     }
 }
 

@@ -79,6 +79,11 @@ actor CollectionHandle {
                     }
                     if newer.walThrough > state.appliedSequence { state = loaded }
                 }
+                do {
+                    try await attachIndexes(of: newer)
+                } catch is SegmentIO.Missing {
+                    continue  // replaced meanwhile: the next round sees the newer manifest
+                }
                 if newer.version > manifest.version {
                     manifest = newer
                     unflushed.removeAll { $0.sequence <= newer.walThrough }
@@ -94,13 +99,28 @@ actor CollectionHandle {
         throw ProximaError(.storageUnavailable, "could not catch up with the WAL of '\(config.name)' (collected while reading)")
     }
 
-    /// The state a manifest describes: its segments in order.
+    /// The state a manifest describes: its segments in order, each with its index.
     private func load(_ m: Manifest) async throws -> CollectionState {
         let io = SegmentIO(storage: storage, layout: layout, config: config)
         var s = CollectionState(dimension: config.dimension, metric: config.distanceMetric)
-        for segment in m.segments { s.apply(segmentRows: try await io.read(segment)) }
+        for segment in m.segments {
+            s.apply(segmentRows: try await io.read(segment))
+            if let index = try await io.readIndex(segment) { s.attach(segment: segment.id, index: index) }
+        }
         s.markApplied(through: m.walThrough)
         return s
+    }
+
+    /// Makes the attached indexes those of `m`'s segments: a process that is
+    /// ahead of a flush or compaction keeps its records and gains their indexes.
+    private func attachIndexes(of m: Manifest) async throws {
+        let io = SegmentIO(storage: storage, layout: layout, config: config)
+        let live = Set(m.segments.map(\.id))
+        for gone in state.attachedSegments.subtracting(live) { state.detach(segment: gone) }
+        for segment in m.segments where segment.index != nil && !state.attachedSegments.contains(segment.id) {
+            guard let index = try await io.readIndex(segment) else { continue }
+            if !state.attachedSegments.contains(segment.id) { state.attach(segment: segment.id, index: index) }
+        }
     }
 
     /// Applies the WAL objects after the applied sequence. Probes the next key
@@ -161,7 +181,8 @@ actor CollectionHandle {
         try await catchUp()
         return OpenCollection.Stats(
             vectorCount: state.liveCount(now: now), vectorBytes: state.vectorBytes, walSequence: state.appliedSequence,
-            manifestVersion: manifest.version, segmentCount: manifest.segments.count, unflushedWALBytes: unflushedBytes)
+            manifestVersion: manifest.version, segmentCount: manifest.segments.count, unflushedWALBytes: unflushedBytes,
+            indexedSegments: state.attachedSegments.count)
     }
 
     // MARK: writes

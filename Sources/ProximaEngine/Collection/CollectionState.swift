@@ -25,6 +25,24 @@ public struct CollectionState: Sendable {
     private var live: [Bool] = []
     private var freeSlots: [Int] = []
 
+    /// A segment's ANN index mapped onto this state's slots. Node j stands
+    /// for `slots[j]` only while that slot still holds the version the node was
+    /// built from: a later write or delete of the id supersedes the node (the
+    /// delete bitmap), and the slot is searched exactly instead.
+    struct AttachedIndex: Sendable {
+        let segment: String
+        let index: SegmentIndex
+        /// Slot per node; -1 where the node was already superseded when attached.
+        let slots: [Int32]
+    }
+
+    private var attached: [AttachedIndex] = []
+    /// Per slot: a valid index node stands for it.
+    private var covered: [Bool] = []
+    /// Live slots no index covers (the WAL tail, superseded rows): scanned exactly.
+    /// Kept only while some index is attached.
+    private var uncovered = Set<Int>()
+
     public init(dimension: Int, metric: DistanceMetric) {
         self.dimension = dimension
         self.metric = metric
@@ -69,6 +87,74 @@ public struct CollectionState: Sendable {
     public struct Hit: Sendable {
         public var record: VectorRecord
         public var distance: Float
+    }
+
+    /// Segments whose index is attached.
+    var attachedSegments: Set<String> { Set(attached.map(\.segment)) }
+
+    /// Maps a segment's index onto the current slots.
+    mutating func attach(segment: String, index: SegmentIndex) {
+        var slots = [Int32](repeating: -1, count: index.nodeIds.count)
+        var newlyCovered: [Int] = []
+        for j in 0..<index.nodeIds.count {
+            guard let slot = slotOf[index.nodeIds[j]], versions[slot] == index.nodeVersions[j], live[slot], !covered[slot] else { continue }
+            slots[j] = Int32(slot)
+            covered[slot] = true
+            newlyCovered.append(slot)
+        }
+        if attached.isEmpty {
+            uncovered = Set((0..<live.count).filter { live[$0] && !covered[$0] })
+        } else {
+            for slot in newlyCovered { uncovered.remove(slot) }
+        }
+        attached.append(AttachedIndex(segment: segment, index: index, slots: slots))
+    }
+
+    /// Drops a segment's index (its segment left the manifest); what it covered is scanned exactly until another covers it.
+    mutating func detach(segment: String) {
+        guard let i = attached.firstIndex(where: { $0.segment == segment }) else { return }
+        let gone = attached.remove(at: i)
+        for (j, s) in gone.slots.enumerated() where s >= 0 {
+            let slot = Int(s)
+            guard covered[slot], versions[slot] == gone.index.nodeVersions[j] else { continue }
+            covered[slot] = false
+            if live[slot] { uncovered.insert(slot) }
+        }
+        if attached.isEmpty { uncovered = [] }
+    }
+
+    /// Top-k over live, unexpired records passing `filter`: through the
+    /// attached indexes at `width` plus an exact scan of what they do not
+    /// cover, or exactly over everything when `width` is nil or nothing is indexed.
+    func search(_ query: [Float], k: Int, filter: Filter?, now: Int64, width: SegmentIndex.Width?) -> [Hit] {
+        let filter = filter.flatMap { $0.isTrivial ? nil : $0 }
+        guard let width, !attached.isEmpty, k > 0 else { return search(query, k: k, filter: filter, now: now) }
+        var top = TopK(k: k)
+        var seen = Set<Int>()
+        let (live, versions, expiresAt, metadata) = (self.live, self.versions, self.expiresAt, self.metadata)
+        for a in attached {
+            let slots = a.slots, built = a.index.nodeVersions
+            let hits = a.index.search(query, k: k, width: width) { node in
+                let s = Int(slots[Int(node)])
+                return s >= 0 && live[s] && versions[s] == built[Int(node)] && expiresAt[s] > now && (filter?.matches(metadata[s]) ?? true)
+            }
+            for h in hits {
+                let slot = Int(slots[Int(h.node)])
+                if seen.insert(slot).inserted { top.insert(slot: slot, distance: h.distance) }
+            }
+        }
+        query.withUnsafeBufferPointer { q in
+            vectors.withUnsafeBufferPointer { v in
+                let qInv = DistanceKernels.inverseNorm(q.baseAddress!, dimension)
+                for slot in uncovered where live[slot] && expiresAt[slot] > now && !seen.contains(slot) {
+                    let d = metric.distance(
+                        q.baseAddress!, v.baseAddress! + slot * dimension, dimension: dimension, inverseNormA: qInv,
+                        inverseNormB: inverseNorms[slot])
+                    if top.accepts(d), filter?.matches(metadata[slot]) ?? true { top.insert(slot: slot, distance: d) }
+                }
+            }
+        }
+        return top.sorted().map { Hit(record: record(at: $0.slot), distance: $0.distance) }
     }
 
     /// Exact top-k over live, unexpired records passing `filter`.
@@ -137,6 +223,7 @@ public struct CollectionState: Sendable {
             expiresAt.append(0)
             versions.append(0)
             live.append(false)
+            covered.append(false)
         }
         ids[slot] = r.id
         vectors.withUnsafeMutableBufferPointer { dst in
@@ -150,6 +237,8 @@ public struct CollectionState: Sendable {
         expiresAt[slot] = r.expiresAt ?? .max
         versions[slot] = r.version
         live[slot] = true
+        covered[slot] = false
+        if !attached.isEmpty { uncovered.insert(slot) }
     }
 
     private mutating func remove(_ id: String) {
@@ -157,6 +246,8 @@ public struct CollectionState: Sendable {
         live[slot] = false
         ids[slot] = ""
         metadata[slot] = [:]
+        covered[slot] = false
+        uncovered.remove(slot)
         freeSlots.append(slot)
     }
 }

@@ -14,6 +14,8 @@ public struct OpenCollection: Sendable {
         public var manifestVersion: Int64
         public var segmentCount: Int
         public var unflushedWALBytes: Int
+        /// Segments whose ANN index this process searches through.
+        public var indexedSegments: Int
     }
 
     public func write(_ intent: WriteIntent) async throws -> WriteOutcome { try await handle.write(intent) }
@@ -31,19 +33,43 @@ public struct OpenCollection: Sendable {
         return try await handle.stats(now: now)
     }
 
-    /// Exact search for each query; `threshold` keeps hits with score ≥ it.
-    public func search(queries: [[Float]], k: Int, filter: Filter?, threshold: Float?) async throws -> [[SearchHit]] {
+    /// Nearest records for each query: through the segments' ANN indexes plus
+    /// an exact scan of the rest, or exactly when `exact`. `targetRecall` widens
+    /// (≥ 0.99) or narrows (< 0.9) the collection's `ef_search` / `n_probes`;
+    /// `threshold` keeps hits with score ≥ it.
+    public func search(
+        queries: [[Float]], k: Int, filter: Filter?, threshold: Float?, exact: Bool = false, targetRecall: Double? = nil
+    ) async throws -> [[SearchHit]] {
         let metric = config.distanceMetric
         let now = Timestamp.nowMicros()
+        let width = exact ? nil : Self.width(config, targetRecall: targetRecall)
         return try await handle.read { state in
             queries.map { q in
-                state.search(q, k: k, filter: filter, now: now).compactMap { hit in
+                state.search(q, k: k, filter: filter, now: now, width: width).compactMap { hit in
                     let score = metric.score(fromDistance: hit.distance)
                     if let threshold, score < threshold { return nil }
                     return SearchHit(record: hit.record, distance: hit.distance, score: score)
                 }
             }
         }
+    }
+}
+
+extension OpenCollection {
+    /// Search width from the collection's settings and the request's target recall.
+    static func width(_ config: CollectionConfig, targetRecall: Double?) -> SegmentIndex.Width {
+        var ef = config.setting("ef_search").map { Int($0) } ?? 64
+        var probes = config.setting("n_probes").map { Int($0) } ?? 16
+        if let r = targetRecall {
+            if r >= 0.99 {
+                ef *= 2
+                probes *= 2
+            } else if r < 0.9 {
+                ef = max(16, ef / 2)
+                probes = max(4, probes / 2)
+            }
+        }
+        return SegmentIndex.Width(ef: max(1, min(ef, 4096)), probes: max(1, probes))
     }
 }
 

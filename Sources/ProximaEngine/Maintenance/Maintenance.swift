@@ -24,7 +24,7 @@ public struct Maintenance: Sendable {
     }
 
     var manifests: ManifestStore { ManifestStore(storage: storage, layout: layout, collectionId: config.id) }
-    var segments: SegmentIO { SegmentIO(storage: storage, layout: layout, config: config) }
+    var segments: SegmentIO { SegmentIO(storage: storage, layout: layout, config: config, indexMinRows: settings.indexMinRows) }
 
     /// Runs one job by kind ("flush", "compact", "compact-all", "gc").
     public func run(kind: String, jobId: String) async throws -> JobReport {

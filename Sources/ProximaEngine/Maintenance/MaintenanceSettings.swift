@@ -16,6 +16,8 @@ public struct MaintenanceSettings: Sendable, Equatable {
     /// How old an unreferenced segment must be before it counts as an orphan:
     /// longer than any job runs between writing a segment and publishing it.
     public var orphanSegmentAgeMicros: Int64 = 3600 * 1_000_000
+    /// Segments with fewer live rows get no ANN index (an exact scan of them is as fast).
+    public var indexMinRows = 2_000
 
     public init() {}
 

@@ -7,6 +7,8 @@ struct SegmentIO: Sendable {
     let storage: any CloudStorage
     let layout: StorageLayout
     let config: CollectionConfig
+    /// Segments with fewer live rows get no index: scanning them is as fast.
+    var indexMinRows = MaintenanceSettings().indexMinRows
 
     /// Segment ids start with their creation time, so garbage collection can
     /// tell a fresh segment (a job may be about to publish it) from an orphan.
@@ -31,9 +33,35 @@ struct SegmentIO: Sendable {
             if r.deleted { tombstones += 1 }
             if let e = r.record.expiresAt, !r.deleted { earliest = min(earliest ?? e, e) }
         }
+        var indexFile: Manifest.IndexFile?
+        if let index = SegmentIndex.build(config: config, rows: rows, minRows: indexMinRows) {
+            let encoded = index.encode()
+            try await storage.put(
+                layout.segmentIndexKey(config.id, segment: id, kind: index.kind.rawValue), encoded, condition: .createOnly)
+            indexFile = Manifest.IndexFile(kind: index.kind.rawValue, bytes: encoded.count, crc32c: CRC32C.checksum(encoded))
+        }
         return Manifest.Segment(
             id: id, rows: rows.count, tombstones: tombstones, bytes: bytes.count, crc32c: CRC32C.checksum(bytes),
-            minVersion: rows.isEmpty ? 0 : minV, maxVersion: rows.isEmpty ? 0 : maxV, earliestExpiry: earliest)
+            minVersion: rows.isEmpty ? 0 : minV, maxVersion: rows.isEmpty ? 0 : maxV, earliestExpiry: earliest, index: indexFile)
+    }
+
+    /// The segment's index, verified against its manifest entry; nil when it has none.
+    func readIndex(_ segment: Manifest.Segment) async throws -> SegmentIndex? {
+        guard let file = segment.index else { return nil }
+        let bytes: [UInt8]
+        do {
+            bytes = try await storage.get(layout.segmentIndexKey(config.id, segment: segment.id, kind: file.kind)).bytes
+        } catch let e as StorageError where e.kind == .notFound {
+            throw Missing(segment: segment.id)
+        }
+        guard bytes.count == file.bytes, CRC32C.checksum(bytes) == file.crc32c else {
+            throw ProximaError(.storageCorrupted, "index of segment \(segment.id) of '\(config.name)' is damaged (checksum mismatch)")
+        }
+        do {
+            return try SegmentIndex.decode(bytes)
+        } catch {
+            throw ProximaError(.storageCorrupted, "index of segment \(segment.id) of '\(config.name)' is unreadable: \(error)")
+        }
     }
 
     /// A segment a manifest names is gone: collected because newer manifests
@@ -62,5 +90,6 @@ struct SegmentIO: Sendable {
 
     func delete(_ segment: Manifest.Segment) async {
         try? await storage.delete(layout.segmentDataKey(config.id, segment: segment.id))
+        if let file = segment.index { try? await storage.delete(layout.segmentIndexKey(config.id, segment: segment.id, kind: file.kind)) }
     }
 }

@@ -17,6 +17,14 @@ public struct Manifest: Sendable, Equatable {
         public var maxVersion: Int64
         /// Earliest expiry among its records (nil: none expire), for TTL compaction.
         public var earliestExpiry: Int64?
+        /// Its ANN index file, when it has one.
+        public var index: IndexFile?
+    }
+
+    public struct IndexFile: Sendable, Equatable {
+        public var kind: String
+        public var bytes: Int
+        public var crc32c: UInt32
     }
 
     /// What produced a version, for operators and `?wait=true` answers.
@@ -46,6 +54,9 @@ public struct Manifest: Sendable, Equatable {
                 "max_version": .int(s.maxVersion),
             ]
             if let e = s.earliestExpiry { o["earliest_expiry"] = .int(e) }
+            if let i = s.index {
+                o["index"] = .object(["kind": .string(i.kind), "bytes": .int(Int64(i.bytes)), "crc32c": .int(Int64(i.crc32c))])
+            }
             return .object(o)
         }
         var o: [String: JSONValue] = [
@@ -77,10 +88,16 @@ public struct Manifest: Sendable, Equatable {
                 let size = s["bytes"]?.integer, let crc = s["crc32c"]?.integer, let crc32 = UInt32(exactly: crc),
                 let minV = s["min_version"]?.integer, let maxV = s["max_version"]?.integer
             else { throw FormatError("manifest: bad segment entry") }
+            var index: IndexFile?
+            if let i = s["index"] {
+                guard let kind = i["kind"]?.string, let b = i["bytes"]?.integer, let c = i["crc32c"]?.integer, let crc = UInt32(exactly: c)
+                else { throw FormatError("manifest: bad index entry") }
+                index = IndexFile(kind: kind, bytes: Int(b), crc32c: crc)
+            }
             segments.append(
                 Segment(
                     id: id, rows: Int(rows), tombstones: Int(tombstones), bytes: Int(size), crc32c: crc32, minVersion: minV,
-                    maxVersion: maxV, earliestExpiry: s["earliest_expiry"]?.integer))
+                    maxVersion: maxV, earliestExpiry: s["earliest_expiry"]?.integer, index: index))
         }
         var job: Job?
         if let j = o["job"], let id = j["id"]?.string, let kind = j["kind"]?.string {

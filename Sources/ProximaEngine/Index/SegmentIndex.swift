@@ -1,0 +1,152 @@
+import ProximaCore
+import ProximaFormat
+import ProximaIndex
+
+/// The ANN index of one segment, as stored beside its data file: the index
+/// proper (HNSW or IVF, from `ProximaIndex`) plus a node table — the id and
+/// version each node was built from — so any process can map nodes onto its
+/// own records and ignore nodes a later write superseded (the delete bitmap).
+struct SegmentIndex: Sendable {
+    enum Kind: String, Sendable { case hnsw, ivf }
+
+    enum Structure: Sendable {
+        case hnsw(HNSWIndex)
+        case ivf(IVFIndex)
+    }
+
+    var structure: Structure
+    var nodeIds: [String]
+    var nodeVersions: [Int64]
+
+    var kind: Kind {
+        switch structure {
+        case .hnsw: .hnsw
+        case .ivf: .ivf
+        }
+    }
+
+    /// Search width from the collection's settings: `ef_search` for HNSW, `n_probes` for IVF.
+    struct Width: Sendable {
+        var ef: Int
+        var probes: Int
+    }
+
+    /// The index the collection's `indexing_algorithm` asks for, over the
+    /// segment's live rows; nil when exact search is the better plan (flat,
+    /// small segments, binary metrics).
+    static func build(config: CollectionConfig, rows: [SegmentRow], minRows: Int) -> SegmentIndex? {
+        let live = rows.filter { !$0.deleted }
+        guard live.count >= minRows, !config.distanceMetric.requiresBinaryVectors else { return nil }
+        let dim = config.dimension
+        let setting = { (key: String, fallback: Int) in config.setting(key).map { Int($0) } ?? fallback }
+        var algorithm = config.indexingAlgorithm
+        // HNSW over raw inner products loses recall on vectors of unequal norms: IVF ranks them exactly.
+        if algorithm == .hnsw && config.distanceMetric == .dotProduct { algorithm = .ivf }
+        let structure: Structure
+        switch algorithm {
+        case .flat:
+            return nil
+        case .hnsw:
+            var index = HNSWIndex(
+                metric: config.distanceMetric, dimension: dim,
+                parameters: .init(m: max(4, min(64, setting("m", 16))), efConstruction: max(16, min(1000, setting("ef_construction", 200)))))
+            for row in live { index.add(row.record.vector) }
+            structure = .hnsw(index)
+        case .ivf, .pq:
+            var vectors: [Float] = []
+            vectors.reserveCapacity(live.count * dim)
+            for row in live { vectors += row.record.vector }
+            let lists = max(1, min(live.count / 8, setting("n_lists", Int(4 * Double(live.count).squareRoot()))))
+            let quantization = config.settings["quantization"]?.string ?? (algorithm == .pq ? "pq" : "sq8")
+            let codes: IVFIndex.Codes = quantization == "pq" ? .pq : quantization == "flat" ? .flat : .sq8
+            var subspaces = config.setting("pq_subvectors").map { Int($0) }
+            if let m = subspaces, m < 1 || dim % m != 0 { subspaces = nil }
+            structure = .ivf(
+                IVFIndex(
+                    vectors: vectors, count: live.count, metric: config.distanceMetric, dimension: dim,
+                    parameters: .init(nLists: lists, codes: codes, pqSubspaces: subspaces)))
+        }
+        return SegmentIndex(structure: structure, nodeIds: live.map(\.record.id), nodeVersions: live.map(\.record.version))
+    }
+
+    /// Nearest nodes among those `accept` keeps, nearest first, in the metric's own distance.
+    func search(_ query: [Float], k: Int, width: Width, accept: @escaping (Int32) -> Bool) -> [(node: Int32, distance: Float)] {
+        switch structure {
+        case .hnsw(let index):
+            return index.search(query, k: k, ef: max(width.ef, k), accept: accept).map { ($0.slot, $0.distance) }
+        case .ivf(let index):
+            let rerank = index.parameters.codes == .pq ? 16 : 4
+            return index.search(query, k: k, nProbes: width.probes, rerank: rerank, accept: accept).map { (Int32($0.slot), $0.distance) }
+        }
+    }
+
+    // MARK: file
+
+    static let magic: [UInt8] = Array("PXSIDX01".utf8)
+
+    /// `PXSIDX01`, u32 kind, u64 nodes, versions (i64 × nodes), ids (u32 length + UTF-8 each), padding to 64, index bytes.
+    func encode() -> [UInt8] {
+        var out = Self.magic
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
+        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
+        u32(kind == .hnsw ? 1 : 2)
+        u64(UInt64(nodeIds.count))
+        for v in nodeVersions { u64(UInt64(bitPattern: v)) }
+        for id in nodeIds {
+            u32(UInt32(id.utf8.count))
+            out += id.utf8
+        }
+        while out.count % 64 != 0 { out.append(0) }
+        switch structure {
+        case .hnsw(let index): out += index.serialized()
+        case .ivf(let index): out += index.serialized()
+        }
+        return out
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(FormatError) -> SegmentIndex {
+        var p = 0
+        func take(_ n: Int) throws(FormatError) -> ArraySlice<UInt8> {
+            guard n >= 0, p + n <= bytes.count else { throw FormatError("segment index truncated") }
+            defer { p += n }
+            return bytes[p..<(p + n)]
+        }
+        func u32() throws(FormatError) -> UInt32 { try take(4).withUnsafeBytes { $0.loadUnaligned(as: UInt32.self).littleEndian } }
+        func u64() throws(FormatError) -> UInt64 { try take(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian } }
+        guard Array(try take(8)) == magic else { throw FormatError("not a segment index") }
+        let kind = try u32()
+        let n = Int(clamping: try u64())
+        guard n <= bytes.count / 12 else { throw FormatError("segment index node count \(n) is impossible") }
+        var versions: [Int64] = []
+        versions.reserveCapacity(n)
+        for _ in 0..<n { versions.append(Int64(bitPattern: try u64())) }
+        var ids: [String] = []
+        ids.reserveCapacity(n)
+        for _ in 0..<n {
+            let length = Int(try u32())
+            guard let id = String(validating: try take(length), as: UTF8.self) else { throw FormatError("node id is not UTF-8") }
+            ids.append(id)
+        }
+        while p % 64 != 0 { _ = try take(1) }
+        let body = Array(bytes[p...])
+        let structure: Structure
+        do {
+            switch kind {
+            case 1: structure = .hnsw(try HNSWIndex(serialized: body))
+            case 2: structure = .ivf(try IVFIndex(serialized: body))
+            default: throw FormatError("unknown segment index kind \(kind)")
+            }
+        } catch let e as FormatError {
+            throw e
+        } catch {
+            throw FormatError("segment index: \(error)")
+        }
+        let count: Int
+        switch structure {
+        case .hnsw(let index): count = index.count
+        case .ivf(let index): count = index.count
+        }
+        guard count == n else { throw FormatError("segment index has \(count) nodes, its table \(n)") }
+        return SegmentIndex(structure: structure, nodeIds: ids, nodeVersions: versions)
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+@testable import ProximaCloud
+@testable import ProximaCore
+@testable import ProximaEngine
+
+/// Collections search through their segments' indexes: recall against exact
+/// search, filters, and writes made after the index was built.
+@Suite struct IndexedSearchTests {
+    @Test(arguments: ["hnsw", "ivf", "pq"])
+    func recallThroughSegmentIndexes(_ algorithm: String) async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let storage = try LocalDirectoryStorage(root: dir)
+        var settings = MaintenanceSettings()
+        settings.indexMinRows = 500
+        let engine = Engine(storage: storage, maintenance: settings, logger: quietLogger)
+        let dim = 32, n = 4000
+        _ = try await engine.createCollection([
+            "name": "c", "dimension": .int(Int64(dim)), "indexing_algorithm": .string(algorithm),
+            "filterable_fields": [["name": "g", "type": "integer"]], "config": ["pq_subvectors": 8, "n_probes": 12],
+        ])
+        var rng = SeededRandom(seed: 21)
+        let centres = (0..<16).map { _ in (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) } }
+        func vector(_ i: Int) -> [Float] { centres[i % 16].map { $0 + Float.random(in: -0.3...0.3, using: &rng) } }
+        let records = (0..<n).map { i in WriteIntent.NewRecord(id: "v\(i)", vector: vector(i), metadata: ["g": .int(Int64(i % 100))]) }
+        _ = try await engine.write("c", .insert(records, upsert: false))
+        let (_, report) = try await engine.requestJob("c", kind: "flush", wait: true)
+        #expect(report?.status == .done)
+        let collection = try await engine.open("c")
+        #expect(try await collection.stats().indexedSegments == 1)
+        // Writes after the index was built: moved vectors and deletes.
+        let moved = (0..<200).map { i in WriteIntent.NewRecord(id: "v\(i * 7)", vector: vector(i + 3), metadata: ["g": 5]) }
+        _ = try await engine.write("c", .insert(moved, upsert: true))
+        _ = try await engine.write("c", .delete(ids: (0..<100).map { "v\($0 * 11 + 1)" }, requireExisting: false))
+        var hits = 0, filteredHits = 0
+        let queries = (0..<40).map { vector($0 * 13) }
+        for q in queries {
+            let exact = try await collection.search(queries: [q], k: 10, filter: nil, threshold: nil, exact: true)[0].map(\.record.id)
+            let approx = try await collection.search(queries: [q], k: 10, filter: nil, threshold: nil)[0].map(\.record.id)
+            hits += Set(exact).intersection(approx).count
+            let onePercent = try Filter.parse(["g": 42])
+            let exactF = try await collection.search(queries: [q], k: 10, filter: onePercent, threshold: nil, exact: true)[0].map(\.record.id)
+            let approxF = try await collection.search(queries: [q], k: 10, filter: onePercent, threshold: nil)[0].map(\.record.id)
+            filteredHits += Set(exactF).intersection(approxF).count
+        }
+        let recall = Double(hits) / 400, filteredRecall = Double(filteredHits) / 400
+        #expect(recall >= 0.95, "\(algorithm): recall@10 \(recall)")
+        #expect(filteredRecall >= 0.95, "\(algorithm): 1% filter recall@10 \(filteredRecall)")
+        // A fresh process loads the index from the store and agrees.
+        let fresh = try await Engine(storage: storage, maintenance: settings, logger: quietLogger).open("c")
+        #expect(try await fresh.stats().indexedSegments == 1)
+        let q = queries[3]
+        #expect(
+            try await fresh.search(queries: [q], k: 10, filter: nil, threshold: nil)[0].map(\.record.id)
+                == collection.search(queries: [q], k: 10, filter: nil, threshold: nil)[0].map(\.record.id))
+    }
+}
