@@ -23,32 +23,33 @@ public enum QueueConformance {
     }
 
     public static func run(_ q: any CloudQueue) async throws {
-        // Delivery, invisibility while held, deletion.
+        // Delivery, invisibility while held, deletion. Timeouts are generous: emulators may be slow under load.
         for i in 0..<3 { try await q.send("m\(i) ünïcode {\"json\": true}") }
-        let first = try await collect(q, count: 3, visibility: 2, seconds: 10)
+        let first = try await collect(q, count: 3, visibility: 60, seconds: 20)
         try check(Set(first.map(\.body)) == Set((0..<3).map { "m\($0) ünïcode {\"json\": true}" }), "all sent messages arrive once: \(first.map(\.body))")
         try check(first.allSatisfy { $0.receiveCount == 1 }, "first delivery counts 1")
-        try check(try await q.receive(max: 10, visibilityTimeoutSeconds: 2, waitSeconds: 0).isEmpty, "held messages are invisible")
+        try check(try await q.receive(max: 10, visibilityTimeoutSeconds: 60, waitSeconds: 0).isEmpty, "held messages are invisible")
         try await q.delete(receipt: first[0].receipt)
-        // Extending one message's invisibility keeps it hidden past the original timeout.
-        _ = try await q.changeVisibility(receipt: first[1].receipt, seconds: 30)
-        try await Task.sleep(for: .seconds(3))
-        let again = try await collect(q, count: 1, visibility: 30, seconds: 10)
-        try check(again.map(\.body) == [first[2].body], "only the expired message returns: \(again.map(\.body))")
+        // Shortening one message's invisibility returns it; the other stays held.
+        let shortened = try await q.changeVisibility(receipt: first[2].receipt, seconds: 1)
+        try await Task.sleep(for: .seconds(2))
+        let again = try await collect(q, count: 1, visibility: 60, seconds: 20)
+        try check(again.map(\.body) == [first[2].body], "only the released message returns: \(again.map(\.body))")
         try check(again[0].receiveCount == 2, "redelivery counts 2, got \(again[0].receiveCount)")
         try await q.delete(receipt: again[0].receipt)
-        try await q.delete(receipt: first[2].receipt)  // a stale receipt is not an error
+        try await q.delete(receipt: shortened)  // a stale receipt is not an error
+        try await q.delete(receipt: first[1].receipt)
         // Delayed messages wait.
-        try await q.send("later", delaySeconds: 2)
-        try check(try await q.receive(max: 10, visibilityTimeoutSeconds: 30, waitSeconds: 0).isEmpty, "a delayed message waits")
-        let later = try await collect(q, count: 1, visibility: 30, seconds: 10)
+        try await q.send("later", delaySeconds: 3)
+        try check(try await q.receive(max: 10, visibilityTimeoutSeconds: 60, waitSeconds: 0).isEmpty, "a delayed message waits")
+        let later = try await collect(q, count: 1, visibility: 60, seconds: 20)
         try check(later.map(\.body) == ["later"], "a delayed message arrives")
         try await q.delete(receipt: later[0].receipt)
         // Competing consumers each get distinct messages.
         let n = 20
         for i in 0..<n { try await q.send("c\(i)") }
         let received = try await withThrowingTaskGroup(of: [QueueMessage].self) { group in
-            for _ in 0..<4 { group.addTask { try await collect(q, count: n, visibility: 60, seconds: 4) } }
+            for _ in 0..<4 { group.addTask { try await collect(q, count: n, visibility: 120, seconds: 6) } }
             var all: [QueueMessage] = []
             for try await part in group { all += part }
             return all
