@@ -48,8 +48,8 @@ class Server:
             raise RuntimeError(f"proximadb did not start: {self.log.read()[-2000:]}")
         self.session = requests.Session()
 
-    def request(self, method, path, **kw):
-        return self.session.request(method, self.url + path, timeout=60, **kw)
+    def request(self, method, path, timeout=60, **kw):
+        return self.session.request(method, self.url + path, timeout=timeout, **kw)
 
     def ok(self, method, path, **kw):
         r = self.request(method, path, **kw)

@@ -78,7 +78,10 @@ def run_races(storage, env, queue, list_manifests, duplicate_messages=None):
     errors = []
     kills = 0
     try:
+        # No ANN index: this is about the races of the manifest chain, and index builds in a debug
+        # binary would make every job slow (indexes under concurrent writes: MaintenanceTests).
         servers[0].ok("POST", "/collections", json={"name": "c", "dimension": DIM, "distance_metric": "euclidean",
+                                                    "indexing_algorithm": "flat",
                                                     "config": {"max_wal_size_bytes": 64 * 1024}})
         threads = [threading.Thread(target=writer, args=(servers[i % 2], f"w{i}", ledger, stop, errors)) for i in range(4)]
         for t in threads:
@@ -99,9 +102,9 @@ def run_races(storage, env, queue, list_manifests, duplicate_messages=None):
             t.join(timeout=120)
         assert not errors, errors[:5]
         # Drain: everything flushed and compacted by the surviving workers.
-        report = servers[0].ok("POST", "/collections/c/flush?wait=true")
+        report = servers[0].ok("POST", "/collections/c/flush?wait=true", timeout=600)
         assert report["status"] in ("done", "noop", "superseded"), report
-        report = servers[1].ok("POST", "/collections/c/compact?wait=true")
+        report = servers[1].ok("POST", "/collections/c/compact?wait=true", timeout=600)
         assert report["status"] in ("done", "noop", "superseded"), report
 
         for s in servers:  # both processes, and a fresh one below, agree
