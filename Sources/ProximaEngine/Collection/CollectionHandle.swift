@@ -96,7 +96,8 @@ actor CollectionHandle {
                 return
             }
         }
-        throw ProximaError(.storageUnavailable, "could not catch up with the WAL of '\(config.name)' (collected while reading)")
+        // A gap no newer manifest explains, round after round: an object is lost.
+        throw ProximaError(.storageCorrupted, "the WAL of '\(config.name)' has a gap after sequence \(state.appliedSequence)")
     }
 
     /// The state a manifest describes: its segments in order, each with its index.
