@@ -1,4 +1,3 @@
-import Foundation
 import Testing
 @testable import ProximaCore
 @testable import ProximaFormat
@@ -85,13 +84,6 @@ import Testing
         var copy = bytes
         copy[chunk.dataPageOffset + chunk.compressedSize / 2] ^= 0x01
         #expect(throws: FormatError.self) { try SegmentCodec.decode(copy) }
-    }
-
-    @Test func writesAFileForPeerReaders() throws {
-        // Tests/integration/test_segments.py reads files like this with pyarrow and DuckDB.
-        guard let path = ProcessInfo.processInfo.environment["PROXIMADB_SEGMENT_SAMPLE"] else { return }
-        let bytes = try SegmentCodec.encode(Self.rows(100, dimension: 8), dimension: 8, fields: Self.fields)
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 }
 

@@ -21,7 +21,24 @@ def binary():
     return path
 
 
-class Server:
+class Process:
+    """A child process the tests start and stop (`self.proc`)."""
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class Server(Process):
     """One `proximadb serve` process on a free port over a data directory."""
 
     def __init__(self, data_dir, port=0, extra=(), env=None):
@@ -58,21 +75,9 @@ class Server:
         assert body["success"] is True, body
         return body["data"]
 
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
-class Worker:
+class Worker(Process):
     """One `proximadb worker` process consuming a job queue."""
 
     def __init__(self, storage, extra=(), env=None):
@@ -90,18 +95,6 @@ class Worker:
     def alive(self):
         return self.proc.poll() is None
 
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def read_manifest(raw: bytes):
