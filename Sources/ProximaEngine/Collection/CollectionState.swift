@@ -37,11 +37,9 @@ public struct CollectionState: Sendable {
     }
 
     private var attached: [AttachedIndex] = []
-    /// Per slot: a valid index node stands for it.
+    /// Per slot: a valid index node stands for it. Live slots that are not
+    /// covered (the WAL tail, superseded rows) are scanned exactly.
     private var covered: [Bool] = []
-    /// Live slots no index covers (the WAL tail, superseded rows): scanned exactly.
-    /// Kept only while some index is attached.
-    private var uncovered = Set<Int>()
 
     public init(dimension: Int, metric: DistanceMetric) {
         self.dimension = dimension
@@ -95,17 +93,10 @@ public struct CollectionState: Sendable {
     /// Maps a segment's index onto the current slots.
     mutating func attach(segment: String, index: SegmentIndex) {
         var slots = [Int32](repeating: -1, count: index.nodeIds.count)
-        var newlyCovered: [Int] = []
         for j in 0..<index.nodeIds.count {
             guard let slot = slotOf[index.nodeIds[j]], versions[slot] == index.nodeVersions[j], live[slot], !covered[slot] else { continue }
             slots[j] = Int32(slot)
             covered[slot] = true
-            newlyCovered.append(slot)
-        }
-        if attached.isEmpty {
-            uncovered = Set((0..<live.count).filter { live[$0] && !covered[$0] })
-        } else {
-            for slot in newlyCovered { uncovered.remove(slot) }
         }
         attached.append(AttachedIndex(segment: segment, index: index, slots: slots))
     }
@@ -114,13 +105,9 @@ public struct CollectionState: Sendable {
     mutating func detach(segment: String) {
         guard let i = attached.firstIndex(where: { $0.segment == segment }) else { return }
         let gone = attached.remove(at: i)
-        for (j, s) in gone.slots.enumerated() where s >= 0 {
-            let slot = Int(s)
-            guard covered[slot], versions[slot] == gone.index.nodeVersions[j] else { continue }
-            covered[slot] = false
-            if live[slot] { uncovered.insert(slot) }
+        for (j, s) in gone.slots.enumerated() where s >= 0 && versions[Int(s)] == gone.index.nodeVersions[j] {
+            covered[Int(s)] = false
         }
-        if attached.isEmpty { uncovered = [] }
     }
 
     /// Top-k over live, unexpired records passing `filter`: through the
@@ -130,23 +117,21 @@ public struct CollectionState: Sendable {
         let filter = filter.flatMap { $0.isTrivial ? nil : $0 }
         guard let width, !attached.isEmpty, k > 0 else { return search(query, k: k, filter: filter, now: now) }
         var top = TopK(k: k)
-        var seen = Set<Int>()
-        let (live, versions, expiresAt, metadata) = (self.live, self.versions, self.expiresAt, self.metadata)
+        let (live, covered, versions, expiresAt, metadata) = (self.live, self.covered, self.versions, self.expiresAt, self.metadata)
         for a in attached {
             let slots = a.slots, built = a.index.nodeVersions
             let hits = a.index.search(query, k: k, width: width) { node in
                 let s = Int(slots[Int(node)])
-                return s >= 0 && live[s] && versions[s] == built[Int(node)] && expiresAt[s] > now && (filter?.matches(metadata[s]) ?? true)
+                return s >= 0 && covered[s] && versions[s] == built[Int(node)] && expiresAt[s] > now
+                    && (filter?.matches(metadata[s]) ?? true)
             }
-            for h in hits {
-                let slot = Int(slots[Int(h.node)])
-                if seen.insert(slot).inserted { top.insert(slot: slot, distance: h.distance) }
-            }
+            for h in hits { top.insert(slot: Int(slots[Int(h.node)]), distance: h.distance) }
         }
+        // Index hits are covered slots; the rest is scanned exactly, in slot order (sequential memory).
         query.withUnsafeBufferPointer { q in
             vectors.withUnsafeBufferPointer { v in
                 let qInv = DistanceKernels.inverseNorm(q.baseAddress!, dimension)
-                for slot in uncovered where live[slot] && expiresAt[slot] > now && !seen.contains(slot) {
+                for slot in 0..<live.count where live[slot] && !covered[slot] && expiresAt[slot] > now {
                     let d = metric.distance(
                         q.baseAddress!, v.baseAddress! + slot * dimension, dimension: dimension, inverseNormA: qInv,
                         inverseNormB: inverseNorms[slot])
@@ -238,7 +223,6 @@ public struct CollectionState: Sendable {
         versions[slot] = r.version
         live[slot] = true
         covered[slot] = false
-        if !attached.isEmpty { uncovered.insert(slot) }
     }
 
     private mutating func remove(_ id: String) {
@@ -247,7 +231,6 @@ public struct CollectionState: Sendable {
         ids[slot] = ""
         metadata[slot] = [:]
         covered[slot] = false
-        uncovered.remove(slot)
         freeSlots.append(slot)
     }
 }
