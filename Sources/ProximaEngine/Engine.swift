@@ -83,17 +83,11 @@ public actor Engine {
     /// then nil, and the job goes on).
     public func requestJob(_ name: String, kind: String, wait: Bool, waitTimeout: Duration = .seconds(300)) async throws -> (jobId: String, report: JobReport?) {
         let config = try await catalog.get(name).config
-        let job = JobMessage(kind: kind, tenant: layout.tenant, collectionId: config.id, collection: name, jobId: JobMessage.newJobId())
-        if let jobs {
-            do { try await jobs.send(job.json) } catch { throw CollectionHandle.mapStorage(error) }
-        } else {
-            // No queue: run here (a detached task when the caller does not wait).
-            let (storage, settings, logger) = (storage, maintenance, logger)
-            let run = Task { try await Worker.execute(job, storage: storage, settings: settings, queue: nil, logger: logger) }
-            if !wait { return (job.jobId, nil) }
-            try await run.value
-        }
+        let job = self.job(kind, config)
+        let local: Task<Void, any Error>?
+        do { local = try await submit(job) } catch { throw CollectionHandle.mapStorage(error) }
         guard wait else { return (job.jobId, nil) }
+        try await local?.value
         let key = layout.jobKey(config.id, job: job.jobId)
         let deadline = ContinuousClock.now + waitTimeout
         var pause = Duration.milliseconds(20)
@@ -109,13 +103,22 @@ public actor Engine {
 
     /// Queues a flush when a handle's unflushed WAL passes its threshold.
     nonisolated func flushNeeded(_ config: CollectionConfig) async {
-        let job = JobMessage(kind: "flush", tenant: layout.tenant, collectionId: config.id, collection: config.name, jobId: JobMessage.newJobId())
+        do { _ = try await submit(job("flush", config)) } catch { logger.warning("could not queue a flush of \(config.name): \(error)") }
+    }
+
+    nonisolated func job(_ kind: String, _ config: CollectionConfig) -> JobMessage {
+        JobMessage(kind: kind, tenant: layout.tenant, collectionId: config.id, collection: config.name, jobId: JobMessage.newJobId())
+    }
+
+    /// Sends a job to the queue; with no queue, starts it in this process and
+    /// returns its task, for a caller that waits.
+    nonisolated func submit(_ job: JobMessage) async throws -> Task<Void, any Error>? {
         guard let jobs else {
             let (storage, settings, logger) = (storage, maintenance, logger)
-            Task.detached { try? await Worker.execute(job, storage: storage, settings: settings, queue: nil, logger: logger) }
-            return
+            return Task.detached { try await Worker.execute(job, storage: storage, settings: settings, queue: nil, logger: logger) }
         }
-        do { try await jobs.send(job.json) } catch { logger.warning("could not queue a flush of \(config.name): \(error)") }
+        try await jobs.send(job.json)
+        return nil
     }
 
     // MARK: handles
