@@ -8,7 +8,7 @@ import ProximaCore
 /// BlobAlreadyExists), compare-and-swap sends `If-Match`. Large objects are
 /// uploaded as blocks and committed with one Put Block List carrying the
 /// condition, so a blob is never visible half-written.
-public final class AzureBlobStorage: CloudStorage {
+public final class AzureBlobStorage: CloudStorage, KeyedHTTPStore {
     public let account: AzureAccount
     public let container: String
     public let prefix: String
@@ -75,6 +75,12 @@ public final class AzureBlobStorage: CloudStorage {
         try await transport.send { _ in try await self.request(method, key: key, query: query, headers: headers, body: body) }
     }
 
+    let rangeHeader = "x-ms-range"
+
+    func exchange(_ method: HTTPMethod, key: String, headers: [(String, String)]) async throws -> CloudResponse {
+        try await send(method, key: key, headers: headers).0
+    }
+
     func failure(_ response: CloudResponse, _ what: String) -> StorageError {
         let code = response.header("x-ms-error-code") ?? XMLScanner(response.body).value("Code") ?? "HTTP \(response.status)"
         let detail = "\(what): \(code)"
@@ -90,24 +96,9 @@ public final class AzureBlobStorage: CloudStorage {
 
     // MARK: CloudStorage
 
-    public func get(_ key: String, range: Range<Int>?) async throws -> StoredObject {
-        try ObjectKey.validate(key)
-        if let range, range.isEmpty { return try await emptyRead(key) }
-        let headers = range.map { [("x-ms-range", ByteRange.header($0))] } ?? []
-        let (response, _) = try await send(.GET, key: key, headers: headers)
-        switch response.status {
-        case 200, 206: return StoredObject(bytes: response.body, etag: response.header("ETag") ?? "")
-        case 416: return try await emptyRead(key)  // the range starts past the end
-        default: throw failure(response, "GET \(key)")
-        }
-    }
+    public func get(_ key: String, range: Range<Int>?) async throws -> StoredObject { try await getObject(key, range: range) }
 
-    public func head(_ key: String) async throws -> ObjectInfo {
-        try ObjectKey.validate(key)
-        let (response, _) = try await send(.HEAD, key: key)
-        guard response.status == 200 else { throw failure(response, "HEAD \(key)") }
-        return ObjectInfo(key: key, size: Int(response.header("Content-Length") ?? "") ?? 0, etag: response.header("ETag") ?? "")
-    }
+    public func head(_ key: String) async throws -> ObjectInfo { try await headObject(key) }
 
     @discardableResult
     public func put(_ key: String, _ bytes: [UInt8], condition: PutCondition) async throws -> String {

@@ -44,14 +44,8 @@ public final class LocalDirectoryStorage: CloudStorage {
     /// A process killed mid-put leaves its temporary file behind; one an hour
     /// old belongs to no live put.
     static func removeStaleTemporaries(_ dir: String) {
-        guard let d = opendir(dir) else { return }
-        defer { closedir(d) }
         let cutoff = time(nil) - 3600
-        while let entry = readdir(d) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name.hasPrefix(".") { continue }
+        for name in names(in: dir) {
             var st = stat()
             let path = dir + "/" + name
             if stat(path, &st) == 0, st.st_mtim.tv_sec < cutoff { unlink(path) }

@@ -9,7 +9,7 @@ import ProximaCore
 /// carries a random write id as user metadata, so a retried conditional put
 /// that meets a 412 can tell its own earlier attempt (which succeeded but
 /// whose answer was lost) from another writer's object.
-public final class S3Storage: CloudStorage {
+public final class S3Storage: CloudStorage, KeyedHTTPStore {
     public struct Configuration: Sendable {
         public var bucket: String
         /// Key prefix inside the bucket ("" or ending in "/").
@@ -98,6 +98,12 @@ public final class S3Storage: CloudStorage {
     }
 
     /// Maps an unsuccessful answer to the engine's error kinds; never includes secrets.
+    let rangeHeader = "Range"
+
+    func exchange(_ method: HTTPMethod, key: String, headers: [(String, String)]) async throws -> CloudResponse {
+        try await send(method, key: key, headers: headers).0
+    }
+
     func failure(_ response: CloudResponse, _ what: String) -> StorageError {
         let xml = XMLScanner(response.body)
         let code = xml.value("Code") ?? "HTTP \(response.status)"
@@ -114,24 +120,9 @@ public final class S3Storage: CloudStorage {
 
     // MARK: CloudStorage
 
-    public func get(_ key: String, range: Range<Int>?) async throws -> StoredObject {
-        try ObjectKey.validate(key)
-        if let range, range.isEmpty { return try await emptyRead(key) }
-        let headers = range.map { [("Range", ByteRange.header($0))] } ?? []
-        let (response, _) = try await send(.GET, key: key, headers: headers)
-        switch response.status {
-        case 200, 206: return StoredObject(bytes: response.body, etag: response.header("ETag") ?? "")
-        case 416: return try await emptyRead(key)  // the range starts past the end
-        default: throw failure(response, "GET \(key)")
-        }
-    }
+    public func get(_ key: String, range: Range<Int>?) async throws -> StoredObject { try await getObject(key, range: range) }
 
-    public func head(_ key: String) async throws -> ObjectInfo {
-        try ObjectKey.validate(key)
-        let (response, _) = try await send(.HEAD, key: key)
-        guard response.status == 200 else { throw failure(response, "HEAD \(key)") }
-        return ObjectInfo(key: key, size: Int(response.header("Content-Length") ?? "") ?? 0, etag: response.header("ETag") ?? "")
-    }
+    public func head(_ key: String) async throws -> ObjectInfo { try await headObject(key) }
 
     @discardableResult
     public func put(_ key: String, _ bytes: [UInt8], condition: PutCondition) async throws -> String {

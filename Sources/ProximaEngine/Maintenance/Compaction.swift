@@ -65,7 +65,7 @@ extension Maintenance {
         for var row in merged.values {
             if !row.deleted, row.record.isExpired(at: now) {
                 expired += 1
-                row = SegmentRow(record: VectorRecord(id: row.record.id, vector: [], timestamp: row.record.timestamp, version: row.record.version), deleted: true)
+                row = .tombstone(of: row.record)
             }
             if row.deleted && includesOldest {
                 droppedTombstones += 1

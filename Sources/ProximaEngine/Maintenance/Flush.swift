@@ -32,7 +32,7 @@ extension Maintenance {
             r.version = e.sequence
             // An expired record is written as a tombstone: it must still hide older versions.
             if e.operation == .delete || r.isExpired(at: now) {
-                rows.append(SegmentRow(record: VectorRecord(id: r.id, vector: [], timestamp: r.timestamp, version: r.version), deleted: true))
+                rows.append(.tombstone(of: r))
             } else {
                 rows.append(SegmentRow(record: r, deleted: false))
             }

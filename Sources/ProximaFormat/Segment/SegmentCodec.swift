@@ -9,6 +9,11 @@ public struct SegmentRow: Sendable, Equatable {
         self.record = record
         self.deleted = deleted
     }
+
+    /// The tombstone that hides older versions of `record`'s id from `record.version` on.
+    public static func tombstone(of record: VectorRecord) -> SegmentRow {
+        SegmentRow(record: VectorRecord(id: record.id, vector: [], timestamp: record.timestamp, version: record.version), deleted: true)
+    }
 }
 
 /// A segment's data file (the seed's VIPER layout) as Parquet: `id`,

@@ -82,12 +82,7 @@ public struct IVFIndex: Sendable {
         switch parameters.codes {
         case .sq8:
             let q = ordered.withUnsafeBufferPointer { ScalarQuantizer(training: $0, count: count, dimension: dim) }
-            var codes = [UInt8](repeating: 0, count: count * dim)
-            ordered.withUnsafeBufferPointer { v in
-                codes.withUnsafeMutableBufferPointer { c in
-                    for p in 0..<count { q.encode(v.baseAddress! + p * dim, into: c.baseAddress! + p * dim) }
-                }
-            }
+            let codes = Self.encodeRows(ordered, count: count, dimension: dim, width: dim) { q.encode($0, into: $1) }
             self.quantizer = q
             self.productQuantizer = nil
             self.codes = codes
@@ -102,12 +97,7 @@ public struct IVFIndex: Sendable {
                 }
             }
             let pq = residuals.withUnsafeBufferPointer { ProductQuantizer(training: $0, count: count, dimension: dim, subspaces: m, seed: parameters.seed) }
-            var codes = [UInt8](repeating: 0, count: count * m)
-            residuals.withUnsafeBufferPointer { v in
-                codes.withUnsafeMutableBufferPointer { c in
-                    for p in 0..<count { pq.encode(v.baseAddress! + p * dim, into: c.baseAddress! + p * m) }
-                }
-            }
+            let codes = Self.encodeRows(residuals, count: count, dimension: dim, width: m) { pq.encode($0, into: $1) }
             self.quantizer = nil
             self.productQuantizer = pq
             self.codes = codes
@@ -116,6 +106,19 @@ public struct IVFIndex: Sendable {
             self.productQuantizer = nil
             self.codes = []
         }
+    }
+
+    /// `width` code bytes per row of `rows`, written by `encode`.
+    static func encodeRows(
+        _ rows: [Float], count: Int, dimension: Int, width: Int, _ encode: (UnsafePointer<Float>, UnsafeMutablePointer<UInt8>) -> Void
+    ) -> [UInt8] {
+        var codes = [UInt8](repeating: 0, count: count * width)
+        rows.withUnsafeBufferPointer { v in
+            codes.withUnsafeMutableBufferPointer { c in
+                for p in 0..<count { encode(v.baseAddress! + p * dimension, c.baseAddress! + p * width) }
+            }
+        }
+        return codes
     }
 
     /// An index from its stored parts (see `IVFIndex+Serialization`).
