@@ -23,7 +23,7 @@ let package = Package(
         // Distance kernels for AVX-512 / AVX2+FMA / portable C, chosen at load time.
         .target(name: "CProximaKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "ProximaCore", dependencies: ["CProximaKernels"], swiftSettings: strict),
-        .target(name: "ProximaIndex", dependencies: ["ProximaCore"], swiftSettings: strict),
+        .target(name: "ProximaIndex", dependencies: ["ProximaCore", "CProximaKernels"], swiftSettings: strict),
         // libzstd from Debian's libzstd-dev (scripts/setup installs it).
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(name: "ProximaFormat", dependencies: ["ProximaCore", "CZstd"], swiftSettings: strict),

@@ -12,6 +12,10 @@ extern "C" {
 float pk_dot(const float *a, const float *b, long n);
 float pk_squared_l2(const float *a, const float *b, long n);
 float pk_l1(const float *a, const float *b, long n);
+/// Asks the CPU to start loading the cache line at `p` (graph searches issue
+/// it for the next vectors they will read, as hnswlib does).
+static inline void pk_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
 /// "avx512", "avx2" or "portable": which kernels were chosen.
 const char *pk_instruction_set(void);
 

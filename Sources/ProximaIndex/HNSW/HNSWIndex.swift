@@ -1,3 +1,4 @@
+import CProximaKernels
 import ProximaCore
 
 /// Hierarchical Navigable Small World graph (Malkov & Yashunin, 2016), for
@@ -37,6 +38,8 @@ public struct HNSWIndex: Sendable {
     var rng: SplitMix64
 
     var maxLinks0: Int { parameters.m * 2 }
+    /// Visited marks reused across searches (shared by copies; thread-safe).
+    let visitedPool = VisitedPool()
     let levelMultiplier: Double
 
     public var count: Int { levels.count }
@@ -215,14 +218,16 @@ public struct HNSWIndex: Sendable {
         _ q: UnsafePointer<Float>, _ entry: Int32, _ entryDistance: Float, _ ef: Int, _ level: Int, _ accept: ((Int32) -> Bool)?,
         _ kernel: K
     ) -> [Candidate] {
-        var visited = VisitedSet(capacity: count)
+        let visited = visitedPool.take(count: count)
         var frontier = MinHeap(capacity: ef * 4)  // candidates to expand, nearest first
         var results = MaxHeap(capacity: ef + 1)  // best accepted so far, worst on top
         defer {
+            visitedPool.give(visited)
             frontier.release()
             results.release()
         }
-        _ = visited.insert(entry)
+        let marks = visited.marks, tag = visited.generation
+        marks[Int(entry)] = tag
         frontier.push(Candidate(slot: entry, distance: entryDistance))
         if accept?(entry) ?? true { results.push(Candidate(slot: entry, distance: entryDistance)) }
         var bound = results.count >= ef ? results.top.distance : .infinity
@@ -230,29 +235,47 @@ public struct HNSWIndex: Sendable {
         vectors.withUnsafeBufferPointer { v in
             links0.withUnsafeBufferPointer { l0 in
                 counts0.withUnsafeBufferPointer { c0 in
-                    let base = v.baseAddress!
-                    while let c = frontier.pop() {
-                        if c.distance > bound, results.count >= ef { break }
-                        let list: UnsafeBufferPointer<Int32>
-                        var upperList: [Int32] = []
-                        if level == 0 {
-                            list = UnsafeBufferPointer(rebasing: l0[(Int(c.slot) * width)..<(Int(c.slot) * width + Int(c0[Int(c.slot)]))])
-                        } else {
-                            upperList = upper[Int(c.slot)][level - 1]
-                            list = upperList.withUnsafeBufferPointer { $0 }
-                        }
-                        for n in list where visited.insert(n) {
-                            let d = kernel.distance(q, base + Int(n) * dim, dim)
-                            if results.count < ef || d < bound {
-                                frontier.push(Candidate(slot: n, distance: d))
-                                if accept?(n) ?? true {
-                                    results.push(Candidate(slot: n, distance: d))
-                                    if results.count > ef { _ = results.pop() }
+                    withUnsafeTemporaryAllocation(of: Int32.self, capacity: width) { fresh in
+                        let base = v.baseAddress!, links = l0.baseAddress!
+                        while let c = frontier.pop() {
+                            if c.distance > bound, results.count >= ef { break }
+                            // First pass: the unvisited neighbours, marking them and
+                            // prefetching their vectors; the distances follow once the
+                            // loads are under way (hnswlib overlaps them the same way).
+                            var found = 0
+                            if level == 0 {
+                                let list = links + Int(c.slot) * width
+                                if frontier.count > 0 { pk_prefetch(links + Int(frontier.top.slot) * width) }
+                                for i in 0..<Int(c0[Int(c.slot)]) {
+                                    let n = list[i]
+                                    if marks[Int(n)] != tag {
+                                        marks[Int(n)] = tag
+                                        pk_prefetch(base + Int(n) * dim)
+                                        fresh[found] = n
+                                        found += 1
+                                    }
                                 }
-                                if results.count >= ef { bound = results.top.distance }
+                            } else {
+                                for n in upper[Int(c.slot)][level - 1] where marks[Int(n)] != tag {
+                                    marks[Int(n)] = tag
+                                    fresh[found] = n
+                                    found += 1
+                                }
+                            }
+                            for i in 0..<found {
+                                let n = fresh[i]
+                                if i + 1 < found { pk_prefetch(base + Int(fresh[i + 1]) * dim + 16) }
+                                let d = kernel.distance(q, base + Int(n) * dim, dim)
+                                if results.count < ef || d < bound {
+                                    frontier.push(Candidate(slot: n, distance: d))
+                                    if accept?(n) ?? true {
+                                        results.push(Candidate(slot: n, distance: d))
+                                        if results.count > ef { _ = results.pop() }
+                                    }
+                                    if results.count >= ef { bound = results.top.distance }
+                                }
                             }
                         }
-                        withExtendedLifetime(upperList) {}
                     }
                 }
             }
@@ -328,22 +351,6 @@ struct DotKernel: HNSWKernel {
 struct MetricKernel: HNSWKernel {
     let metric: DistanceMetric
     @inline(__always) func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float { metric.distance(a, b, dimension: n) }
-}
-
-/// Visited marks with a generation counter would avoid clearing; a bitset is
-/// simple and small (n/8 bytes) and cheap to allocate per search.
-struct VisitedSet {
-    var bits: [UInt64]
-    init(capacity: Int) { bits = [UInt64](repeating: 0, count: (capacity + 63) / 64) }
-
-    /// True if newly inserted.
-    @inline(__always)
-    mutating func insert(_ i: Int32) -> Bool {
-        let word = Int(i) >> 6, mask = UInt64(1) << UInt64(i & 63)
-        if bits[word] & mask != 0 { return false }
-        bits[word] |= mask
-        return true
-    }
 }
 
 /// SplitMix64: a small seedable generator, so index builds are reproducible.
