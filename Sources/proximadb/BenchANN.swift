@@ -18,7 +18,7 @@ struct BenchANN: AsyncParsableCommand {
     @Option var efConstruction: Int = 200
     @Option(help: "Comma-separated ef values to sweep.") var ef: String = "16,32,64,128,256"
     @Option var k: Int = 10
-    @Option(help: "hnsw, ivf-flat, ivf-sq8 or ivf-pq.") var index: String = "hnsw"
+    @Option(help: "hnsw, ivf-flat, ivf-sq8, ivf-pq or ivf-rabitq.") var index: String = "hnsw"
     @Option(help: "PQ bytes per vector (default dimension/8).") var pqSubspaces: Int?
     @Option(help: "IVF lists (default 4·√n).") var nLists: Int?
     @Option(help: "Comma-separated IVF probe counts to sweep.") var probes: String = "1,2,4,8,16,32,64"
@@ -62,7 +62,7 @@ struct BenchANN: AsyncParsableCommand {
     }
 
     func runIVF(metric: DistanceMetric, base: NPYMatrix, queries: NPYMatrix, truth: [[Int32]]) throws {
-        let codes: IVFIndex.Codes = index == "ivf-sq8" ? .sq8 : index == "ivf-pq" ? .pq : .flat
+        guard let codes = IVFIndex.Codes(rawValue: String(index.dropFirst(4))) else { throw ValidationError("unknown index \(index)") }
         let lists = nLists ?? max(16, Int(4 * Double(base.rows).squareRoot()))
         let start = ContinuousClock.now
         let ivf = IVFIndex(vectors: base.values, count: base.rows, metric: metric, dimension: base.columns, parameters: .init(nLists: lists, codes: codes, pqSubspaces: pqSubspaces))
@@ -85,7 +85,7 @@ struct BenchANN: AsyncParsableCommand {
             for (got, want) in zip(results, truth) { hits += Set(got).intersection(want.prefix(k)).count }
             let line: [String: Any] = [
                 "system": "proximadb-\(index)",
-                "params": ["n_lists": lists, "n_probes": probe, "rerank": rerank, "pq_bytes": ivf.productQuantizer?.subspaces ?? 0]
+                "params": ["n_lists": lists, "n_probes": probe, "rerank": rerank, "code_bytes": ivf.codeBytesPerVector]
                     .merging(filterParams) { a, _ in a },
                 "recall_at_10": Double(hits) / Double(queryRows.count * k), "qps_1thread": Double(queryRows.count) / single,
                 "qps_all": Double(queryRows.count) / all, "build_seconds": buildSeconds, "bytes_per_vector": ivf.searchBytesPerVector,

@@ -130,7 +130,7 @@ import Testing
         for qi in 0..<40 {
             let q = Array(queries[(qi * dim)..<((qi + 1) * dim)])
             let exact = (0..<n).map { ($0, metric.distance(q, Array(base[($0 * dim)..<(($0 + 1) * dim)]))) }.sorted { $0.1 < $1.1 }.prefix(10).map(\.0)
-            hits += Set(exact).intersection(index.search(q, k: 10, nProbes: 10, rerank: codes == .pq ? 20 : 8).map(\.slot)).count
+            hits += Set(exact).intersection(index.search(q, k: 10, nProbes: 10, rerank: codes == .pq || codes == .rabitq ? 20 : 8).map(\.slot)).count
         }
         let recall = Double(hits) / 400
         #expect(recall >= 0.95, "\(codes) \(metric): recall@10 = \(recall)")
@@ -142,7 +142,43 @@ import Testing
         if codes == .pq { #expect(index.codes.count * 16 <= n * dim * 4) }  // ≤ 1/16 of float32
     }
 
-    @Test(arguments: [IVFIndex.Codes.sq8, .pq], [FilterPlan.filterFirst, .widened(100)])
+    /// The binary codes' rotation is orthonormal, and their estimate of an
+    /// inner product is close enough to rank by; rows are ≤ 1/16 of float32
+    /// from 128 dimensions up (below that the three factors dominate).
+    @Test func binaryCodesEstimateInnerProducts() {
+        for dim in [128, 384, 768, 1536] { #expect(BinaryQuantizer(dimension: dim, seed: 1).rowBytes * 16 <= dim * 4, "\(dim)") }
+        let dim = 384
+        let bq = BinaryQuantizer(dimension: dim, seed: 5)
+        var rng = SplitMix64(seed: 11)
+        func vector() -> [Float] { (0..<dim).map { _ in Float(rng.nextUnit() * 2 - 1) } }
+        let zeros = [Float](repeating: 0, count: bq.paddedDimension)
+        var errors: [Float] = []
+        for _ in 0..<200 {
+            let r = vector(), q = vector()
+            var rr = zeros, rq = zeros
+            rr.withUnsafeMutableBufferPointer { bq.rotate(r, into: $0.baseAddress!) }
+            rq.withUnsafeMutableBufferPointer { bq.rotate(q, into: $0.baseAddress!) }
+            let dot = zip(r, q).reduce(Float(0)) { $0 + $1.0 * $1.1 }, rotatedDot = zip(rr, rq).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            let norm = r.reduce(Float(0)) { $0 + $1 * $1 }, rotatedNorm = rr.reduce(Float(0)) { $0 + $1 * $1 }
+            #expect(abs(dot - rotatedDot) < 1e-3 * norm && abs(norm - rotatedNorm) < 1e-3 * norm)
+            // Centroid at the origin: the estimate is ⟨r, q⟩.
+            var row = [UInt8](repeating: 0, count: bq.rowBytes)
+            row.withUnsafeMutableBufferPointer { bq.encode(residual: r, rotatedCentroid: zeros, extra: norm, into: $0.baseAddress!) }
+            let table = rq.withUnsafeBufferPointer { bq.table(rotatedQuery: $0.baseAddress!) }
+            let s = table.sums.withUnsafeBufferPointer { t in
+                row.withUnsafeBufferPointer { BinaryQuantizer.signedProduct(t.baseAddress!, total: table.total, invRootD: table.invRootD, code: $0.baseAddress!, bytes: bq.codeBytes) }
+            }
+            let f = row.withUnsafeBufferPointer { BinaryQuantizer.factors($0.baseAddress!, codeBytes: bq.codeBytes) }
+            #expect(f.offset == 0 && f.extra == norm)
+            let qNorm = q.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+            errors.append(abs(f.scale * s - dot) / (norm.squareRoot() * qNorm))
+        }
+        // RaBitQ's error is O(1/√D) relative to ‖r‖·‖q‖: about 0.05 at D = 512.
+        let mean = errors.reduce(0, +) / Float(errors.count)
+        #expect(mean < 0.06 && errors.max()! < 0.25, "mean relative error \(mean), max \(errors.max()!)")
+    }
+
+    @Test(arguments: [IVFIndex.Codes.sq8, .pq, .rabitq], [FilterPlan.filterFirst, .widened(100)])
     func onePercentFilterKeepsRecall(_ codes: IVFIndex.Codes, _ plan: FilterPlan) {
         let n = 5000, dim = 16
         let base = data(n, dim, seed: 8)
@@ -151,7 +187,7 @@ import Testing
         var hits = 0
         for qi in 0..<30 {
             let q = rows[qi * 7].map { $0 + 0.01 }
-            let got = index.search(q, k: 10, nProbes: 4, rerank: 8, accept: { $0 % 100 == 1 }, plan: plan).map(\.slot)
+            let got = index.search(q, k: 10, nProbes: 4, rerank: codes == .rabitq ? 20 : 8, accept: { $0 % 100 == 1 }, plan: plan).map(\.slot)
             let want = rows.indices.filter { $0 % 100 == 1 }.map { ($0, DistanceMetric.euclidean.distance(q, rows[$0])) }
                 .sorted { $0.1 < $1.1 }.prefix(10).map(\.0)
             hits += Set(got).intersection(want).count

@@ -7,7 +7,8 @@ import Testing
 /// Collections search through their segments' indexes: recall against exact
 /// search, filters, and writes made after the index was built.
 @Suite struct IndexedSearchTests {
-    @Test(arguments: ["hnsw", "ivf", "pq"])
+    /// `algorithm` is the collection's `indexing_algorithm`, or `ivf-` and its `quantization`.
+    @Test(arguments: ["hnsw", "ivf", "pq", "ivf-binary"])
     func recallThroughSegmentIndexes(_ algorithm: String) async throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
@@ -17,8 +18,10 @@ import Testing
         let engine = Engine(storage: storage, maintenance: settings, logger: quietLogger)
         let dim = 32, n = 4000
         _ = try await engine.createCollection([
-            "name": "c", "dimension": .int(Int64(dim)), "indexing_algorithm": .string(algorithm),
-            "filterable_fields": [["name": "g", "type": "integer"]], "config": ["pq_subvectors": 8, "n_probes": 12],
+            "name": "c", "dimension": .int(Int64(dim)), "indexing_algorithm": .string(String(algorithm.prefix { $0 != "-" })),
+            "filterable_fields": [["name": "g", "type": "integer"]],
+            "config": .object(
+                ["pq_subvectors": 8, "n_probes": 12].merging(algorithm.hasPrefix("ivf-") ? ["quantization": .string(String(algorithm.dropFirst(4)))] : [:]) { a, _ in a }),
         ])
         var rng = SeededRandom(seed: 21)
         let centres = (0..<16).map { _ in (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) } }

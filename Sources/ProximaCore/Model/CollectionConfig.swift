@@ -39,6 +39,9 @@ public struct CollectionConfig: Sendable, Equatable {
 
     public enum JSONValueKind: Sendable { case integer, string }
 
+    /// Codes an IVF index may keep in its posting lists (`binary` is RaBitQ).
+    public static let quantizations = ["sq8", "pq", "binary", "flat"]
+
     public var id: String
     public var name: String
     public var dimension: Int
@@ -212,7 +215,10 @@ extension CollectionConfig {
                     guard case .int(let i) = value, i >= 0 else { throw ProximaError(.invalidConfig, "config '\(key)' must be a non-negative integer") }
                     if key == "default_ttl_seconds", i == 0 { throw ProximaError(.invalidConfig, "config 'default_ttl_seconds' must be positive") }
                 case .string:
-                    guard value.string != nil else { throw ProximaError(.invalidConfig, "config '\(key)' must be a string") }
+                    guard let text = value.string else { throw ProximaError(.invalidConfig, "config '\(key)' must be a string") }
+                    if key == "quantization", !Self.quantizations.contains(text) {
+                        throw ProximaError(.invalidConfig, "config 'quantization' must be one of \(Self.quantizations.joined(separator: ", "))")
+                    }
                 }
                 settings[key] = value
             }

@@ -58,7 +58,12 @@ struct SegmentIndex: Sendable {
             for row in live { vectors += row.record.vector }
             let lists = max(1, min(live.count / 8, setting("n_lists", Int(4 * Double(live.count).squareRoot()))))
             let quantization = config.settings["quantization"]?.string ?? (algorithm == .pq ? "pq" : "sq8")
-            let codes: IVFIndex.Codes = quantization == "pq" ? .pq : quantization == "flat" ? .flat : .sq8
+            let codes: IVFIndex.Codes = switch quantization {
+            case "pq": .pq
+            case "binary": .rabitq
+            case "flat": .flat
+            default: .sq8
+            }
             var subspaces = config.setting("pq_subvectors").map { Int($0) }
             if let m = subspaces, m < 1 || dim % m != 0 { subspaces = nil }
             structure = .ivf(
@@ -75,7 +80,12 @@ struct SegmentIndex: Sendable {
         case .hnsw(let index):
             return index.search(query, k: k, ef: max(width.ef, k), accept: accept).map { ($0.slot, $0.distance) }
         case .ivf(let index):
-            let rerank = index.parameters.codes == .pq ? 16 : 4
+            // Candidates re-ranked per result: coarser codes need more.
+            let rerank = switch index.parameters.codes {
+            case .pq: 16
+            case .rabitq: 10
+            default: 4
+            }
             return index.search(query, k: k, nProbes: width.probes, rerank: rerank, accept: accept).map { (Int32($0.slot), $0.distance) }
         }
     }

@@ -93,7 +93,7 @@ extension IVFIndex {
         let count = Int(clamping: try r.u64()), subspaces = Int(try r.u32())
         _ = try r.u32()
         let seed = try r.u64()
-        guard DistanceMetric.allCases.indices.contains(metricCode), Codes.allCases.indices.contains(codesCode), dim > 0, lists > 0,
+        guard DistanceMetric.allCases.indices.contains(metricCode), Codes.allCases.indices.contains(codesCode), dim > 0, dim <= 1 << 16, lists > 0,
             count >= 0, count <= data.count / 4
         else { throw FormatProblem("bad IVF header") }
         let codes = Codes.allCases[codesCode]
@@ -114,6 +114,7 @@ extension IVFIndex {
         case .flat: 0
         case .sq8: count * dim
         case .pq: count * subspaces
+        case .rabitq: count * BinaryQuantizer(dimension: dim, seed: seed).rowBytes
         }
         guard centroids.count == lists * dim, offsets.count == lists + 1, offsets.first == 0, offsets.last == count,
             zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }), ids.count == count, vectors.count == count * dim,
@@ -121,8 +122,13 @@ extension IVFIndex {
         else { throw FormatProblem("IVF sections do not agree") }
         var scalar: ScalarQuantizer?
         var product: ProductQuantizer?
+        var binary: BinaryQuantizer?
         switch codes {
         case .flat: guard q.isEmpty else { throw FormatProblem("unexpected quantizer") }
+        case .rabitq:
+            // The rotation is rebuilt from the seed: nothing else is stored.
+            guard q.isEmpty else { throw FormatProblem("unexpected quantizer") }
+            binary = BinaryQuantizer(dimension: dim, seed: seed)
         case .sq8:
             guard q.count == 2 * dim else { throw FormatProblem("bad SQ8 quantizer") }
             scalar = ScalarQuantizer(minimum: Array(q[0..<dim]), scale: Array(q[dim...]))
@@ -134,6 +140,6 @@ extension IVFIndex {
             metric: DistanceMetric.allCases[metricCode], dimension: dim,
             parameters: Parameters(nLists: lists, codes: codes, pqSubspaces: codes == .pq ? subspaces : nil, seed: seed),
             centroids: centroids, listOffsets: offsets, ids: ids, vectors: vectors, codes: codeBytes, quantizer: scalar,
-            productQuantizer: product)
+            productQuantizer: product, binaryQuantizer: binary)
     }
 }

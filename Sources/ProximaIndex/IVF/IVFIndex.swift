@@ -2,11 +2,11 @@ import ProximaCore
 
 /// Inverted-file index: k-means centroids, and per centroid a posting list of
 /// the vectors nearest to it, stored contiguously so a probe is one sequential
-/// read. Lists hold full vectors (`flat`) or SQ8 codes, which are re-ranked
-/// with the full vectors. This is the cold-query path of ARCHITECTURE.md:
+/// read. Lists hold full vectors (`flat`), or SQ8, PQ or binary (RaBitQ)
+/// codes, which are re-ranked with the full vectors. This is the cold-query path of ARCHITECTURE.md:
 /// centroids, then the chosen lists, then the rerank vectors.
 public struct IVFIndex: Sendable {
-    public enum Codes: String, Sendable, CaseIterable { case flat, sq8, pq }
+    public enum Codes: String, Sendable, CaseIterable { case flat, sq8, pq, rabitq }
 
     public struct Parameters: Sendable, Equatable {
         public var nLists: Int
@@ -35,6 +35,7 @@ public struct IVFIndex: Sendable {
     public private(set) var codes: [UInt8]
     public let quantizer: ScalarQuantizer?
     public let productQuantizer: ProductQuantizer?
+    public let binaryQuantizer: BinaryQuantizer?
 
     public var count: Int { ids.count }
     public var listCount: Int { listOffsets.count - 1 }
@@ -85,6 +86,7 @@ public struct IVFIndex: Sendable {
             let codes = Self.encodeRows(ordered, count: count, dimension: dim, width: dim) { q.encode($0, into: $1) }
             self.quantizer = q
             self.productQuantizer = nil
+            self.binaryQuantizer = nil
             self.codes = codes
         case .pq:
             var m = parameters.pqSubspaces ?? max(1, dim / 8)
@@ -100,10 +102,41 @@ public struct IVFIndex: Sendable {
             let codes = Self.encodeRows(residuals, count: count, dimension: dim, width: m) { pq.encode($0, into: $1) }
             self.quantizer = nil
             self.productQuantizer = pq
+            self.binaryQuantizer = nil
+            self.codes = codes
+        case .rabitq:
+            let bq = BinaryQuantizer(dimension: dim, seed: parameters.seed)
+            var codes = [UInt8](repeating: 0, count: count * bq.rowBytes)
+            var residual = [Float](repeating: 0, count: dim), rotatedCentre = [Float](repeating: 0, count: bq.paddedDimension)
+            let inner = metric == .dotProduct
+            centroids.withUnsafeBufferPointer { cents in
+                codes.withUnsafeMutableBufferPointer { out in
+                    for l in 0..<k {
+                        let centre = cents.baseAddress! + l * dim
+                        rotatedCentre.withUnsafeMutableBufferPointer { bq.rotate(centre, into: $0.baseAddress!) }
+                        for p in offsets[l]..<offsets[l + 1] {
+                            var squared: Float = 0, withCentre: Float = 0
+                            for d in 0..<dim {
+                                let r = ordered[p * dim + d] - centre[d]
+                                residual[d] = r
+                                squared += r * r
+                                withCentre += r * centre[d]
+                            }
+                            bq.encode(
+                                residual: residual, rotatedCentroid: rotatedCentre, extra: inner ? withCentre : squared,
+                                into: out.baseAddress! + p * bq.rowBytes)
+                        }
+                    }
+                }
+            }
+            self.quantizer = nil
+            self.productQuantizer = nil
+            self.binaryQuantizer = bq
             self.codes = codes
         case .flat:
             self.quantizer = nil
             self.productQuantizer = nil
+            self.binaryQuantizer = nil
             self.codes = []
         }
     }
@@ -124,7 +157,8 @@ public struct IVFIndex: Sendable {
     /// An index from its stored parts (see `IVFIndex+Serialization`).
     init(
         metric: DistanceMetric, dimension: Int, parameters: Parameters, centroids: [Float], listOffsets: [Int], ids: [Int32],
-        vectors: [Float], codes: [UInt8], quantizer: ScalarQuantizer?, productQuantizer: ProductQuantizer?
+        vectors: [Float], codes: [UInt8], quantizer: ScalarQuantizer?, productQuantizer: ProductQuantizer?,
+        binaryQuantizer: BinaryQuantizer?
     ) {
         self.metric = metric
         self.dimension = dimension
@@ -136,6 +170,7 @@ public struct IVFIndex: Sendable {
         self.codes = codes
         self.quantizer = quantizer
         self.productQuantizer = productQuantizer
+        self.binaryQuantizer = binaryQuantizer
     }
 
     /// Ranking distance between a prepared query and position `p` (full precision).
@@ -182,7 +217,8 @@ public struct IVFIndex: Sendable {
             centroids.withUnsafeBufferPointer { c in
                 for l in 0..<listCount { probe.insert(slot: l, distance: DistanceKernels.squaredL2(qp, c.baseAddress! + l * dim, dim)) }
             }
-            let lists = probe.sorted().map(\.slot)
+            let probed = probe.sorted()
+            let lists = probed.map(\.slot)
             // 2. Scan them.
             let reranks = parameters.codes != .flat
             var top = TopK(k: reranks ? k * max(1, rerank) : k)
@@ -191,6 +227,8 @@ public struct IVFIndex: Sendable {
                     scanSQ8(qp, lists, quantizer, accept, &top)
                 } else if let productQuantizer {
                     scanPQ(qp, lists, productQuantizer, accept, &top)
+                } else if let binaryQuantizer {
+                    scanBinary(qp, probed, binaryQuantizer, accept, &top)
                 } else {
                     for l in lists {
                         for p in listOffsets[l]..<listOffsets[l + 1] {
@@ -282,18 +320,54 @@ public struct IVFIndex: Sendable {
         }
     }
 
+    /// `probed`: the lists with the query's squared distance to their centroid.
+    func scanBinary(_ q: UnsafePointer<Float>, _ probed: [TopK.Candidate], _ bq: BinaryQuantizer, _ accept: ((Int32) -> Bool)?, _ top: inout TopK) {
+        let dim = dimension, width = bq.rowBytes, bytes = bq.codeBytes
+        var rotated = [Float](repeating: 0, count: bq.paddedDimension)
+        rotated.withUnsafeMutableBufferPointer { bq.rotate(q, into: $0.baseAddress!) }
+        let table = rotated.withUnsafeBufferPointer { bq.table(rotatedQuery: $0.baseAddress!) }
+        let total = table.total, invRootD = table.invRootD
+        codes.withUnsafeBufferPointer { c in
+            centroids.withUnsafeBufferPointer { cents in
+                table.sums.withUnsafeBufferPointer { t in
+                    for list in probed {
+                        let l = list.slot
+                        // ‖v − q‖² = ‖r‖² + ‖q − c‖² − 2⟨r, q − c⟩; ⟨v, q⟩ = ⟨c, q⟩ + ⟨r, c⟩ + ⟨r, q − c⟩.
+                        let centreTerm = metric == .dotProduct ? DistanceKernels.dot(q, cents.baseAddress! + l * dim, dim) : list.distance
+                        for p in listOffsets[l]..<listOffsets[l + 1] {
+                            let row = c.baseAddress! + p * width
+                            let s = BinaryQuantizer.signedProduct(t.baseAddress!, total: total, invRootD: invRootD, code: row, bytes: bytes)
+                            let f = BinaryQuantizer.factors(row, codeBytes: bytes)
+                            let estimate = f.scale * (s - f.offset)
+                            let d: Float = switch metric {
+                            case .dotProduct: -(centreTerm + f.extra + estimate)
+                            case .cosine: (f.extra + centreTerm - 2 * estimate) / 2
+                            default: f.extra + centreTerm - 2 * estimate
+                            }
+                            if top.accepts(d), accept?(ids[p]) ?? true { top.insert(slot: p, distance: d) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Bytes a search keeps in memory per vector: codes (or full vectors for
     /// `flat`) plus the id; the centroids and codebooks are shared. Rerank
     /// vectors for quantised codes are read on demand and are not counted.
     public var searchBytesPerVector: Double {
         guard count > 0 else { return 0 }
-        let perVector: Int
-        switch parameters.codes {
-        case .flat: perVector = dimension * 4
-        case .sq8: perVector = dimension
-        case .pq: perVector = productQuantizer!.subspaces
-        }
         let shared = centroids.count * 4 + listOffsets.count * 8 + (productQuantizer?.codebooks.count ?? 0) * 4
-        return Double(perVector + 4) + Double(shared) / Double(count)
+        return Double(codeBytesPerVector + 4) + Double(shared) / Double(count)
+    }
+
+    /// A vector's own code in a posting list (full vector for `flat`).
+    public var codeBytesPerVector: Int {
+        switch parameters.codes {
+        case .flat: dimension * 4
+        case .sq8: dimension
+        case .pq: productQuantizer!.subspaces
+        case .rabitq: binaryQuantizer!.rowBytes
+        }
     }
 }
