@@ -36,12 +36,15 @@ import Testing
         let moved = (0..<200).map { i in WriteIntent.NewRecord(id: "v\(i * 7)", vector: vector(i + 3), metadata: ["g": 5]) }
         _ = try await engine.write("c", .insert(moved, upsert: true))
         _ = try await engine.write("c", .delete(ids: (0..<100).map { "v\($0 * 11 + 1)" }, requireExisting: false))
-        var hits = 0, filteredHits = 0
+        var hits = 0, filteredHits = 0, calibratedHits = 0
         let queries = (0..<40).map { vector($0 * 13) }
         for q in queries {
             let exact = try await collection.search(queries: [q], k: 10, filter: nil, threshold: nil, exact: true)[0].map(\.record.id)
             let approx = try await collection.search(queries: [q], k: 10, filter: nil, threshold: nil)[0].map(\.record.id)
             hits += Set(exact).intersection(approx).count
+            // A target recall picks each index's width from its build-time calibration.
+            let calibrated = try await collection.search(queries: [q], k: 10, filter: nil, threshold: nil, targetRecall: 0.99)[0].map(\.record.id)
+            calibratedHits += Set(exact).intersection(calibrated).count
             let onePercent = try Filter.parse(["g": 42])
             let exactF = try await collection.search(queries: [q], k: 10, filter: onePercent, threshold: nil, exact: true)[0].map(\.record.id)
             let approxF = try await collection.search(queries: [q], k: 10, filter: onePercent, threshold: nil)[0].map(\.record.id)
@@ -50,6 +53,7 @@ import Testing
         let recall = Double(hits) / 400, filteredRecall = Double(filteredHits) / 400
         #expect(recall >= 0.95, "\(algorithm): recall@10 \(recall)")
         #expect(filteredRecall >= 0.95, "\(algorithm): 1% filter recall@10 \(filteredRecall)")
+        #expect(Double(calibratedHits) / 400 >= 0.96, "\(algorithm): recall@10 at target 0.99: \(Double(calibratedHits) / 400)")
         // A fresh process loads the index from the store and agrees.
         let fresh = try await Engine(storage: storage, maintenance: settings, logger: quietLogger).open("c")
         #expect(try await fresh.stats().indexedSegments == 1)

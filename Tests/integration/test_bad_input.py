@@ -93,6 +93,7 @@ CASES = [
     ("POST", "/collections", {"name": "x1", "dimension": 3, "distance_metric": "cosinus"}, {}, 400, "invalid_config"),
     ("POST", "/collections", {"name": "x1", "dimension": 3, "indexing_algorithm": "annoy2"}, {}, 400, "invalid_config"),
     ("POST", "/collections", {"name": "x1", "dimension": 3, "config": {"max_wal_size": 1}}, {}, 400, "invalid_config"),
+    ("POST", "/collections", {"name": "x1", "dimension": 3, "config": {"quantization": "int4"}}, {}, 400, "invalid_config"),
     ("POST", "/collections", {"name": "x1", "dimension": 3, "filterable_fields": [{"name": "a", "type": "blob"}]}, {}, 400, "invalid_config"),
     ("POST", "/collections", {"name": "docs", "dimension": 3}, {}, 409, "collection_exists"),
     ("PATCH", "/collections/docs", {"dimension": 4}, {}, 400, "invalid_request"),

@@ -34,9 +34,9 @@ public struct OpenCollection: Sendable {
     }
 
     /// Nearest records for each query: through the segments' ANN indexes plus
-    /// an exact scan of the rest, or exactly when `exact`. `targetRecall` widens
-    /// (≥ 0.99) or narrows (< 0.9) the collection's `ef_search` / `n_probes`;
-    /// `threshold` keeps hits with score ≥ it.
+    /// an exact scan of the rest, or exactly when `exact`. `targetRecall` sets
+    /// each index's width from the recall it measured at build (else the
+    /// collection's `ef_search` / `n_probes`); `threshold` keeps hits with score ≥ it.
     public func search(
         queries: [[Float]], k: Int, filter: Filter?, threshold: Float?, exact: Bool = false, targetRecall: Double? = nil
     ) async throws -> [[SearchHit]] {
@@ -58,18 +58,9 @@ public struct OpenCollection: Sendable {
 extension OpenCollection {
     /// Search width from the collection's settings and the request's target recall.
     static func width(_ config: CollectionConfig, targetRecall: Double?) -> SegmentIndex.Width {
-        var ef = config.setting("ef_search").map { Int($0) } ?? 64
-        var probes = config.setting("n_probes").map { Int($0) } ?? 16
-        if let r = targetRecall {
-            if r >= 0.99 {
-                ef *= 2
-                probes *= 2
-            } else if r < 0.9 {
-                ef = max(16, ef / 2)
-                probes = max(4, probes / 2)
-            }
-        }
-        return SegmentIndex.Width(ef: max(1, min(ef, 4096)), probes: max(1, probes))
+        let ef = config.setting("ef_search").map { Int($0) } ?? 64
+        let probes = config.setting("n_probes").map { Int($0) } ?? 16
+        return SegmentIndex.Width(ef: max(1, min(ef, 4096)), probes: max(1, probes), targetRecall: targetRecall)
     }
 }
 

@@ -5,7 +5,8 @@ import ProximaIndex
 /// The ANN index of one segment, as stored beside its data file: the index
 /// proper (HNSW or IVF, from `ProximaIndex`) plus a node table — the id and
 /// version each node was built from — so any process can map nodes onto its
-/// own records and ignore nodes a later write superseded (the delete bitmap).
+/// own records and ignore nodes a later write superseded (the delete bitmap),
+/// and the recall it reached at each search width when it was built.
 struct SegmentIndex: Sendable {
     enum Kind: String, Sendable { case hnsw, ivf }
 
@@ -17,6 +18,8 @@ struct SegmentIndex: Sendable {
     var structure: Structure
     var nodeIds: [String]
     var nodeVersions: [Int64]
+    /// Recall@10 by search width, measured at build; empty in files from before calibration.
+    var calibration = RecallCalibration(points: [])
 
     var kind: Kind {
         switch structure {
@@ -25,10 +28,13 @@ struct SegmentIndex: Sendable {
         }
     }
 
-    /// Search width from the collection's settings: `ef_search` for HNSW, `n_probes` for IVF.
+    /// Search width from the collection's settings: `ef_search` for HNSW,
+    /// `n_probes` for IVF; a request's `target_recall` overrides both through
+    /// the calibration.
     struct Width: Sendable {
         var ef: Int
         var probes: Int
+        var targetRecall: Double? = nil
     }
 
     /// The index the collection's `indexing_algorithm` asks for, over the
@@ -43,6 +49,7 @@ struct SegmentIndex: Sendable {
         // HNSW over raw inner products loses recall on vectors of unequal norms: IVF ranks them exactly.
         if algorithm == .hnsw && config.distanceMetric == .dotProduct { algorithm = .ivf }
         let structure: Structure
+        var calibration = RecallCalibration(points: [])
         switch algorithm {
         case .flat:
             return nil
@@ -51,6 +58,7 @@ struct SegmentIndex: Sendable {
                 metric: config.distanceMetric, dimension: dim,
                 parameters: .init(m: max(4, min(64, setting("m", 16))), efConstruction: max(16, min(1000, setting("ef_construction", 200)))))
             for row in live { index.add(row.record.vector) }
+            calibration = index.calibrate()
             structure = .hnsw(index)
         case .ivf, .pq:
             var vectors: [Float] = []
@@ -66,41 +74,55 @@ struct SegmentIndex: Sendable {
             }
             var subspaces = config.setting("pq_subvectors").map { Int($0) }
             if let m = subspaces, m < 1 || dim % m != 0 { subspaces = nil }
-            structure = .ivf(
-                IVFIndex(
-                    vectors: vectors, count: live.count, metric: config.distanceMetric, dimension: dim,
-                    parameters: .init(nLists: lists, codes: codes, pqSubspaces: subspaces)))
+            let index = IVFIndex(
+                vectors: vectors, count: live.count, metric: config.distanceMetric, dimension: dim,
+                parameters: .init(nLists: lists, codes: codes, pqSubspaces: subspaces))
+            calibration = index.calibrate(rerank: rerank(codes))
+            structure = .ivf(index)
         }
-        return SegmentIndex(structure: structure, nodeIds: live.map(\.record.id), nodeVersions: live.map(\.record.version))
+        return SegmentIndex(structure: structure, nodeIds: live.map(\.record.id), nodeVersions: live.map(\.record.version), calibration: calibration)
+    }
+
+    /// Candidates re-ranked per result: coarser codes need more.
+    static func rerank(_ codes: IVFIndex.Codes) -> Int {
+        switch codes {
+        case .pq: 16
+        case .rabitq: 10
+        default: 4
+        }
     }
 
     /// Nearest nodes among those `accept` keeps, nearest first, in the metric's own distance.
     func search(_ query: [Float], k: Int, width: Width, accept: @escaping (Int32) -> Bool) -> [(node: Int32, distance: Float)] {
+        let calibrated = width.targetRecall.flatMap { calibration.width(for: $0) }
         switch structure {
         case .hnsw(let index):
-            return index.search(query, k: k, ef: max(width.ef, k), accept: accept).map { ($0.slot, $0.distance) }
+            return index.search(query, k: k, ef: max(calibrated ?? width.ef, k), accept: accept).map { ($0.slot, $0.distance) }
         case .ivf(let index):
-            // Candidates re-ranked per result: coarser codes need more.
-            let rerank = switch index.parameters.codes {
-            case .pq: 16
-            case .rabitq: 10
-            default: 4
-            }
-            return index.search(query, k: k, nProbes: width.probes, rerank: rerank, accept: accept).map { (Int32($0.slot), $0.distance) }
+            return index.search(query, k: k, nProbes: calibrated ?? width.probes, rerank: Self.rerank(index.parameters.codes), accept: accept)
+                .map { (Int32($0.slot), $0.distance) }
         }
     }
 
     // MARK: file
 
-    static let magic: [UInt8] = Array("PXSIDX01".utf8)
+    static let magic: [UInt8] = Array("PXSIDX02".utf8)
+    /// Files from before calibration: the same without its points.
+    static let uncalibratedMagic: [UInt8] = Array("PXSIDX01".utf8)
 
-    /// `PXSIDX01`, u32 kind, u64 nodes, versions (i64 × nodes), ids (u32 length + UTF-8 each), padding to 64, index bytes.
+    /// `PXSIDX02`, u32 kind, u64 nodes, u32 calibration points, (u32 width, f32 recall) each, versions (i64 × nodes),
+    /// ids (u32 length + UTF-8 each), padding to 64, index bytes.
     func encode() -> [UInt8] {
         var out = Self.magic
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
         u32(kind == .hnsw ? 1 : 2)
         u64(UInt64(nodeIds.count))
+        u32(UInt32(calibration.points.count))
+        for point in calibration.points {
+            u32(UInt32(point.width))
+            u32(point.recall.bitPattern)
+        }
         for v in nodeVersions { u64(UInt64(bitPattern: v)) }
         for id in nodeIds {
             u32(UInt32(id.utf8.count))
@@ -123,10 +145,21 @@ struct SegmentIndex: Sendable {
         }
         func u32() throws(FormatError) -> UInt32 { try take(4).withUnsafeBytes { $0.loadUnaligned(as: UInt32.self).littleEndian } }
         func u64() throws(FormatError) -> UInt64 { try take(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian } }
-        guard Array(try take(8)) == magic else { throw FormatError("not a segment index") }
+        let version = Array(try take(8))
+        guard version == magic || version == uncalibratedMagic else { throw FormatError("not a segment index") }
         let kind = try u32()
         let n = Int(clamping: try u64())
         guard n <= bytes.count / 12 else { throw FormatError("segment index node count \(n) is impossible") }
+        var points: [RecallCalibration.Point] = []
+        if version == magic {
+            let count = Int(try u32())
+            guard count <= 64 else { throw FormatError("segment index calibration has \(count) points") }
+            for _ in 0..<count {
+                let width = Int(try u32()), recall = Float(bitPattern: try u32())
+                guard width >= 1, recall >= 0, recall <= 1 else { throw FormatError("bad calibration point") }
+                points.append(.init(width: width, recall: recall))
+            }
+        }
         var versions: [Int64] = []
         versions.reserveCapacity(n)
         for _ in 0..<n { versions.append(Int64(bitPattern: try u64())) }
@@ -157,6 +190,6 @@ struct SegmentIndex: Sendable {
         case .ivf(let index): count = index.count
         }
         guard count == n else { throw FormatError("segment index has \(count) nodes, its table \(n)") }
-        return SegmentIndex(structure: structure, nodeIds: ids, nodeVersions: versions)
+        return SegmentIndex(structure: structure, nodeIds: ids, nodeVersions: versions, calibration: RecallCalibration(points: points))
     }
 }

@@ -1,0 +1,54 @@
+import Testing
+@testable import ProximaCore
+@testable import ProximaIndex
+
+/// Calibration made at build time predicts the recall fresh queries get at
+/// the width it picks for a target.
+@Suite struct RecallCalibrationTests {
+    let dim = 48, n = 6000
+
+    func data(_ count: Int, seed: UInt64) -> [[Float]] {
+        var rng = SplitMix64(seed: seed)
+        let centres = (0..<40).map { _ in (0..<dim).map { _ in Float(rng.nextUnit() * 2 - 1) } }
+        return (0..<count).map { i in centres[i % 40].map { $0 + Float(rng.nextUnit() - 0.5) * 1.2 } }
+    }
+
+    func recall(_ base: [[Float]], _ queries: [[Float]], _ search: ([Float]) -> [Int]) -> Double {
+        var hits = 0
+        for q in queries {
+            let want = base.indices.map { ($0, DistanceMetric.euclidean.distance(q, base[$0])) }.sorted { $0.1 < $1.1 }.prefix(10).map(\.0)
+            hits += Set(want).intersection(search(q)).count
+        }
+        return Double(hits) / Double(queries.count * 10)
+    }
+
+    func checkCalibration(_ c: RecallCalibration, measured: (Int) -> Double) {
+        #expect(c.points.count >= 3 && c.points.first!.recall < c.points.last!.recall, "\(c.points)")
+        let loose = c.width(for: 0.8)!, tight = c.width(for: 0.98)!
+        #expect(loose <= tight)
+        // Fresh queries from the same distribution at the picked width: within sampling noise of the target.
+        for target in [0.8, 0.95] {
+            let width = c.width(for: target)!
+            let got = measured(width)
+            #expect(got >= target - 0.06, "target \(target): width \(width) gave \(got); \(c.points)")
+        }
+    }
+
+    @Test func hnswWidthsMeetTheirTargets() {
+        let all = data(n + 60, seed: 1)
+        let base = Array(all.prefix(n)), queries = Array(all.suffix(60))
+        var index = HNSWIndex(metric: .euclidean, dimension: dim, parameters: .init(m: 6, efConstruction: 40))
+        for v in base { index.add(v) }
+        let c = index.calibrate()
+        checkCalibration(c) { ef in recall(base, queries) { q in index.search(q, k: 10, ef: ef).map { Int($0.slot) } } }
+    }
+
+    @Test(arguments: [IVFIndex.Codes.sq8, .rabitq])
+    func ivfProbesMeetTheirTargets(_ codes: IVFIndex.Codes) {
+        let all = data(n + 60, seed: 3)
+        let base = Array(all.prefix(n)), queries = Array(all.suffix(60))
+        let index = IVFIndex(vectors: base.flatMap { $0 }, count: n, metric: .euclidean, dimension: dim, parameters: .init(nLists: 120, codes: codes))
+        let c = index.calibrate(rerank: 10)
+        checkCalibration(c) { probes in recall(base, queries) { q in index.search(q, k: 10, nProbes: probes, rerank: 10).map(\.slot) } }
+    }
+}
