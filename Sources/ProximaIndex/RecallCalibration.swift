@@ -71,7 +71,7 @@ extension IVFIndex {
     public func calibrate(rerank: Int, samples: Int = 64) -> RecallCalibration {
         let k = RecallCalibration.k
         let position = [Int](unsafeUninitializedCapacity: count) { p, n in
-            for (i, id) in ids.enumerated() { p[Int(id)] = i }
+            for i in 0..<count { p[Int(slot(at: i))] = i }
             n = count
         }
         let stored = { (slot: Int32) in
@@ -86,8 +86,8 @@ extension IVFIndex {
                 var top = TopK(k: k)
                 q.withUnsafeBufferPointer { qp in
                     vectors.withUnsafeBufferPointer { v in
-                        for p in 0..<count where ids[p] != slot {
-                            top.insert(slot: Int(ids[p]), distance: exactDistance(qp.baseAddress!, v.baseAddress! + p * dimension))
+                        for p in 0..<count where self.slot(at: p) != slot {
+                            top.insert(slot: Int(self.slot(at: p)), distance: exactDistance(qp.baseAddress!, v.baseAddress! + p * dimension))
                         }
                     }
                 }

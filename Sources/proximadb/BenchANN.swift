@@ -65,15 +65,19 @@ struct BenchANN: AsyncParsableCommand {
         guard let codes = IVFIndex.Codes(rawValue: String(index.dropFirst(4))) else { throw ValidationError("unknown index \(index)") }
         let lists = nLists ?? max(16, Int(4 * Double(base.rows).squareRoot()))
         let start = ContinuousClock.now
-        let ivf = IVFIndex(vectors: base.values, count: base.rows, metric: metric, dimension: base.columns, parameters: .init(nLists: lists, codes: codes, pqSubspaces: pqSubspaces))
+        // Slots in list order, as collections keep them: `order` maps them back to rows.
+        let (ivf, order) = IVFIndex(
+            vectors: base.values, count: base.rows, metric: metric, dimension: base.columns,
+            parameters: .init(nLists: lists, codes: codes, pqSubspaces: pqSubspaces)
+        ).renumberedByPosition()
         let buildSeconds = Self.seconds(ContinuousClock.now - start)
         let queryRows = (0..<queries.rows).map { Array(queries.row($0)) }
+        let accept = Self.filter(every: filterEvery, order: order)
         for probe in probes.split(separator: ",").compactMap({ Int($0) }) {
             var results = [[Int32]](repeating: [], count: queryRows.count)
             let t1 = ContinuousClock.now
-            let accept = Self.filter(every: filterEvery)
             for (i, q) in queryRows.enumerated() {
-                results[i] = ivf.search(q, k: k, nProbes: probe, rerank: rerank, accept: accept).map { Int32($0.slot) }
+                results[i] = ivf.search(q, k: k, nProbes: probe, rerank: rerank, accept: accept).map { order[$0.slot] }
             }
             let single = Self.seconds(ContinuousClock.now - t1)
             let t2 = ContinuousClock.now
@@ -99,6 +103,12 @@ struct BenchANN: AsyncParsableCommand {
     static func filter(every n: Int?) -> (@Sendable (Int32) -> Bool)? {
         guard let n else { return nil }
         return { slot in Int(slot) % n == 0 }
+    }
+
+    /// The same filter on slots that `order` maps back to rows.
+    static func filter(every n: Int?, order: [Int32]) -> (@Sendable (Int32) -> Bool)? {
+        guard let n else { return nil }
+        return { slot in Int(order[Int(slot)]) % n == 0 }
     }
 
     var filterParams: [String: Int] { filterEvery.map { ["filter_every": $0] } ?? [:] }

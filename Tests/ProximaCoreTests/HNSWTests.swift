@@ -196,6 +196,26 @@ import Testing
         #expect(recall >= 0.95, "\(codes) \(plan): recall@10 = \(recall)")
     }
 
+    /// With thousands of lists, the lists to probe come from a graph over the
+    /// centroids; recall holds and a stored index rebuilds the same graph.
+    @Test func manyListsProbeThroughACentroidGraph() throws {
+        let dim = 4, n = IVFIndex.centroidGraphMinLists * 2
+        let base = data(n, dim, seed: 12)
+        let index = IVFIndex(vectors: base, count: n, metric: .euclidean, dimension: dim, parameters: .init(nLists: IVFIndex.centroidGraphMinLists))
+        #expect(index.centroidGraph != nil && index.listCount == IVFIndex.centroidGraphMinLists)
+        let loaded = try IVFIndex(serialized: index.serialized())
+        let rows = (0..<n).map { Array(base[($0 * dim)..<(($0 + 1) * dim)]) }
+        var hits = 0
+        for qi in 0..<30 {
+            let q = rows[qi * 101].map { $0 + 0.02 }
+            let got = index.search(q, k: 10, nProbes: 48).map(\.slot)
+            #expect(loaded.search(q, k: 10, nProbes: 48).map(\.slot) == got)
+            let want = rows.indices.map { ($0, DistanceMetric.euclidean.distance(q, rows[$0])) }.sorted { $0.1 < $1.1 }.prefix(10).map(\.0)
+            hits += Set(got).intersection(want).count
+        }
+        #expect(Double(hits) / 300 >= 0.95, "recall@10 \(Double(hits) / 300)")
+    }
+
     @Test func filtersDuringTheScan() {
         let base = data(2000, 16, seed: 3)
         let index = IVFIndex(vectors: base, count: 2000, metric: .euclidean, dimension: 16, parameters: .init(nLists: 20, codes: .sq8))

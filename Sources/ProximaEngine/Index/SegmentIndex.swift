@@ -41,7 +41,7 @@ struct SegmentIndex: Sendable {
     /// segment's live rows; nil when exact search is the better plan (flat,
     /// small segments, binary metrics).
     static func build(config: CollectionConfig, rows: [SegmentRow], minRows: Int) -> SegmentIndex? {
-        let live = rows.filter { !$0.deleted }
+        var live = rows.filter { !$0.deleted }
         guard live.count >= minRows, !config.distanceMetric.requiresBinaryVectors else { return nil }
         let dim = config.dimension
         let setting = { (key: String, fallback: Int) in config.setting(key).map { Int($0) } ?? fallback }
@@ -74,9 +74,12 @@ struct SegmentIndex: Sendable {
             }
             var subspaces = config.setting("pq_subvectors").map { Int($0) }
             if let m = subspaces, m < 1 || dim % m != 0 { subspaces = nil }
-            let index = IVFIndex(
+            // Nodes in list order: the node table is the id array the index would otherwise keep.
+            let (index, order) = IVFIndex(
                 vectors: vectors, count: live.count, metric: config.distanceMetric, dimension: dim,
-                parameters: .init(nLists: lists, codes: codes, pqSubspaces: subspaces))
+                parameters: .init(nLists: lists, codes: codes, pqSubspaces: subspaces)
+            ).renumberedByPosition()
+            live = order.map { live[Int($0)] }
             calibration = index.calibrate(rerank: rerank(codes))
             structure = .ivf(index)
         }

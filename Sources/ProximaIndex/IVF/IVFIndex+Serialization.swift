@@ -8,7 +8,7 @@ import ProximaCore
 /// ```
 /// "PXIVF001" | u32 metric | u32 dimension | u32 codes | u32 lists | u64 count | u32 pq subspaces | u32 0
 /// | u64 seed | 8 × (u64 offset, u64 length) sections | padding to 192 bytes | 64-byte aligned sections:
-/// quantizer floats, centroids, list offsets (u64, lists + 1), ids (i32), codes, vectors
+/// quantizer floats, centroids, list offsets (u64, lists + 1), ids (i32; none when slots are positions), codes, vectors
 /// ```
 extension IVFIndex {
     static let magic: [UInt8] = Array("PXIVF001".utf8)
@@ -117,7 +117,7 @@ extension IVFIndex {
         case .rabitq: count * BinaryQuantizer(dimension: dim, seed: seed).rowBytes
         }
         guard centroids.count == lists * dim, offsets.count == lists + 1, offsets.first == 0, offsets.last == count,
-            zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }), ids.count == count, vectors.count == count * dim,
+            zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }), ids.count == count || ids.isEmpty, vectors.count == count * dim,
             codeBytes.count == expectedCodes, layout.vectors.upperBound == data.count
         else { throw FormatProblem("IVF sections do not agree") }
         var scalar: ScalarQuantizer?

@@ -28,7 +28,8 @@ public struct IVFIndex: Sendable {
     public private(set) var centroids: [Float]
     /// List `l` is positions `listOffsets[l] ..< listOffsets[l + 1]`.
     public private(set) var listOffsets: [Int]
-    /// Caller's slot for each position.
+    /// Caller's slot for each position; empty when slots are positions
+    /// (`renumberedByPosition`), which saves 4 bytes a vector.
     public private(set) var ids: [Int32]
     /// Full vectors by position (normalised for cosine): scanned for `flat`, re-ranked for `sq8`.
     public private(set) var vectors: [Float]
@@ -36,8 +37,35 @@ public struct IVFIndex: Sendable {
     public let quantizer: ScalarQuantizer?
     public let productQuantizer: ProductQuantizer?
     public let binaryQuantizer: BinaryQuantizer?
+    /// An HNSW graph over the centroids when there are at least
+    /// `centroidGraphMinLists`, so choosing lists does not scan them all;
+    /// rebuilt on load (it is small), not stored.
+    let centroidGraph: HNSWIndex?
+    public static let centroidGraphMinLists = 2048
 
-    public var count: Int { ids.count }
+    static func graph(over centroids: [Float], dimension dim: Int) -> HNSWIndex? {
+        let lists = centroids.count / dim
+        guard lists >= centroidGraphMinLists else { return nil }
+        var graph = HNSWIndex(metric: .euclidean, dimension: dim, parameters: .init(m: 16, efConstruction: 100))
+        for l in 0..<lists { graph.add(Array(centroids[(l * dim)..<((l + 1) * dim)])) }
+        return graph
+    }
+
+    public var count: Int { vectors.count / dimension }
+
+    /// The caller's slot at position `p`.
+    @inline(__always)
+    public func slot(at p: Int) -> Int32 { ids.isEmpty ? Int32(p) : ids[p] }
+
+    /// The same index with each vector's slot made its position (list order),
+    /// so no id array is kept: `order[p]` is the slot that is now `p`. A
+    /// caller keeping its own table of what each slot is reorders it by `order`.
+    public func renumberedByPosition() -> (index: IVFIndex, order: [Int32]) {
+        var copy = self
+        let order = (0..<count).map { slot(at: $0) }
+        copy.ids = []
+        return (copy, order)
+    }
     public var listCount: Int { listOffsets.count - 1 }
 
     /// Builds over `count` row-major vectors; slot `i` is row `i`.
@@ -77,6 +105,7 @@ public struct IVFIndex: Sendable {
             for d in 0..<dim { ordered[p * dim + d] = rows[i * dim + d] }
         }
         self.centroids = centroids
+        self.centroidGraph = Self.graph(over: centroids, dimension: dim)
         self.listOffsets = offsets
         self.ids = ids
         self.vectors = ordered
@@ -164,6 +193,7 @@ public struct IVFIndex: Sendable {
         self.dimension = dimension
         self.parameters = parameters
         self.centroids = centroids
+        self.centroidGraph = Self.graph(over: centroids, dimension: dimension)
         self.listOffsets = listOffsets
         self.ids = ids
         self.vectors = vectors
@@ -190,7 +220,7 @@ public struct IVFIndex: Sendable {
         var nProbes = nProbes
         var filterFirst = false
         if let accept {
-            switch plan ?? FilterPlan.choose(count: count, selectivity: FilterPlan.selectivity(count: count) { accept(ids[Int($0)]) }) {
+            switch plan ?? FilterPlan.choose(count: count, selectivity: FilterPlan.selectivity(count: count) { accept(slot(at: Int($0))) }) {
             case .filterFirst: filterFirst = true
             case .widened(let factor): nProbes = min(listCount, Int((Double(nProbes) * factor).rounded(.up)))
             }
@@ -206,18 +236,25 @@ public struct IVFIndex: Sendable {
             if filterFirst, let accept {
                 var top = TopK(k: k)
                 vectors.withUnsafeBufferPointer { v in
-                    for p in 0..<count where accept(ids[p]) { top.insert(slot: p, distance: exactDistance(qp, v.baseAddress! + p * dim)) }
+                    for p in 0..<count where accept(slot(at: p)) { top.insert(slot: p, distance: exactDistance(qp, v.baseAddress! + p * dim)) }
                 }
                 return top.sorted().map { c in
-                    TopK.Candidate(slot: Int(ids[c.slot]), distance: metric == .euclidean ? max(c.distance, 0).squareRoot() : c.distance)
+                    TopK.Candidate(slot: Int(slot(at: c.slot)), distance: metric == .euclidean ? max(c.distance, 0).squareRoot() : c.distance)
                 }
             }
-            // 1. The lists to probe: nearest centroids.
-            var probe = TopK(k: min(nProbes, listCount))
-            centroids.withUnsafeBufferPointer { c in
-                for l in 0..<listCount { probe.insert(slot: l, distance: DistanceKernels.squaredL2(qp, c.baseAddress! + l * dim, dim)) }
+            // 1. The lists to probe: nearest centroids, by a scan or, when there are many, their graph.
+            let probed: [TopK.Candidate]
+            if let centroidGraph {
+                probed = centroidGraph.search(q, k: min(nProbes, listCount), ef: max(64, 2 * nProbes)).map {
+                    TopK.Candidate(slot: Int($0.slot), distance: $0.distance * $0.distance)
+                }
+            } else {
+                var probe = TopK(k: min(nProbes, listCount))
+                centroids.withUnsafeBufferPointer { c in
+                    for l in 0..<listCount { probe.insert(slot: l, distance: DistanceKernels.squaredL2(qp, c.baseAddress! + l * dim, dim)) }
+                }
+                probed = probe.sorted()
             }
-            let probed = probe.sorted()
             let lists = probed.map(\.slot)
             // 2. Scan them.
             let reranks = parameters.codes != .flat
@@ -233,7 +270,7 @@ public struct IVFIndex: Sendable {
                     for l in lists {
                         for p in listOffsets[l]..<listOffsets[l + 1] {
                             let d = exactDistance(qp, v.baseAddress! + p * dim)
-                            if top.accepts(d), accept?(ids[p]) ?? true { top.insert(slot: p, distance: d) }
+                            if top.accepts(d), accept?(slot(at: p)) ?? true { top.insert(slot: p, distance: d) }
                         }
                     }
                 }
@@ -247,7 +284,7 @@ public struct IVFIndex: Sendable {
                 }
             }
             return final.sorted().map { c in
-                TopK.Candidate(slot: Int(ids[c.slot]), distance: metric == .euclidean ? max(c.distance, 0).squareRoot() : c.distance)
+                TopK.Candidate(slot: Int(slot(at: c.slot)), distance: metric == .euclidean ? max(c.distance, 0).squareRoot() : c.distance)
             }
         }
     }
@@ -269,7 +306,7 @@ public struct IVFIndex: Sendable {
                             for p in listOffsets[l]..<listOffsets[l + 1] {
                                 let dot = ScalarQuantizer.dot(queryTimesScale: qsp.baseAddress!, queryDotMinimum: qMin, code: c.baseAddress! + p * dim, dim)
                                 let d = metric == .cosine ? 1 - dot : -dot
-                                if top.accepts(d), accept?(ids[p]) ?? true { top.insert(slot: p, distance: d) }
+                                if top.accepts(d), accept?(slot(at: p)) ?? true { top.insert(slot: p, distance: d) }
                             }
                         }
                     }
@@ -279,7 +316,7 @@ public struct IVFIndex: Sendable {
                         for l in lists {
                             for p in listOffsets[l]..<listOffsets[l + 1] {
                                 let d = ScalarQuantizer.squaredL2(shiftedQuery: sq.baseAddress!, scale: s.baseAddress!, code: c.baseAddress! + p * dim, dim)
-                                if top.accepts(d), accept?(ids[p]) ?? true { top.insert(slot: p, distance: d) }
+                                if top.accepts(d), accept?(slot(at: p)) ?? true { top.insert(slot: p, distance: d) }
                             }
                         }
                     }
@@ -312,7 +349,7 @@ public struct IVFIndex: Sendable {
                     table.withUnsafeBufferPointer { t in
                         for p in listOffsets[l]..<listOffsets[l + 1] {
                             let d = constant + ProductQuantizer.distance(table: t.baseAddress!, code: c.baseAddress! + p * m, subspaces: m)
-                            if top.accepts(d), accept?(ids[p]) ?? true { top.insert(slot: p, distance: d) }
+                            if top.accepts(d), accept?(slot(at: p)) ?? true { top.insert(slot: p, distance: d) }
                         }
                     }
                 }
@@ -344,7 +381,7 @@ public struct IVFIndex: Sendable {
                             case .cosine: (f.extra + centreTerm - 2 * estimate) / 2
                             default: f.extra + centreTerm - 2 * estimate
                             }
-                            if top.accepts(d), accept?(ids[p]) ?? true { top.insert(slot: p, distance: d) }
+                            if top.accepts(d), accept?(slot(at: p)) ?? true { top.insert(slot: p, distance: d) }
                         }
                     }
                 }
@@ -353,12 +390,12 @@ public struct IVFIndex: Sendable {
     }
 
     /// Bytes a search keeps in memory per vector: codes (or full vectors for
-    /// `flat`) plus the id; the centroids and codebooks are shared. Rerank
+    /// `flat`) plus the id unless slots are positions; the centroids and codebooks are shared. Rerank
     /// vectors for quantised codes are read on demand and are not counted.
     public var searchBytesPerVector: Double {
         guard count > 0 else { return 0 }
         let shared = centroids.count * 4 + listOffsets.count * 8 + (productQuantizer?.codebooks.count ?? 0) * 4
-        return Double(codeBytesPerVector + 4) + Double(shared) / Double(count)
+        return Double(codeBytesPerVector + (ids.isEmpty ? 0 : 4)) + Double(shared) / Double(count)
     }
 
     /// A vector's own code in a posting list (full vector for `flat`).
