@@ -41,7 +41,20 @@ static float l1_portable(const float *a, const float *b, long n) {
     return total;
 }
 
+/* One query against four vectors: each query load serves four products, and
+   the four independent sums keep the FMA units busy (faiss batches the same way). */
+static void dot4_portable(const float *q, const float *const *v, long n, float *out) {
+    for (int j = 0; j < 4; j++) out[j] = dot_portable(q, v[j], n);
+}
+
+static void l2_4_portable(const float *q, const float *const *v, long n, float *out) {
+    for (int j = 0; j < 4; j++) out[j] = l2_portable(q, v[j], n);
+}
+
 typedef float (*kernel_fn)(const float *, const float *, long);
+typedef void (*kernel4_fn)(const float *, const float *const *, long, float *);
+static kernel4_fn dot4_impl = dot4_portable;
+static kernel4_fn l2_4_impl = l2_4_portable;
 static kernel_fn dot_impl = dot_portable;
 static kernel_fn l2_impl = l2_portable;
 static kernel_fn l1_impl = l1_portable;
@@ -163,17 +176,124 @@ __attribute__((target("avx512f"))) static float l1_avx512(const float *a, const 
     return _mm512_reduce_add_ps(s0);
 }
 
+__attribute__((target("avx2,fma"))) static void dot4_avx2(const float *q, const float *const *v, long n, float *out) {
+    const float *a = v[0], *b = v[1], *c = v[2], *d = v[3];
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(q + i);
+        s0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(a + i), s0);
+        s1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + i), s1);
+        s2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(c + i), s2);
+        s3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(d + i), s3);
+    }
+    out[0] = hsum256(s0);
+    out[1] = hsum256(s1);
+    out[2] = hsum256(s2);
+    out[3] = hsum256(s3);
+    for (; i < n; i++) {
+        out[0] += q[i] * a[i];
+        out[1] += q[i] * b[i];
+        out[2] += q[i] * c[i];
+        out[3] += q[i] * d[i];
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void l2_4_avx2(const float *q, const float *const *v, long n, float *out) {
+    const float *a = v[0], *b = v[1], *c = v[2], *d = v[3];
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(q + i);
+        __m256 d0 = _mm256_sub_ps(x, _mm256_loadu_ps(a + i)), d1 = _mm256_sub_ps(x, _mm256_loadu_ps(b + i));
+        __m256 d2 = _mm256_sub_ps(x, _mm256_loadu_ps(c + i)), d3 = _mm256_sub_ps(x, _mm256_loadu_ps(d + i));
+        s0 = _mm256_fmadd_ps(d0, d0, s0);
+        s1 = _mm256_fmadd_ps(d1, d1, s1);
+        s2 = _mm256_fmadd_ps(d2, d2, s2);
+        s3 = _mm256_fmadd_ps(d3, d3, s3);
+    }
+    out[0] = hsum256(s0);
+    out[1] = hsum256(s1);
+    out[2] = hsum256(s2);
+    out[3] = hsum256(s3);
+    for (; i < n; i++) {
+        float e0 = q[i] - a[i], e1 = q[i] - b[i], e2 = q[i] - c[i], e3 = q[i] - d[i];
+        out[0] += e0 * e0;
+        out[1] += e1 * e1;
+        out[2] += e2 * e2;
+        out[3] += e3 * e3;
+    }
+}
+
+__attribute__((target("avx512f"))) static void dot4_avx512(const float *q, const float *const *v, long n, float *out) {
+    const float *a = v[0], *b = v[1], *c = v[2], *d = v[3];
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 x = _mm512_loadu_ps(q + i);
+        s0 = _mm512_fmadd_ps(x, _mm512_loadu_ps(a + i), s0);
+        s1 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b + i), s1);
+        s2 = _mm512_fmadd_ps(x, _mm512_loadu_ps(c + i), s2);
+        s3 = _mm512_fmadd_ps(x, _mm512_loadu_ps(d + i), s3);
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        __m512 x = _mm512_maskz_loadu_ps(m, q + i);
+        s0 = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, a + i), s0);
+        s1 = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, b + i), s1);
+        s2 = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, c + i), s2);
+        s3 = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, d + i), s3);
+    }
+    out[0] = _mm512_reduce_add_ps(s0);
+    out[1] = _mm512_reduce_add_ps(s1);
+    out[2] = _mm512_reduce_add_ps(s2);
+    out[3] = _mm512_reduce_add_ps(s3);
+}
+
+__attribute__((target("avx512f"))) static void l2_4_avx512(const float *q, const float *const *v, long n, float *out) {
+    const float *a = v[0], *b = v[1], *c = v[2], *d = v[3];
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 x = _mm512_loadu_ps(q + i);
+        __m512 d0 = _mm512_sub_ps(x, _mm512_loadu_ps(a + i)), d1 = _mm512_sub_ps(x, _mm512_loadu_ps(b + i));
+        __m512 d2 = _mm512_sub_ps(x, _mm512_loadu_ps(c + i)), d3 = _mm512_sub_ps(x, _mm512_loadu_ps(d + i));
+        s0 = _mm512_fmadd_ps(d0, d0, s0);
+        s1 = _mm512_fmadd_ps(d1, d1, s1);
+        s2 = _mm512_fmadd_ps(d2, d2, s2);
+        s3 = _mm512_fmadd_ps(d3, d3, s3);
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        __m512 x = _mm512_maskz_loadu_ps(m, q + i);
+        __m512 d0 = _mm512_sub_ps(x, _mm512_maskz_loadu_ps(m, a + i)), d1 = _mm512_sub_ps(x, _mm512_maskz_loadu_ps(m, b + i));
+        __m512 d2 = _mm512_sub_ps(x, _mm512_maskz_loadu_ps(m, c + i)), d3 = _mm512_sub_ps(x, _mm512_maskz_loadu_ps(m, d + i));
+        s0 = _mm512_fmadd_ps(d0, d0, s0);
+        s1 = _mm512_fmadd_ps(d1, d1, s1);
+        s2 = _mm512_fmadd_ps(d2, d2, s2);
+        s3 = _mm512_fmadd_ps(d3, d3, s3);
+    }
+    out[0] = _mm512_reduce_add_ps(s0);
+    out[1] = _mm512_reduce_add_ps(s1);
+    out[2] = _mm512_reduce_add_ps(s2);
+    out[3] = _mm512_reduce_add_ps(s3);
+}
+
 __attribute__((constructor)) static void choose_kernels(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) {
         dot_impl = dot_avx512;
         l2_impl = l2_avx512;
         l1_impl = l1_avx512;
+        dot4_impl = dot4_avx512;
+        l2_4_impl = l2_4_avx512;
         instruction_set = "avx512";
     } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         dot_impl = dot_avx2;
         l2_impl = l2_avx2;
         l1_impl = l1_avx2;
+        dot4_impl = dot4_avx2;
+        l2_4_impl = l2_4_avx2;
         instruction_set = "avx2";
     }
 }
@@ -182,4 +302,6 @@ __attribute__((constructor)) static void choose_kernels(void) {
 float pk_dot(const float *a, const float *b, long n) { return dot_impl(a, b, n); }
 float pk_squared_l2(const float *a, const float *b, long n) { return l2_impl(a, b, n); }
 float pk_l1(const float *a, const float *b, long n) { return l1_impl(a, b, n); }
+void pk_dot4(const float *q, const float *const *v, long n, float *out) { dot4_impl(q, v, n, out); }
+void pk_squared_l2_4(const float *q, const float *const *v, long n, float *out) { l2_4_impl(q, v, n, out); }
 const char *pk_instruction_set(void) { return instruction_set; }

@@ -1,8 +1,10 @@
 import Foundation
+import ProximaTesting
 import Testing
 @testable import ProximaCloud
 @testable import ProximaCore
 @testable import ProximaEngine
+@testable import ProximaIndex
 
 /// Collections search through their segments' indexes: recall against exact
 /// search, filters, and writes made after the index was built.
@@ -61,5 +63,33 @@ import Testing
         #expect(
             try await fresh.search(queries: [q], k: 10, filter: nil, threshold: nil)[0].map(\.record.id)
                 == collection.search(queries: [q], k: 10, filter: nil, threshold: nil)[0].map(\.record.id))
+    }
+
+    /// A cold query on an IVF index file in S3 (moto, signed ranged GETs):
+    /// the prefix once, then two rounds of ranged reads per query, and the
+    /// answer the index gives in memory.
+    @Test func coldIVFQueryThroughRangedGets() async throws {
+        let moto = try Emulators.moto.get()
+        let storage = try S3Storage(
+            .init(bucket: moto["bucket"], prefix: "cold-\(UUID().uuidString)", endpoint: moto["endpoint"]),
+            credentials: StaticCredentialProvider(AWSCredentials(accessKeyId: moto["access_key_id"], secretAccessKey: moto["secret_access_key"])))
+        let dim = 64, n = 6000
+        var rng = SeededRandom(seed: 3)
+        let centres = (0..<20).map { _ in (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) } }
+        let rows = (0..<n).map { i in centres[i % 20].map { $0 + Float.random(in: -0.4...0.4, using: &rng) } }
+        let index = IVFIndex(vectors: rows.flatMap { $0 }, count: n, metric: .cosine, dimension: dim, parameters: .init(nLists: 80, codes: .rabitq))
+            .renumberedByPosition().index
+        let file = index.serialized()
+        _ = try await storage.put("segments/s1/index.ivf", file)
+        let (cold, opening) = try await IVFIndex.RangedFile.open(size: file.count) { range in
+            try await storage.get("segments/s1/index.ivf", range: range).bytes
+        }
+        #expect(opening.requests == 1, "the prefix fits the first read")
+        for qi in 0..<10 {
+            let q = rows[qi * 37].map { $0 + 0.05 }
+            let (hits, cost) = try await cold.search(q, k: 10, nProbes: 6, rerank: 10)
+            #expect(hits.map(\.slot) == index.search(q, k: 10, nProbes: 6, rerank: 10).map(\.slot))
+            #expect(cost.rounds == 2 && cost.requests <= 6 + 100 && cost.bytes < file.count / 5, "\(cost) of \(file.count) bytes")
+        }
     }
 }

@@ -39,6 +39,36 @@ public enum DistanceKernels {
         return sum
     }
 
+    /// Dot products of `q` with four vectors at once (one query load per four products).
+    @inlinable
+    public static func dot4(
+        _ q: UnsafePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ d: UnsafePointer<Float>,
+        _ n: Int
+    ) -> SIMD4<Float> {
+        if n < 32 { return SIMD4(dot(q, a, n), dot(q, b, n), dot(q, c, n), dot(q, d, n)) }
+        var out = SIMD4<Float>()
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: 4) { v in
+            v[0] = a; v[1] = b; v[2] = c; v[3] = d
+            withUnsafeMutableBytes(of: &out) { pk_dot4(q, v.baseAddress!, n, $0.baseAddress!.assumingMemoryBound(to: Float.self)) }
+        }
+        return out
+    }
+
+    /// Squared euclidean distances from `q` to four vectors at once.
+    @inlinable
+    public static func squaredL2x4(
+        _ q: UnsafePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ d: UnsafePointer<Float>,
+        _ n: Int
+    ) -> SIMD4<Float> {
+        if n < 32 { return SIMD4(squaredL2(q, a, n), squaredL2(q, b, n), squaredL2(q, c, n), squaredL2(q, d, n)) }
+        var out = SIMD4<Float>()
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: 4) { v in
+            v[0] = a; v[1] = b; v[2] = c; v[3] = d
+            withUnsafeMutableBytes(of: &out) { pk_squared_l2_4(q, v.baseAddress!, n, $0.baseAddress!.assumingMemoryBound(to: Float.self)) }
+        }
+        return out
+    }
+
     @inlinable
     public static func squaredL2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
         if n >= 32 { return pk_squared_l2(a, b, n) }

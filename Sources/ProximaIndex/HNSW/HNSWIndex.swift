@@ -262,10 +262,7 @@ public struct HNSWIndex: Sendable {
                                     found += 1
                                 }
                             }
-                            for i in 0..<found {
-                                let n = fresh[i]
-                                if i + 1 < found { pk_prefetch(base + Int(fresh[i + 1]) * dim + 16) }
-                                let d = kernel.distance(q, base + Int(n) * dim, dim)
+                            @inline(__always) func consider(_ n: Int32, _ d: Float) {
                                 if results.count < ef || d < bound {
                                     frontier.push(Candidate(slot: n, distance: d))
                                     if accept?(n) ?? true {
@@ -274,6 +271,19 @@ public struct HNSWIndex: Sendable {
                                     }
                                     if results.count >= ef { bound = results.top.distance }
                                 }
+                            }
+                            // Four distances at a time share the query's loads.
+                            var i = 0
+                            while i + 4 <= found {
+                                let d = kernel.distance4(
+                                    q, base + Int(fresh[i]) * dim, base + Int(fresh[i + 1]) * dim, base + Int(fresh[i + 2]) * dim,
+                                    base + Int(fresh[i + 3]) * dim, dim)
+                                for j in 0..<4 { consider(fresh[i + j], d[j]) }
+                                i += 4
+                            }
+                            while i < found {
+                                consider(fresh[i], kernel.distance(q, base + Int(fresh[i]) * dim, dim))
+                                i += 1
                             }
                         }
                     }
@@ -334,18 +344,44 @@ public struct HNSWIndex: Sendable {
 /// Distance kernels the graph search is specialised on.
 protocol HNSWKernel {
     func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float
+    /// `q` against four vectors at once.
+    func distance4(
+        _ q: UnsafePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ d: UnsafePointer<Float>,
+        _ n: Int
+    ) -> SIMD4<Float>
+}
+
+extension HNSWKernel {
+    @inline(__always) func distance4(
+        _ q: UnsafePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ d: UnsafePointer<Float>,
+        _ n: Int
+    ) -> SIMD4<Float> {
+        SIMD4(distance(q, a, n), distance(q, b, n), distance(q, c, n), distance(q, d, n))
+    }
 }
 
 struct CosineKernel: HNSWKernel {  // vectors are normalised on insert
     @inline(__always) func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float { 1 - DistanceKernels.dot(a, b, n) }
+    @inline(__always) func distance4(
+        _ q: UnsafePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ d: UnsafePointer<Float>,
+        _ n: Int
+    ) -> SIMD4<Float> { 1 - DistanceKernels.dot4(q, a, b, c, d, n) }
 }
 
 struct SquaredL2Kernel: HNSWKernel {
     @inline(__always) func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float { DistanceKernels.squaredL2(a, b, n) }
+    @inline(__always) func distance4(
+        _ q: UnsafePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ d: UnsafePointer<Float>,
+        _ n: Int
+    ) -> SIMD4<Float> { DistanceKernels.squaredL2x4(q, a, b, c, d, n) }
 }
 
 struct DotKernel: HNSWKernel {
     @inline(__always) func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float { -DistanceKernels.dot(a, b, n) }
+    @inline(__always) func distance4(
+        _ q: UnsafePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ d: UnsafePointer<Float>,
+        _ n: Int
+    ) -> SIMD4<Float> { -DistanceKernels.dot4(q, a, b, c, d, n) }
 }
 
 struct MetricKernel: HNSWKernel {

@@ -85,8 +85,25 @@ extension IVFIndex {
     }
 
     public init(serialized data: [UInt8]) throws(FormatProblem) {
+        let (skeleton, layout) = try Self.skeleton(prefix: data, fileSize: data.count)
+        var reader = ByteReader(data)
+        reader.offset = layout.ids.lowerBound
+        let ids = try reader.array(Int32.self, count: layout.ids.count / 4)
+        reader.offset = layout.vectors.lowerBound
+        let vectors = try reader.array(Float.self, count: layout.vectors.count / 4)
+        self.init(
+            metric: skeleton.metric, dimension: skeleton.dimension, parameters: skeleton.parameters, count: skeleton.count,
+            centroids: skeleton.centroids, listOffsets: skeleton.listOffsets, ids: ids, vectors: vectors, codes: Array(data[layout.codes]),
+            quantizer: skeleton.quantizer, productQuantizer: skeleton.productQuantizer, binaryQuantizer: skeleton.binaryQuantizer)
+    }
+
+    /// The index without ids, codes or vectors, from a file's first bytes
+    /// (at least its `prefix`), with the file's layout: where a ranged search
+    /// starts. Every section's size is checked against the header.
+    static func skeleton(prefix data: [UInt8], fileSize: Int) throws(FormatProblem) -> (IVFIndex, FileLayout) {
         guard data.count >= Self.headerBytes else { throw FormatProblem("truncated IVF index file") }
-        let layout = try Self.layout(header: Array(data[0..<Self.headerBytes]), fileSize: data.count)
+        let layout = try Self.layout(header: Array(data[0..<Self.headerBytes]), fileSize: fileSize)
+        guard data.count >= layout.prefix.upperBound else { throw FormatProblem("truncated IVF index prefix") }
         var r = ByteReader(data)
         _ = try r.bytes(8)
         let metricCode = Int(try r.u32()), dim = Int(try r.u32()), codesCode = Int(try r.u32()), lists = Int(try r.u32())
@@ -94,7 +111,7 @@ extension IVFIndex {
         _ = try r.u32()
         let seed = try r.u64()
         guard DistanceMetric.allCases.indices.contains(metricCode), Codes.allCases.indices.contains(codesCode), dim > 0, dim <= 1 << 16, lists > 0,
-            count >= 0, count <= data.count / 4
+            count >= 0, count <= fileSize / 4
         else { throw FormatProblem("bad IVF header") }
         let codes = Codes.allCases[codesCode]
         func floats(_ range: Range<Int>) throws(FormatProblem) -> [Float] {
@@ -106,19 +123,16 @@ extension IVFIndex {
         var reader = ByteReader(data)
         reader.offset = layout.listOffsets.lowerBound
         let offsets = try reader.array(UInt64.self, count: layout.listOffsets.count / 8).map { Int(clamping: $0) }
-        reader.offset = layout.ids.lowerBound
-        let ids = try reader.array(Int32.self, count: layout.ids.count / 4)
-        let codeBytes = Array(data[layout.codes])
-        let centroids = try floats(layout.centroids), vectors = try floats(layout.vectors), q = try floats(layout.quantizer)
-        let expectedCodes = switch codes {
+        let centroids = try floats(layout.centroids), q = try floats(layout.quantizer)
+        let rowBytes = switch codes {
         case .flat: 0
-        case .sq8: count * dim
-        case .pq: count * subspaces
-        case .rabitq: count * BinaryQuantizer(dimension: dim, seed: seed).rowBytes
+        case .sq8: dim
+        case .pq: subspaces
+        case .rabitq: BinaryQuantizer(dimension: dim, seed: seed).rowBytes
         }
         guard centroids.count == lists * dim, offsets.count == lists + 1, offsets.first == 0, offsets.last == count,
-            zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }), ids.count == count || ids.isEmpty, vectors.count == count * dim,
-            codeBytes.count == expectedCodes, layout.vectors.upperBound == data.count
+            zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }), layout.ids.count == count * 4 || layout.ids.isEmpty,
+            layout.vectors.count == count * dim * 4, layout.codes.count == count * rowBytes, layout.vectors.upperBound == fileSize
         else { throw FormatProblem("IVF sections do not agree") }
         var scalar: ScalarQuantizer?
         var product: ProductQuantizer?
@@ -136,10 +150,11 @@ extension IVFIndex {
             guard subspaces >= 1, dim % subspaces == 0, q.count == dim * 256 else { throw FormatProblem("bad PQ codebooks") }
             product = ProductQuantizer(dimension: dim, subspaces: subspaces, codebooks: q)
         }
-        self.init(
+        let skeleton = IVFIndex(
             metric: DistanceMetric.allCases[metricCode], dimension: dim,
-            parameters: Parameters(nLists: lists, codes: codes, pqSubspaces: codes == .pq ? subspaces : nil, seed: seed),
-            centroids: centroids, listOffsets: offsets, ids: ids, vectors: vectors, codes: codeBytes, quantizer: scalar,
-            productQuantizer: product, binaryQuantizer: binary)
+            parameters: Parameters(nLists: lists, codes: codes, pqSubspaces: codes == .pq ? subspaces : nil, seed: seed), count: count,
+            centroids: centroids, listOffsets: offsets, ids: [], vectors: [], codes: [], quantizer: scalar, productQuantizer: product,
+            binaryQuantizer: binary)
+        return (skeleton, layout)
     }
 }

@@ -51,7 +51,7 @@ public struct IVFIndex: Sendable {
         return graph
     }
 
-    public var count: Int { vectors.count / dimension }
+    public let count: Int
 
     /// The caller's slot at position `p`.
     @inline(__always)
@@ -104,6 +104,7 @@ public struct IVFIndex: Sendable {
             ids[p] = Int32(i)
             for d in 0..<dim { ordered[p * dim + d] = rows[i * dim + d] }
         }
+        self.count = count
         self.centroids = centroids
         self.centroidGraph = Self.graph(over: centroids, dimension: dim)
         self.listOffsets = offsets
@@ -183,12 +184,14 @@ public struct IVFIndex: Sendable {
         return codes
     }
 
-    /// An index from its stored parts (see `IVFIndex+Serialization`).
+    /// An index from its stored parts (see `IVFIndex+Serialization`); without
+    /// ids, codes and vectors it is the skeleton a ranged search starts from.
     init(
-        metric: DistanceMetric, dimension: Int, parameters: Parameters, centroids: [Float], listOffsets: [Int], ids: [Int32],
+        metric: DistanceMetric, dimension: Int, parameters: Parameters, count: Int, centroids: [Float], listOffsets: [Int], ids: [Int32],
         vectors: [Float], codes: [UInt8], quantizer: ScalarQuantizer?, productQuantizer: ProductQuantizer?,
         binaryQuantizer: BinaryQuantizer?
     ) {
+        self.count = count
         self.metric = metric
         self.dimension = dimension
         self.parameters = parameters
@@ -225,11 +228,7 @@ public struct IVFIndex: Sendable {
             case .widened(let factor): nProbes = min(listCount, Int((Double(nProbes) * factor).rounded(.up)))
             }
         }
-        var q = query
-        if metric == .cosine {
-            let inv = q.withUnsafeBufferPointer { DistanceKernels.inverseNorm($0.baseAddress!, dimension) }
-            for d in q.indices { q[d] *= inv }
-        }
+        let q = prepared(query)
         let dim = dimension
         return q.withUnsafeBufferPointer { qb in
             let qp = qb.baseAddress!
@@ -242,39 +241,11 @@ public struct IVFIndex: Sendable {
                     TopK.Candidate(slot: Int(slot(at: c.slot)), distance: metric == .euclidean ? max(c.distance, 0).squareRoot() : c.distance)
                 }
             }
-            // 1. The lists to probe: nearest centroids, by a scan or, when there are many, their graph.
-            let probed: [TopK.Candidate]
-            if let centroidGraph {
-                probed = centroidGraph.search(q, k: min(nProbes, listCount), ef: max(64, 2 * nProbes)).map {
-                    TopK.Candidate(slot: Int($0.slot), distance: $0.distance * $0.distance)
-                }
-            } else {
-                var probe = TopK(k: min(nProbes, listCount))
-                centroids.withUnsafeBufferPointer { c in
-                    for l in 0..<listCount { probe.insert(slot: l, distance: DistanceKernels.squaredL2(qp, c.baseAddress! + l * dim, dim)) }
-                }
-                probed = probe.sorted()
-            }
-            let lists = probed.map(\.slot)
-            // 2. Scan them.
+            // 1. The lists to probe; 2. their rows, scanned.
+            let probed = nearestLists(qp, nProbes)
             let reranks = parameters.codes != .flat
             var top = TopK(k: reranks ? k * max(1, rerank) : k)
-            vectors.withUnsafeBufferPointer { v in
-                if let quantizer {
-                    scanSQ8(qp, lists, quantizer, accept, &top)
-                } else if let productQuantizer {
-                    scanPQ(qp, lists, productQuantizer, accept, &top)
-                } else if let binaryQuantizer {
-                    scanBinary(qp, probed, binaryQuantizer, accept, &top)
-                } else {
-                    for l in lists {
-                        for p in listOffsets[l]..<listOffsets[l + 1] {
-                            let d = exactDistance(qp, v.baseAddress! + p * dim)
-                            if top.accepts(d), accept?(slot(at: p)) ?? true { top.insert(slot: p, distance: d) }
-                        }
-                    }
-                }
-            }
+            withListRows { rows in scanLists(qp, probed, accept, &top, rows) }
             // 3. Re-rank quantised candidates with full vectors.
             var final = top
             if reranks {
@@ -289,9 +260,69 @@ public struct IVFIndex: Sendable {
         }
     }
 
-    func scanSQ8(_ q: UnsafePointer<Float>, _ lists: [Int], _ quantizer: ScalarQuantizer, _ accept: ((Int32) -> Bool)?, _ top: inout TopK) {
+    /// The query as the index compares it (unit length for cosine).
+    func prepared(_ query: [Float]) -> [Float] {
+        guard metric == .cosine else { return query }
+        let inv = query.withUnsafeBufferPointer { DistanceKernels.inverseNorm($0.baseAddress!, dimension) }
+        return query.map { $0 * inv }
+    }
+
+    /// The `nProbes` lists whose centroids are nearest, with the squared
+    /// distance to each: by a scan or, when there are many, their graph.
+    func nearestLists(_ q: UnsafePointer<Float>, _ nProbes: Int) -> [TopK.Candidate] {
+        let dim = dimension, wanted = min(nProbes, listCount)
+        if let centroidGraph {
+            return centroidGraph.search(Array(UnsafeBufferPointer(start: q, count: dim)), k: wanted, ef: max(64, 2 * nProbes)).map {
+                TopK.Candidate(slot: Int($0.slot), distance: $0.distance * $0.distance)
+            }
+        }
+        var probe = TopK(k: wanted)
+        centroids.withUnsafeBufferPointer { c in
+            for l in 0..<listCount { probe.insert(slot: l, distance: DistanceKernels.squaredL2(q, c.baseAddress! + l * dim, dim)) }
+        }
+        return probe.sorted()
+    }
+
+    /// Where a scan finds list `l`'s rows (the row of its first position):
+    /// this index's own arrays, or bytes a ranged read fetched.
+    typealias ListRows = (Int) -> UnsafeRawPointer
+
+    /// Bytes of one position's row in the posting lists: its code, or its full vector for `flat`.
+    var rowBytes: Int { parameters.codes == .flat ? dimension * 4 : codeBytesPerVector }
+
+    func withListRows<R>(_ body: (ListRows) -> R) -> R {
+        let width = rowBytes
+        if parameters.codes == .flat {
+            return vectors.withUnsafeBytes { v in body { l in v.baseAddress! + listOffsets[l] * width } }
+        }
+        return codes.withUnsafeBytes { c in body { l in c.baseAddress! + listOffsets[l] * width } }
+    }
+
+    /// Scans the probed lists into `top`: positions with ranking distances,
+    /// estimated from codes (exact for `flat`).
+    func scanLists(_ q: UnsafePointer<Float>, _ probed: [TopK.Candidate], _ accept: ((Int32) -> Bool)?, _ top: inout TopK, _ rows: ListRows) {
+        if let quantizer {
+            scanSQ8(q, probed.map(\.slot), quantizer, accept, &top, rows)
+        } else if let productQuantizer {
+            scanPQ(q, probed.map(\.slot), productQuantizer, accept, &top, rows)
+        } else if let binaryQuantizer {
+            scanBinary(q, probed, binaryQuantizer, accept, &top, rows)
+        } else {
+            let dim = dimension
+            for list in probed {
+                let l = list.slot, first = listOffsets[l]
+                let base = rows(l).assumingMemoryBound(to: Float.self)
+                for p in first..<listOffsets[l + 1] {
+                    let d = exactDistance(q, base + (p - first) * dim)
+                    if top.accepts(d), accept?(slot(at: p)) ?? true { top.insert(slot: p, distance: d) }
+                }
+            }
+        }
+    }
+
+    func scanSQ8(_ q: UnsafePointer<Float>, _ lists: [Int], _ quantizer: ScalarQuantizer, _ accept: ((Int32) -> Bool)?, _ top: inout TopK, _ rows: ListRows) {
         let dim = dimension
-        codes.withUnsafeBufferPointer { c in
+        do {
             quantizer.scale.withUnsafeBufferPointer { s in
                 switch metric {
                 case .cosine, .dotProduct:
@@ -303,8 +334,9 @@ public struct IVFIndex: Sendable {
                     }
                     qs.withUnsafeBufferPointer { qsp in
                         for l in lists {
-                            for p in listOffsets[l]..<listOffsets[l + 1] {
-                                let dot = ScalarQuantizer.dot(queryTimesScale: qsp.baseAddress!, queryDotMinimum: qMin, code: c.baseAddress! + p * dim, dim)
+                            let first = listOffsets[l], base = rows(l).assumingMemoryBound(to: UInt8.self)
+                            for p in first..<listOffsets[l + 1] {
+                                let dot = ScalarQuantizer.dot(queryTimesScale: qsp.baseAddress!, queryDotMinimum: qMin, code: base + (p - first) * dim, dim)
                                 let d = metric == .cosine ? 1 - dot : -dot
                                 if top.accepts(d), accept?(slot(at: p)) ?? true { top.insert(slot: p, distance: d) }
                             }
@@ -314,8 +346,9 @@ public struct IVFIndex: Sendable {
                     let shifted = (0..<dim).map { q[$0] - quantizer.minimum[$0] }
                     shifted.withUnsafeBufferPointer { sq in
                         for l in lists {
-                            for p in listOffsets[l]..<listOffsets[l + 1] {
-                                let d = ScalarQuantizer.squaredL2(shiftedQuery: sq.baseAddress!, scale: s.baseAddress!, code: c.baseAddress! + p * dim, dim)
+                            let first = listOffsets[l], base = rows(l).assumingMemoryBound(to: UInt8.self)
+                            for p in first..<listOffsets[l + 1] {
+                                let d = ScalarQuantizer.squaredL2(shiftedQuery: sq.baseAddress!, scale: s.baseAddress!, code: base + (p - first) * dim, dim)
                                 if top.accepts(d), accept?(slot(at: p)) ?? true { top.insert(slot: p, distance: d) }
                             }
                         }
@@ -325,7 +358,7 @@ public struct IVFIndex: Sendable {
         }
     }
 
-    func scanPQ(_ q: UnsafePointer<Float>, _ lists: [Int], _ pq: ProductQuantizer, _ accept: ((Int32) -> Bool)?, _ top: inout TopK) {
+    func scanPQ(_ q: UnsafePointer<Float>, _ lists: [Int], _ pq: ProductQuantizer, _ accept: ((Int32) -> Bool)?, _ top: inout TopK, _ rows: ListRows) {
         // Codes hold residuals r = v - c_l. Squared L2 (which ranks cosine too, on
         // normalised vectors) needs a table for q - c_l per list; the dot product
         // splits into q·c_l, a constant per list, plus a table for q·r.
@@ -333,7 +366,7 @@ public struct IVFIndex: Sendable {
         let inner = metric == .dotProduct
         let shared = inner ? pq.lookupTable(q, innerProduct: true) : []
         var residualQuery = [Float](repeating: 0, count: dim)
-        codes.withUnsafeBufferPointer { c in
+        do {
             centroids.withUnsafeBufferPointer { cents in
                 for l in lists {
                     let centre = cents.baseAddress! + l * dim
@@ -346,9 +379,10 @@ public struct IVFIndex: Sendable {
                         for d in 0..<dim { residualQuery[d] = q[d] - centre[d] }
                         table = residualQuery.withUnsafeBufferPointer { pq.lookupTable($0.baseAddress!, innerProduct: false) }
                     }
+                    let first = listOffsets[l], base = rows(l).assumingMemoryBound(to: UInt8.self)
                     table.withUnsafeBufferPointer { t in
-                        for p in listOffsets[l]..<listOffsets[l + 1] {
-                            let d = constant + ProductQuantizer.distance(table: t.baseAddress!, code: c.baseAddress! + p * m, subspaces: m)
+                        for p in first..<listOffsets[l + 1] {
+                            let d = constant + ProductQuantizer.distance(table: t.baseAddress!, code: base + (p - first) * m, subspaces: m)
                             if top.accepts(d), accept?(slot(at: p)) ?? true { top.insert(slot: p, distance: d) }
                         }
                     }
@@ -358,21 +392,22 @@ public struct IVFIndex: Sendable {
     }
 
     /// `probed`: the lists with the query's squared distance to their centroid.
-    func scanBinary(_ q: UnsafePointer<Float>, _ probed: [TopK.Candidate], _ bq: BinaryQuantizer, _ accept: ((Int32) -> Bool)?, _ top: inout TopK) {
+    func scanBinary(_ q: UnsafePointer<Float>, _ probed: [TopK.Candidate], _ bq: BinaryQuantizer, _ accept: ((Int32) -> Bool)?, _ top: inout TopK, _ rows: ListRows) {
         let dim = dimension, width = bq.rowBytes, bytes = bq.codeBytes
         var rotated = [Float](repeating: 0, count: bq.paddedDimension)
         rotated.withUnsafeMutableBufferPointer { bq.rotate(q, into: $0.baseAddress!) }
         let table = rotated.withUnsafeBufferPointer { bq.table(rotatedQuery: $0.baseAddress!) }
         let total = table.total, invRootD = table.invRootD
-        codes.withUnsafeBufferPointer { c in
+        do {
             centroids.withUnsafeBufferPointer { cents in
                 table.sums.withUnsafeBufferPointer { t in
                     for list in probed {
                         let l = list.slot
                         // ‖v − q‖² = ‖r‖² + ‖q − c‖² − 2⟨r, q − c⟩; ⟨v, q⟩ = ⟨c, q⟩ + ⟨r, c⟩ + ⟨r, q − c⟩.
                         let centreTerm = metric == .dotProduct ? DistanceKernels.dot(q, cents.baseAddress! + l * dim, dim) : list.distance
-                        for p in listOffsets[l]..<listOffsets[l + 1] {
-                            let row = c.baseAddress! + p * width
+                        let first = listOffsets[l], base = rows(l).assumingMemoryBound(to: UInt8.self)
+                        for p in first..<listOffsets[l + 1] {
+                            let row = base + (p - first) * width
                             let s = BinaryQuantizer.signedProduct(t.baseAddress!, total: total, invRootD: invRootD, code: row, bytes: bytes)
                             let f = BinaryQuantizer.factors(row, codeBytes: bytes)
                             let estimate = f.scale * (s - f.offset)

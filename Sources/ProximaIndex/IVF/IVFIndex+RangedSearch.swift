@@ -1,0 +1,168 @@
+import ProximaCore
+
+extension IVFIndex {
+    /// An IVF index file searched through ranged reads, never loaded whole:
+    /// the cold path of ARCHITECTURE.md, for a file in an object store or on a
+    /// disk not yet cached. Opening reads the prefix (header, quantizer,
+    /// centroids, list offsets: one read, two if it is longer than guessed);
+    /// a query then takes two rounds, the reads of each issued together:
+    /// the chosen lists' rows, then the full vectors (and ids, when the file
+    /// keeps them) of the best candidates for rerank. Filters are not applied
+    /// here.
+    public struct RangedFile: Sendable {
+        public typealias Read = @Sendable (Range<Int>) async throws -> [UInt8]
+
+        /// What reading cost: rounds of reads issued together, requests, bytes.
+        public struct Cost: Sendable, Equatable {
+            public var rounds = 0
+            public var requests = 0
+            public var bytes = 0
+        }
+
+        let read: Read
+        let layout: FileLayout
+        /// The index without ids, codes or vectors.
+        let skeleton: IVFIndex
+        /// Candidates whose byte ranges lie within this many bytes of each other are read as one.
+        static let coalesceGap = 4096
+
+        public var count: Int { skeleton.count }
+
+        /// Opens a file of `size` bytes, reading `prefixGuess` bytes first.
+        public static func open(size: Int, prefixGuess: Int = 256 << 10, read: @escaping Read) async throws -> (RangedFile, Cost) {
+            var cost = Cost()
+            var prefix = try await read(0..<min(size, max(prefixGuess, headerBytes)))
+            cost.rounds += 1
+            cost.requests += 1
+            cost.bytes += prefix.count
+            guard prefix.count >= headerBytes else { throw FormatProblem("truncated IVF index file") }
+            let layout = try IVFIndex.layout(header: Array(prefix[0..<headerBytes]), fileSize: size)
+            if prefix.count < layout.prefix.upperBound {
+                let rest = try await read(prefix.count..<layout.prefix.upperBound)
+                cost.rounds += 1
+                cost.requests += 1
+                cost.bytes += rest.count
+                prefix += rest
+            }
+            let (skeleton, _) = try IVFIndex.skeleton(prefix: prefix, fileSize: size)
+            return (RangedFile(read: read, layout: layout, skeleton: skeleton), cost)
+        }
+
+        /// The `k` nearest slots among the `nProbes` nearest lists, as
+        /// `IVFIndex.search` finds them in memory, and what the reads cost.
+        public func search(_ query: [Float], k: Int, nProbes: Int, rerank: Int = 4) async throws -> (hits: [TopK.Candidate], cost: Cost) {
+            let index = skeleton
+            guard index.count > 0, k > 0 else { return ([], Cost()) }
+            precondition(query.count == index.dimension, "query of the wrong dimension")
+            var cost = Cost()
+            let q = index.prepared(query)
+            let probed = q.withUnsafeBufferPointer { index.nearestLists($0.baseAddress!, nProbes) }
+            // Round 1: each probed list's rows, one contiguous range per list.
+            let width = index.rowBytes
+            let rowsSection = index.parameters.codes == .flat ? layout.vectors : layout.codes
+            let listRanges = probed.map { list in
+                (rowsSection.lowerBound + index.listOffsets[list.slot] * width)..<(rowsSection.lowerBound + index.listOffsets[list.slot + 1] * width)
+            }
+            let lists = try await fetch(listRanges, &cost)
+            var joined: [UInt8] = []
+            var start: [Int: Int] = [:]
+            for (list, bytes) in zip(probed, lists) {
+                start[list.slot] = joined.count
+                joined += bytes
+            }
+            let reranks = index.parameters.codes != .flat
+            var top = TopK(k: reranks ? k * max(1, rerank) : k)
+            if !joined.isEmpty {
+                q.withUnsafeBufferPointer { qb in
+                    joined.withUnsafeBytes { rows in index.scanLists(qb.baseAddress!, probed, nil, &top, { rows.baseAddress! + start[$0]! }) }
+                }
+            }
+            // Round 2: the candidates' full vectors (to rerank) and stored ids (to name them).
+            let candidates = top.sorted()
+            let dim = index.dimension
+            let keepsIds = !layout.ids.isEmpty
+            var wanted: [Range<Int>] = []
+            for c in candidates {
+                if reranks { wanted.append((layout.vectors.lowerBound + c.slot * dim * 4)..<(layout.vectors.lowerBound + (c.slot + 1) * dim * 4)) }
+                if keepsIds { wanted.append((layout.ids.lowerBound + c.slot * 4)..<(layout.ids.lowerBound + c.slot * 4 + 4)) }
+            }
+            let pieces = try await fetchCoalesced(wanted, &cost)
+            var final = TopK(k: k)
+            var slots: [Int: Int] = [:]
+            q.withUnsafeBufferPointer { qb in
+                for c in candidates {
+                    var distance = c.distance
+                    if reranks {
+                        let base = layout.vectors.lowerBound + c.slot * dim * 4
+                        let bytes = pieces.bytes(base..<(base + dim * 4))
+                        let vector = [Float](unsafeUninitializedCapacity: dim) { out, n in
+                            bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(out).copyMemory(from: $0) }
+                            n = dim
+                        }
+                        distance = vector.withUnsafeBufferPointer { index.exactDistance(qb.baseAddress!, $0.baseAddress!) }
+                    }
+                    if keepsIds {
+                        let at = layout.ids.lowerBound + c.slot * 4
+                        slots[c.slot] = Int(pieces.bytes(at..<(at + 4)).withUnsafeBytes { Int32(littleEndian: $0.loadUnaligned(as: Int32.self)) })
+                    }
+                    final.insert(slot: c.slot, distance: distance)
+                }
+            }
+            let hits = final.sorted().map { c in
+                TopK.Candidate(slot: slots[c.slot] ?? c.slot, distance: index.metric == .euclidean ? max(c.distance, 0).squareRoot() : c.distance)
+            }
+            return (hits, cost)
+        }
+
+        /// Reads `ranges` concurrently, in order; one round.
+        func fetch(_ ranges: [Range<Int>], _ cost: inout Cost) async throws -> [[UInt8]] {
+            let wanted = ranges.filter { !$0.isEmpty }
+            guard !wanted.isEmpty else { return ranges.map { _ in [] } }
+            let read = self.read
+            let fetched = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+                for (i, range) in ranges.enumerated() where !range.isEmpty { group.addTask { (i, try await read(range)) } }
+                var out = [[UInt8]](repeating: [], count: ranges.count)
+                for try await (i, bytes) in group {
+                    guard bytes.count == ranges[i].count else { throw FormatProblem("short read of an IVF index file") }
+                    out[i] = bytes
+                }
+                return out
+            }
+            cost.rounds += 1
+            cost.requests += wanted.count
+            cost.bytes += wanted.reduce(0) { $0 + $1.count }
+            return fetched
+        }
+
+        /// Reads `ranges`, merging those within `coalesceGap` bytes of each other; one round.
+        func fetchCoalesced(_ ranges: [Range<Int>], _ cost: inout Cost) async throws -> Pieces {
+            var merged: [Range<Int>] = []
+            for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+                if let last = merged.last, r.lowerBound <= last.upperBound + Self.coalesceGap {
+                    merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+                } else {
+                    merged.append(r)
+                }
+            }
+            return Pieces(ranges: merged, bytes: try await fetch(merged, &cost))
+        }
+    }
+
+    /// Byte ranges read from a file, looked up by the range wanted.
+    struct Pieces {
+        let ranges: [Range<Int>]
+        let bytes: [[UInt8]]
+
+        func bytes(_ wanted: Range<Int>) -> ArraySlice<UInt8> {
+            // The last piece starting at or before the wanted range holds it.
+            var lo = 0, hi = ranges.count - 1
+            while lo < hi {
+                let mid = (lo + hi + 1) / 2
+                if ranges[mid].lowerBound <= wanted.lowerBound { lo = mid } else { hi = mid - 1 }
+            }
+            let piece = ranges[lo]
+            precondition(piece.lowerBound <= wanted.lowerBound && wanted.upperBound <= piece.upperBound, "range was not read")
+            return bytes[lo][(wanted.lowerBound - piece.lowerBound)..<(wanted.upperBound - piece.lowerBound)]
+        }
+    }
+}
