@@ -22,7 +22,7 @@ struct BenchANN: AsyncParsableCommand {
     @Option(help: "PQ bytes per vector (default dimension/8).") var pqSubspaces: Int?
     @Option(help: "IVF lists (default 4·√n).") var nLists: Int?
     @Option(help: "Comma-separated IVF probe counts to sweep.") var probes: String = "1,2,4,8,16,32,64"
-    @Option(help: "SQ8 candidates re-ranked per result.") var rerank: Int = 4
+    @Option(help: "IVF candidates re-ranked per result (default: what the code kind suggests).") var rerank: Int?
     @Option(help: "Filtered search: only rows whose index is a multiple of N may be returned (N = 100 keeps 1%).") var filterEvery: Int?
 
     func run() async throws {
@@ -73,6 +73,7 @@ struct BenchANN: AsyncParsableCommand {
         let buildSeconds = Self.seconds(ContinuousClock.now - start)
         let queryRows = (0..<queries.rows).map { Array(queries.row($0)) }
         let accept = Self.filter(every: filterEvery, order: order)
+        let rerank = self.rerank ?? ivf.suggestedRerank
         for probe in probes.split(separator: ",").compactMap({ Int($0) }) {
             var results = [[Int32]](repeating: [], count: queryRows.count)
             let t1 = ContinuousClock.now

@@ -80,19 +80,10 @@ struct SegmentIndex: Sendable {
                 parameters: .init(nLists: lists, codes: codes, pqSubspaces: subspaces)
             ).renumberedByPosition()
             live = order.map { live[Int($0)] }
-            calibration = index.calibrate(rerank: rerank(codes))
+            calibration = index.calibrate(rerank: index.suggestedRerank)
             structure = .ivf(index)
         }
         return SegmentIndex(structure: structure, nodeIds: live.map(\.record.id), nodeVersions: live.map(\.record.version), calibration: calibration)
-    }
-
-    /// Candidates re-ranked per result: coarser codes need more.
-    static func rerank(_ codes: IVFIndex.Codes) -> Int {
-        switch codes {
-        case .pq: 16
-        case .rabitq: 10
-        default: 4
-        }
     }
 
     /// Nearest nodes among those `accept` keeps, nearest first, in the metric's own distance.
@@ -102,7 +93,7 @@ struct SegmentIndex: Sendable {
         case .hnsw(let index):
             return index.search(query, k: k, ef: max(calibrated ?? width.ef, k), accept: accept).map { ($0.slot, $0.distance) }
         case .ivf(let index):
-            return index.search(query, k: k, nProbes: calibrated ?? width.probes, rerank: Self.rerank(index.parameters.codes), accept: accept)
+            return index.search(query, k: k, nProbes: calibrated ?? width.probes, rerank: index.suggestedRerank, accept: accept)
                 .map { (Int32($0.slot), $0.distance) }
         }
     }

@@ -24,6 +24,11 @@ public struct BinaryQuantizer: Sendable, Equatable {
     let signs: [[Float]]
 
     public var codeBytes: Int { paddedDimension / 8 }
+    /// Candidates to rerank per result: the estimate's error shrinks as
+    /// 1/√D, so short codes need more (measured: 10 at D = 512 and 40 at
+    /// D = 128 keep recall@10 near 0.99 on clustered data).
+    public var suggestedRerank: Int { max(10, 5120 / paddedDimension) }
+
     /// Bytes per row: the sign bits and three float factors.
     public var rowBytes: Int { codeBytes + 12 }
 
@@ -132,23 +137,11 @@ public struct BinaryQuantizer: Sendable, Equatable {
         return QueryTable(sums: sums, total: total, invRootD: 1 / Float(paddedDimension).squareRoot())
     }
 
-    /// ⟨x̄, R q⟩ for the code at `code`, from the query's table.
+    /// ⟨x̄, R q⟩ for the code at `code`, from the query's table: the same
+    /// per-byte table sum as a PQ distance.
     @inline(__always)
     static func signedProduct(_ table: UnsafePointer<Float>, total: Float, invRootD: Float, code: UnsafePointer<UInt8>, bytes: Int) -> Float {
-        var a: Float = 0, b: Float = 0, c: Float = 0, d: Float = 0
-        var i = 0
-        while i + 4 <= bytes {
-            a += table[i * 256 + Int(code[i])]
-            b += table[(i + 1) * 256 + Int(code[i + 1])]
-            c += table[(i + 2) * 256 + Int(code[i + 2])]
-            d += table[(i + 3) * 256 + Int(code[i + 3])]
-            i += 4
-        }
-        while i < bytes {
-            a += table[i * 256 + Int(code[i])]
-            i += 1
-        }
-        return (2 * ((a + b) + (c + d)) - total) * invRootD
+        (2 * ProductQuantizer.distance(table: table, code: code, subspaces: bytes) - total) * invRootD
     }
 
     /// The stored factors of a code row.

@@ -433,6 +433,16 @@ public struct IVFIndex: Sendable {
         return Double(codeBytesPerVector + (ids.isEmpty ? 0 : 4)) + Double(shared) / Double(count)
     }
 
+    /// Candidates per result worth reranking with full vectors: coarser codes need more.
+    public var suggestedRerank: Int {
+        switch parameters.codes {
+        case .flat: 1
+        case .sq8: 4
+        case .pq: 16
+        case .rabitq: binaryQuantizer!.suggestedRerank
+        }
+    }
+
     /// A vector's own code in a posting list (full vector for `flat`).
     public var codeBytesPerVector: Int {
         switch parameters.codes {

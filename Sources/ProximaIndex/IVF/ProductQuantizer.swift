@@ -85,7 +85,8 @@ public struct ProductQuantizer: Sendable, Equatable {
         }
     }
 
-    /// Σ over subspaces of the table entry each code byte selects.
+    /// Σ over subspaces of the table entry each code byte selects (256 entries
+    /// per subspace); the binary codes sum their byte tables the same way.
     @inline(__always)
     static func distance(table: UnsafePointer<Float>, code: UnsafePointer<UInt8>, subspaces m: Int) -> Float {
         var a: Float = 0, b: Float = 0, c: Float = 0, d: Float = 0
