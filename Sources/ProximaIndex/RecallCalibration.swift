@@ -24,12 +24,15 @@ public struct RecallCalibration: Sendable, Equatable {
         (points.first { Double($0.recall) >= target } ?? points.last)?.width
     }
 
-    static let k = 10
+    /// Recall is measured at 10.
+    public static let k = 10
+    /// HNSW `ef` values measured.
+    public static let hnswWidths = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
 
     /// Measures `widths` (ascending) on up to `samples` of `count` slots.
     /// `exact(slot)` gives the true `k` nearest other slots; `approximate(slot,
     /// width)` the index's answer (it may include `slot` itself, which is dropped).
-    static func measure(
+    public static func measure(
         count: Int, samples: Int, widths: [Int], seed: UInt64, exact: (Int32) -> [Int32], approximate: (Int32, Int) -> [Int32]
     ) -> RecallCalibration {
         guard count > k else { return RecallCalibration(points: []) }
@@ -57,12 +60,13 @@ extension HNSWIndex {
     public func calibrate(samples: Int = 64) -> RecallCalibration {
         let k = RecallCalibration.k
         return RecallCalibration.measure(
-            count: count, samples: samples, widths: [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512], seed: parameters.seed,
-            exact: { slot in exactSearch(storedVector(slot), k: k, accept: { $0 != slot }).map(\.slot) },
-            approximate: { slot, ef in search(storedVector(slot), k: k + 1, ef: ef).map(\.slot) })
+            count: count, samples: samples, widths: RecallCalibration.hnswWidths, seed: parameters.seed,
+            exact: { slot in exactSearch(Array(storedVector(slot)), k: k, accept: { $0 != slot }).map(\.slot) },
+            approximate: { slot, ef in search(Array(storedVector(slot)), k: k + 1, ef: ef).map(\.slot) })
     }
 
-    func storedVector(_ slot: Int32) -> [Float] { Array(vectors[(Int(slot) * dimension)..<((Int(slot) + 1) * dimension)]) }
+    /// The vector at `slot` as the index keeps it (unit length for cosine).
+    public func storedVector(_ slot: Int32) -> ArraySlice<Float> { vectors[(Int(slot) * dimension)..<((Int(slot) + 1) * dimension)] }
 }
 
 extension IVFIndex {

@@ -65,6 +65,45 @@ import Testing
                 == collection.search(queries: [q], k: 10, filter: nil, threshold: nil)[0].map(\.record.id))
     }
 
+    /// Dot-product collections search an HNSW graph through the MIPS-to-L2
+    /// reduction: recall against exact search on vectors of very unequal
+    /// norms, exact inner products as distances, and the same answers from a
+    /// fresh process that reads the stored index.
+    @Test func innerProductThroughHNSW() async throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let storage = try LocalDirectoryStorage(root: dir)
+        var settings = MaintenanceSettings()
+        settings.indexMinRows = 500
+        let engine = Engine(storage: storage, maintenance: settings, logger: quietLogger)
+        let dim = 24, n = 3000
+        _ = try await engine.createCollection(["name": "ip", "dimension": .int(Int64(dim)), "distance_metric": "dot_product"])
+        var rng = SeededRandom(seed: 8)
+        func vector(_ i: Int) -> [Float] {
+            let scale = Float.random(in: 0.2...3, using: &rng)  // norms differ 15-fold
+            return (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) * scale }
+        }
+        let records = (0..<n).map { i in WriteIntent.NewRecord(id: "v\(i)", vector: vector(i), metadata: [:]) }
+        _ = try await engine.write("ip", .insert(records, upsert: false))
+        #expect(try await engine.requestJob("ip", kind: "flush", wait: true).1?.status == .done)
+        let collection = try await engine.open("ip")
+        #expect(try await collection.stats().indexedSegments == 1)
+        let fresh = try await Engine(storage: storage, maintenance: settings, logger: quietLogger).open("ip")
+        var hits = 0
+        for qi in 0..<30 {
+            let q = vector(qi)
+            let exact = try await collection.search(queries: [q], k: 10, filter: nil, threshold: nil, exact: true)[0]
+            let approx = try await collection.search(queries: [q], k: 10, filter: nil, threshold: nil)[0]
+            hits += Set(exact.map(\.record.id)).intersection(approx.map(\.record.id)).count
+            for hit in approx {
+                let dot = zip(q, hit.record.vector).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                #expect(abs(hit.distance + dot) <= 1e-3 * max(1, abs(dot)), "distance \(hit.distance) for a dot product of \(dot)")
+            }
+            #expect(try await fresh.search(queries: [q], k: 10, filter: nil, threshold: nil)[0].map(\.record.id) == approx.map(\.record.id))
+        }
+        #expect(Double(hits) / 300 >= 0.95, "recall@10 \(Double(hits) / 300)")
+    }
+
     /// A cold query on an IVF index file in S3 (moto, signed ranged GETs):
     /// the prefix once, then two rounds of ranged reads per query, and the
     /// answer the index gives in memory.

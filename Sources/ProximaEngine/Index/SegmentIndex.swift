@@ -13,6 +13,11 @@ struct SegmentIndex: Sendable {
     enum Structure: Sendable {
         case hnsw(HNSWIndex)
         case ivf(IVFIndex)
+        /// Inner products through a euclidean graph (the MIPS-to-L2 reduction of
+        /// Bachrach et al., 2014): each vector gains a coordinate √(M² − ‖x‖²),
+        /// M the largest norm, and a query gains 0, so ‖x′ − q′‖² = M² + ‖q‖² −
+        /// 2⟨x, q⟩ orders the graph's neighbours as the inner product does.
+        case hnswInnerProduct(HNSWIndex, maxNorm: Float)
     }
 
     var structure: Structure
@@ -23,7 +28,7 @@ struct SegmentIndex: Sendable {
 
     var kind: Kind {
         switch structure {
-        case .hnsw: .hnsw
+        case .hnsw, .hnswInnerProduct: .hnsw
         case .ivf: .ivf
         }
     }
@@ -45,21 +50,38 @@ struct SegmentIndex: Sendable {
         guard live.count >= minRows, !config.distanceMetric.requiresBinaryVectors else { return nil }
         let dim = config.dimension
         let setting = { (key: String, fallback: Int) in config.setting(key).map { Int($0) } ?? fallback }
-        var algorithm = config.indexingAlgorithm
-        // HNSW over raw inner products loses recall on vectors of unequal norms: IVF ranks them exactly.
-        if algorithm == .hnsw && config.distanceMetric == .dotProduct { algorithm = .ivf }
+        let algorithm = config.indexingAlgorithm
         let structure: Structure
         var calibration = RecallCalibration(points: [])
         switch algorithm {
         case .flat:
             return nil
         case .hnsw:
-            var index = HNSWIndex(
-                metric: config.distanceMetric, dimension: dim,
-                parameters: .init(m: max(4, min(64, setting("m", 16))), efConstruction: max(16, min(1000, setting("ef_construction", 200)))))
-            for row in live { index.add(row.record.vector) }
-            calibration = index.calibrate()
-            structure = .hnsw(index)
+            let parameters = HNSWIndex.Parameters(
+                m: max(4, min(64, setting("m", 16))), efConstruction: max(16, min(1000, setting("ef_construction", 200))))
+            if config.distanceMetric == .dotProduct {
+                // HNSW over raw inner products loses recall on vectors of unequal norms: reduce to euclidean.
+                let vectors = live.map(\.record.vector)
+                let squaredNorms = vectors.map { v in v.reduce(Float(0)) { $0 + $1 * $1 } }
+                let maxSquared = squaredNorms.max() ?? 0
+                var index = HNSWIndex(metric: .euclidean, dimension: dim + 1, parameters: parameters)
+                for (v, n) in zip(vectors, squaredNorms) { index.add(v + [max(0, maxSquared - n).squareRoot()]) }
+                calibration = RecallCalibration.measure(
+                    count: vectors.count, samples: 64, widths: RecallCalibration.hnswWidths, seed: parameters.seed,
+                    exact: { slot in
+                        let q = vectors[Int(slot)]
+                        var top = TopK(k: RecallCalibration.k)
+                        for (i, v) in vectors.enumerated() where i != Int(slot) { top.insert(slot: i, distance: -Self.dot(q, v)) }
+                        return top.sorted().map { Int32($0.slot) }
+                    },
+                    approximate: { slot, ef in index.search(vectors[Int(slot)] + [0], k: RecallCalibration.k + 1, ef: ef).map(\.slot) })
+                structure = .hnswInnerProduct(index, maxNorm: maxSquared.squareRoot())
+            } else {
+                var index = HNSWIndex(metric: config.distanceMetric, dimension: dim, parameters: parameters)
+                for row in live { index.add(row.record.vector) }
+                calibration = index.calibrate()
+                structure = .hnsw(index)
+            }
         case .ivf, .pq:
             var vectors: [Float] = []
             vectors.reserveCapacity(live.count * dim)
@@ -95,7 +117,16 @@ struct SegmentIndex: Sendable {
         case .ivf(let index):
             return index.search(query, k: k, nProbes: calibrated ?? width.probes, rerank: index.suggestedRerank, accept: accept)
                 .map { (Int32($0.slot), $0.distance) }
+        case .hnswInnerProduct(let index, _):
+            // Distances from the stored vectors themselves (their first `dimension` floats), not back from the graph's.
+            return index.search(query + [0], k: k, ef: max(calibrated ?? width.ef, k), accept: accept).map { hit in
+                (hit.slot, -index.storedVector(hit.slot).withUnsafeBufferPointer { DistanceKernels.dot(query, $0.baseAddress!, query.count) })
+            }
         }
+    }
+
+    static func dot(_ a: [Float], _ b: [Float]) -> Float {
+        a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in DistanceKernels.dot(x.baseAddress!, y.baseAddress!, a.count) } }
     }
 
     // MARK: file
@@ -110,7 +141,11 @@ struct SegmentIndex: Sendable {
         var out = Self.magic
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
-        u32(kind == .hnsw ? 1 : 2)
+        switch structure {
+        case .hnsw: u32(1)
+        case .ivf: u32(2)
+        case .hnswInnerProduct: u32(3)
+        }
         u64(UInt64(nodeIds.count))
         u32(UInt32(calibration.points.count))
         for point in calibration.points {
@@ -126,6 +161,10 @@ struct SegmentIndex: Sendable {
         switch structure {
         case .hnsw(let index): out += index.serialized()
         case .ivf(let index): out += index.serialized()
+        case .hnswInnerProduct(let index, let maxNorm):
+            u32(maxNorm.bitPattern)
+            while out.count % 64 != 0 { out.append(0) }
+            out += index.serialized()
         }
         return out
     }
@@ -165,12 +204,22 @@ struct SegmentIndex: Sendable {
             ids.append(id)
         }
         while p % 64 != 0 { _ = try take(1) }
+        var maxNorm: Float = 0
+        if kind == 3 {
+            maxNorm = Float(bitPattern: try u32())
+            guard maxNorm.isFinite, maxNorm >= 0 else { throw FormatError("bad inner-product index norm") }
+            while p % 64 != 0 { _ = try take(1) }
+        }
         let body = Array(bytes[p...])
         let structure: Structure
         do {
             switch kind {
             case 1: structure = .hnsw(try HNSWIndex(serialized: body))
             case 2: structure = .ivf(try IVFIndex(serialized: body))
+            case 3:
+                let index = try HNSWIndex(serialized: body)
+                guard index.metric == .euclidean, index.dimension >= 2 else { throw FormatError("bad inner-product index") }
+                structure = .hnswInnerProduct(index, maxNorm: maxNorm)
             default: throw FormatError("unknown segment index kind \(kind)")
             }
         } catch let e as FormatError {
@@ -180,7 +229,7 @@ struct SegmentIndex: Sendable {
         }
         let count: Int
         switch structure {
-        case .hnsw(let index): count = index.count
+        case .hnsw(let index), .hnswInnerProduct(let index, _): count = index.count
         case .ivf(let index): count = index.count
         }
         guard count == n else { throw FormatError("segment index has \(count) nodes, its table \(n)") }
