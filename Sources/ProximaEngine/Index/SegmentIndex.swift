@@ -46,66 +46,74 @@ struct SegmentIndex: Sendable {
     /// segment's live rows; nil when exact search is the better plan (flat,
     /// small segments, binary metrics).
     static func build(config: CollectionConfig, rows: [SegmentRow], minRows: Int) -> SegmentIndex? {
-        var live = rows.filter { !$0.deleted }
+        let live = rows.filter { !$0.deleted }
         guard live.count >= minRows, !config.distanceMetric.requiresBinaryVectors else { return nil }
-        let dim = config.dimension
-        let setting = { (key: String, fallback: Int) in config.setting(key).map { Int($0) } ?? fallback }
-        let algorithm = config.indexingAlgorithm
-        let structure: Structure
-        var calibration = RecallCalibration(points: [])
-        switch algorithm {
-        case .flat:
-            return nil
-        case .hnsw:
-            let parameters = HNSWIndex.Parameters(
-                m: max(4, min(64, setting("m", 16))), efConstruction: max(16, min(1000, setting("ef_construction", 200))))
-            if config.distanceMetric == .dotProduct {
-                // HNSW over raw inner products loses recall on vectors of unequal norms: reduce to euclidean.
-                let vectors = live.map(\.record.vector)
-                let squaredNorms = vectors.map { v in v.reduce(Float(0)) { $0 + $1 * $1 } }
-                let maxSquared = squaredNorms.max() ?? 0
-                var index = HNSWIndex(metric: .euclidean, dimension: dim + 1, parameters: parameters)
-                for (v, n) in zip(vectors, squaredNorms) { index.add(v + [max(0, maxSquared - n).squareRoot()]) }
-                calibration = RecallCalibration.measure(
-                    count: vectors.count, samples: 64, widths: RecallCalibration.hnswWidths, seed: parameters.seed,
-                    exact: { slot in
-                        let q = vectors[Int(slot)]
-                        var top = TopK(k: RecallCalibration.k)
-                        for (i, v) in vectors.enumerated() where i != Int(slot) { top.insert(slot: i, distance: -Self.dot(q, v)) }
-                        return top.sorted().map { Int32($0.slot) }
-                    },
-                    approximate: { slot, ef in index.search(vectors[Int(slot)] + [0], k: RecallCalibration.k + 1, ef: ef).map(\.slot) })
-                structure = .hnswInnerProduct(index, maxNorm: maxSquared.squareRoot())
-            } else {
-                var index = HNSWIndex(metric: config.distanceMetric, dimension: dim, parameters: parameters)
-                for row in live { index.add(row.record.vector) }
-                calibration = index.calibrate()
-                structure = .hnsw(index)
-            }
-        case .ivf, .pq:
-            var vectors: [Float] = []
-            vectors.reserveCapacity(live.count * dim)
-            for row in live { vectors += row.record.vector }
-            let lists = max(1, min(live.count / 8, setting("n_lists", Int(4 * Double(live.count).squareRoot()))))
-            let quantization = config.settings["quantization"]?.string ?? (algorithm == .pq ? "pq" : "sq8")
-            let codes: IVFIndex.Codes = switch quantization {
-            case "pq": .pq
-            case "binary": .rabitq
-            case "flat": .flat
-            default: .sq8
-            }
-            var subspaces = config.setting("pq_subvectors").map { Int($0) }
-            if let m = subspaces, m < 1 || dim % m != 0 { subspaces = nil }
-            // Nodes in list order: the node table is the id array the index would otherwise keep.
-            let (index, order) = IVFIndex(
-                vectors: vectors, count: live.count, metric: config.distanceMetric, dimension: dim,
-                parameters: .init(nLists: lists, codes: codes, pqSubspaces: subspaces)
-            ).renumberedByPosition()
-            live = order.map { live[Int($0)] }
-            calibration = index.calibrate(rerank: index.suggestedRerank)
-            structure = .ivf(index)
+        switch config.indexingAlgorithm {
+        case .flat: return nil
+        case .hnsw where config.distanceMetric == .dotProduct: return buildInnerProductHNSW(config, live)
+        case .hnsw: return buildHNSW(config, live)
+        case .ivf, .pq: return buildIVF(config, live)
         }
-        return SegmentIndex(structure: structure, nodeIds: live.map(\.record.id), nodeVersions: live.map(\.record.version), calibration: calibration)
+    }
+
+    static func hnswParameters(_ config: CollectionConfig) -> HNSWIndex.Parameters {
+        let setting = { (key: String, fallback: Int) in config.setting(key).map { Int($0) } ?? fallback }
+        return HNSWIndex.Parameters(m: max(4, min(64, setting("m", 16))), efConstruction: max(16, min(1000, setting("ef_construction", 200))))
+    }
+
+    static func buildHNSW(_ config: CollectionConfig, _ live: [SegmentRow]) -> SegmentIndex {
+        var index = HNSWIndex(metric: config.distanceMetric, dimension: config.dimension, parameters: hnswParameters(config))
+        for row in live { index.add(row.record.vector) }
+        return SegmentIndex(
+            structure: .hnsw(index), nodeIds: live.map(\.record.id), nodeVersions: live.map(\.record.version), calibration: index.calibrate())
+    }
+
+    /// HNSW over raw inner products loses recall on vectors of unequal norms: reduce to euclidean.
+    static func buildInnerProductHNSW(_ config: CollectionConfig, _ live: [SegmentRow]) -> SegmentIndex {
+        let parameters = hnswParameters(config)
+        let vectors = live.map(\.record.vector)
+        let squaredNorms = vectors.map { dot($0, $0) }
+        let maxSquared = squaredNorms.max() ?? 0
+        var index = HNSWIndex(metric: .euclidean, dimension: config.dimension + 1, parameters: parameters)
+        for (v, n) in zip(vectors, squaredNorms) { index.add(v + [max(0, maxSquared - n).squareRoot()]) }
+        // Calibrated against exact inner products, with queries as queries come (a 0 appended).
+        let calibration = RecallCalibration.measure(
+            count: vectors.count, samples: 64, widths: RecallCalibration.hnswWidths, seed: parameters.seed,
+            exact: { slot in
+                var top = TopK(k: RecallCalibration.k)
+                for (i, v) in vectors.enumerated() where i != Int(slot) { top.insert(slot: i, distance: -dot(vectors[Int(slot)], v)) }
+                return top.sorted().map { Int32($0.slot) }
+            },
+            approximate: { slot, ef in index.search(vectors[Int(slot)] + [0], k: RecallCalibration.k + 1, ef: ef).map(\.slot) })
+        return SegmentIndex(
+            structure: .hnswInnerProduct(index, maxNorm: maxSquared.squareRoot()), nodeIds: live.map(\.record.id),
+            nodeVersions: live.map(\.record.version), calibration: calibration)
+    }
+
+    static func buildIVF(_ config: CollectionConfig, _ live: [SegmentRow]) -> SegmentIndex {
+        let dim = config.dimension
+        var vectors: [Float] = []
+        vectors.reserveCapacity(live.count * dim)
+        for row in live { vectors += row.record.vector }
+        let lists = max(1, min(live.count / 8, config.setting("n_lists").map { Int($0) } ?? Int(4 * Double(live.count).squareRoot())))
+        let quantization = config.settings["quantization"]?.string ?? (config.indexingAlgorithm == .pq ? "pq" : "sq8")
+        let codes: IVFIndex.Codes = switch quantization {
+        case "pq": .pq
+        case "binary": .rabitq
+        case "flat": .flat
+        default: .sq8
+        }
+        var subspaces = config.setting("pq_subvectors").map { Int($0) }
+        if let m = subspaces, m < 1 || dim % m != 0 { subspaces = nil }
+        // Nodes in list order: the node table is the id array the index would otherwise keep.
+        let (index, order) = IVFIndex(
+            vectors: vectors, count: live.count, metric: config.distanceMetric, dimension: dim,
+            parameters: .init(nLists: lists, codes: codes, pqSubspaces: subspaces)
+        ).renumberedByPosition()
+        let nodes = order.map { live[Int($0)] }
+        return SegmentIndex(
+            structure: .ivf(index), nodeIds: nodes.map(\.record.id), nodeVersions: nodes.map(\.record.version),
+            calibration: index.calibrate(rerank: index.suggestedRerank))
     }
 
     /// Nearest nodes among those `accept` keeps, nearest first, in the metric's own distance.
