@@ -9,15 +9,20 @@ import Testing
 /// Collections search through their segments' indexes: recall against exact
 /// search, filters, and writes made after the index was built.
 @Suite struct IndexedSearchTests {
+    /// An engine that indexes segments from 500 live rows.
+    func makeEngine(_ storage: any CloudStorage) -> Engine {
+        var settings = MaintenanceSettings()
+        settings.indexMinRows = 500
+        return Engine(storage: storage, maintenance: settings, logger: quietLogger)
+    }
+
     /// `algorithm` is the collection's `indexing_algorithm`, or `ivf-` and its `quantization`.
     @Test(arguments: ["hnsw", "ivf", "pq", "ivf-binary"])
     func recallThroughSegmentIndexes(_ algorithm: String) async throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         let storage = try LocalDirectoryStorage(root: dir)
-        var settings = MaintenanceSettings()
-        settings.indexMinRows = 500
-        let engine = Engine(storage: storage, maintenance: settings, logger: quietLogger)
+        let engine = makeEngine(storage)
         let dim = 32, n = 4000
         _ = try await engine.createCollection([
             "name": "c", "dimension": .int(Int64(dim)), "indexing_algorithm": .string(String(algorithm.prefix { $0 != "-" })),
@@ -57,7 +62,7 @@ import Testing
         #expect(filteredRecall >= 0.95, "\(algorithm): 1% filter recall@10 \(filteredRecall)")
         #expect(Double(calibratedHits) / 400 >= 0.96, "\(algorithm): recall@10 at target 0.99: \(Double(calibratedHits) / 400)")
         // A fresh process loads the index from the store and agrees.
-        let fresh = try await Engine(storage: storage, maintenance: settings, logger: quietLogger).open("c")
+        let fresh = try await makeEngine(storage).open("c")
         #expect(try await fresh.stats().indexedSegments == 1)
         let q = queries[3]
         #expect(
@@ -73,9 +78,7 @@ import Testing
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
         let storage = try LocalDirectoryStorage(root: dir)
-        var settings = MaintenanceSettings()
-        settings.indexMinRows = 500
-        let engine = Engine(storage: storage, maintenance: settings, logger: quietLogger)
+        let engine = makeEngine(storage)
         let dim = 24, n = 3000
         _ = try await engine.createCollection(["name": "ip", "dimension": .int(Int64(dim)), "distance_metric": "dot_product"])
         var rng = SeededRandom(seed: 8)
@@ -88,7 +91,7 @@ import Testing
         #expect(try await engine.requestJob("ip", kind: "flush", wait: true).1?.status == .done)
         let collection = try await engine.open("ip")
         #expect(try await collection.stats().indexedSegments == 1)
-        let fresh = try await Engine(storage: storage, maintenance: settings, logger: quietLogger).open("ip")
+        let fresh = try await makeEngine(storage).open("ip")
         var hits = 0
         for qi in 0..<30 {
             let q = vector(qi)

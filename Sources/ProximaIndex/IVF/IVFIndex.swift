@@ -110,14 +110,15 @@ public struct IVFIndex: Sendable {
         self.listOffsets = offsets
         self.ids = ids
         self.vectors = ordered
+        var scalar: ScalarQuantizer?, product: ProductQuantizer?, binary: BinaryQuantizer?
+        var codes: [UInt8] = []
         switch parameters.codes {
+        case .flat:
+            break
         case .sq8:
             let q = ordered.withUnsafeBufferPointer { ScalarQuantizer(training: $0, count: count, dimension: dim) }
-            let codes = Self.encodeRows(ordered, count: count, dimension: dim, width: dim) { q.encode($0, into: $1) }
-            self.quantizer = q
-            self.productQuantizer = nil
-            self.binaryQuantizer = nil
-            self.codes = codes
+            codes = Self.encodeRows(ordered, count: count, dimension: dim, width: dim) { q.encode($0, into: $1) }
+            scalar = q
         case .pq:
             var m = parameters.pqSubspaces ?? max(1, dim / 8)
             while dim % m != 0 { m -= 1 }
@@ -129,46 +130,46 @@ public struct IVFIndex: Sendable {
                 }
             }
             let pq = residuals.withUnsafeBufferPointer { ProductQuantizer(training: $0, count: count, dimension: dim, subspaces: m, seed: parameters.seed) }
-            let codes = Self.encodeRows(residuals, count: count, dimension: dim, width: m) { pq.encode($0, into: $1) }
-            self.quantizer = nil
-            self.productQuantizer = pq
-            self.binaryQuantizer = nil
-            self.codes = codes
+            codes = Self.encodeRows(residuals, count: count, dimension: dim, width: m) { pq.encode($0, into: $1) }
+            product = pq
         case .rabitq:
             let bq = BinaryQuantizer(dimension: dim, seed: parameters.seed)
-            var codes = [UInt8](repeating: 0, count: count * bq.rowBytes)
-            var residual = [Float](repeating: 0, count: dim), rotatedCentre = [Float](repeating: 0, count: bq.paddedDimension)
-            let inner = metric == .dotProduct
-            centroids.withUnsafeBufferPointer { cents in
-                codes.withUnsafeMutableBufferPointer { out in
-                    for l in 0..<k {
-                        let centre = cents.baseAddress! + l * dim
-                        rotatedCentre.withUnsafeMutableBufferPointer { bq.rotate(centre, into: $0.baseAddress!) }
-                        for p in offsets[l]..<offsets[l + 1] {
-                            var squared: Float = 0, withCentre: Float = 0
-                            for d in 0..<dim {
-                                let r = ordered[p * dim + d] - centre[d]
-                                residual[d] = r
-                                squared += r * r
-                                withCentre += r * centre[d]
-                            }
-                            bq.encode(
-                                residual: residual, rotatedCentroid: rotatedCentre, extra: inner ? withCentre : squared,
-                                into: out.baseAddress! + p * bq.rowBytes)
+            codes = Self.encodeBinary(ordered, listOffsets: offsets, centroids: centroids, dimension: dim, metric: metric, bq)
+            binary = bq
+        }
+        self.quantizer = scalar
+        self.productQuantizer = product
+        self.binaryQuantizer = binary
+        self.codes = codes
+    }
+
+    /// Binary code rows of the `rows` in each list, from their residuals to the list's centroid.
+    static func encodeBinary(
+        _ rows: [Float], listOffsets offsets: [Int], centroids: [Float], dimension dim: Int, metric: DistanceMetric, _ bq: BinaryQuantizer
+    ) -> [UInt8] {
+        var codes = [UInt8](repeating: 0, count: (offsets.last ?? 0) * bq.rowBytes)
+        var residual = [Float](repeating: 0, count: dim), rotatedCentre = [Float](repeating: 0, count: bq.paddedDimension)
+        centroids.withUnsafeBufferPointer { cents in
+            codes.withUnsafeMutableBufferPointer { out in
+                for l in 0..<(offsets.count - 1) {
+                    let centre = cents.baseAddress! + l * dim
+                    rotatedCentre.withUnsafeMutableBufferPointer { bq.rotate(centre, into: $0.baseAddress!) }
+                    for p in offsets[l]..<offsets[l + 1] {
+                        var squared: Float = 0, withCentre: Float = 0
+                        for d in 0..<dim {
+                            let r = rows[p * dim + d] - centre[d]
+                            residual[d] = r
+                            squared += r * r
+                            withCentre += r * centre[d]
                         }
+                        bq.encode(
+                            residual: residual, rotatedCentroid: rotatedCentre, extra: metric == .dotProduct ? withCentre : squared,
+                            into: out.baseAddress! + p * bq.rowBytes)
                     }
                 }
             }
-            self.quantizer = nil
-            self.productQuantizer = nil
-            self.binaryQuantizer = bq
-            self.codes = codes
-        case .flat:
-            self.quantizer = nil
-            self.productQuantizer = nil
-            self.binaryQuantizer = nil
-            self.codes = []
         }
+        return codes
     }
 
     /// `width` code bytes per row of `rows`, written by `encode`.
