@@ -34,8 +34,12 @@ public enum FilterPlan: Sendable, Equatable {
         return max(Double(kept), 0.5) / Double(n)
     }
 
-    public static func choose(count: Int, selectivity s: Double) -> FilterPlan {
-        if s <= filterFirstFraction || s * Double(count) <= filterFirstMatches { return .filterFirst }
+    /// `exactBelowMatches`: whether a few thousand estimated matches also
+    /// choose the exact scan — right for a user's filter, not for a delete
+    /// bitmap alone, which passes nearly every row and would turn every
+    /// small segment into an exact scan.
+    public static func choose(count: Int, selectivity s: Double, exactBelowMatches: Bool = true) -> FilterPlan {
+        if s <= filterFirstFraction || (exactBelowMatches && s * Double(count) <= filterFirstMatches) { return .filterFirst }
         return .widened(min(1 / s, 64))
     }
 }

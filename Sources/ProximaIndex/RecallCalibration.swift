@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The recall@10 an index reached at each search width (HNSW `ef`, IVF
 /// probes), measured when it was built: a request's `target_recall` then
 /// picks the narrowest width that reached it, instead of a guess.
@@ -29,22 +35,35 @@ public struct RecallCalibration: Sendable, Equatable {
     /// HNSW `ef` values measured.
     public static let hnswWidths = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
 
-    /// Measures `widths` (ascending) on up to `samples` of `count` slots.
-    /// `exact(slot)` gives the true `k` nearest other slots; `approximate(slot,
-    /// width)` the index's answer (it may include `slot` itself, which is dropped).
+    /// Measures `widths` (ascending) with queries made near `samples` of the
+    /// `count` stored vectors: each is moved by a random offset as long as
+    /// the distance to its nearest neighbour, so it is not in the index (a
+    /// stored vector as its own query finds its neighbours through its own
+    /// links, which flatters a graph). `exact(q, k)` gives the true `k`
+    /// nearest slots, `approximate(q, width)` the index's answer.
     public static func measure(
-        count: Int, samples: Int, widths: [Int], seed: UInt64, exact: (Int32) -> [Int32], approximate: (Int32, Int) -> [Int32]
+        count: Int, samples: Int, widths: [Int], seed: UInt64, vector: (Int32) -> [Float], exact: ([Float], Int) -> [Int32],
+        approximate: ([Float], Int) -> [Int32]
     ) -> RecallCalibration {
         guard count > k else { return RecallCalibration(points: []) }
         var rng = SplitMix64(seed: seed ^ 0xCA11_B8A7)
-        let picked = (0..<min(samples, count)).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(count)) }
-        let truth = picked.map { Set(exact($0)) }
+        var queries: [[Float]] = []
+        for _ in 0..<min(samples, count) {
+            let slot = Int32(truncatingIfNeeded: rng.next() % UInt64(count))
+            let x = vector(slot)
+            guard let other = exact(x, 2).first(where: { $0 != slot }) else { continue }
+            let gap = zip(x, vector(other)).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+            var offset = x.map { _ in gaussian(&rng) }
+            let scale = gap / max(offset.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot(), .leastNormalMagnitude)
+            for d in offset.indices { offset[d] = x[d] + offset[d] * scale }
+            queries.append(offset)
+        }
+        let truth = queries.map { Set(exact($0, k)) }
         var points: [Point] = []
         for width in widths {
             var hits = 0, wanted = 0
-            for (slot, want) in zip(picked, truth) {
-                let got = approximate(slot, width).lazy.filter { $0 != slot }.prefix(k)
-                hits += got.filter(want.contains).count
+            for (q, want) in zip(queries, truth) {
+                hits += approximate(q, width).prefix(k).filter(want.contains).count
                 wanted += want.count
             }
             let recall = wanted == 0 ? 1 : Float(hits) / Float(wanted)
@@ -53,16 +72,21 @@ public struct RecallCalibration: Sendable, Equatable {
         }
         return RecallCalibration(points: points)
     }
+
+    /// A standard normal deviate (Box-Muller).
+    static func gaussian(_ rng: inout SplitMix64) -> Float {
+        Float((-2 * log(rng.nextUnit())).squareRoot() * cos(2 * Double.pi * rng.nextUnit()))
+    }
 }
 
 extension HNSWIndex {
-    /// Recall@10 at `ef` from 10 to 512 on `samples` of this index's vectors.
+    /// Recall@10 at `ef` from 10 to 512, on queries near `samples` of this index's vectors.
     public func calibrate(samples: Int = 64) -> RecallCalibration {
-        let k = RecallCalibration.k
-        return RecallCalibration.measure(
+        RecallCalibration.measure(
             count: count, samples: samples, widths: RecallCalibration.hnswWidths, seed: parameters.seed,
-            exact: { slot in exactSearch(Array(storedVector(slot)), k: k, accept: { $0 != slot }).map(\.slot) },
-            approximate: { slot, ef in search(Array(storedVector(slot)), k: k + 1, ef: ef).map(\.slot) })
+            vector: { Array(storedVector($0)) },
+            exact: { q, k in exactSearch(q, k: k, accept: { _ in true }).map(\.slot) },
+            approximate: { q, ef in search(q, k: RecallCalibration.k, ef: ef).map(\.slot) })
     }
 
     /// The vector at `slot` as the index keeps it (unit length for cosine).
@@ -71,32 +95,29 @@ extension HNSWIndex {
 
 extension IVFIndex {
     /// Recall@10 at 1 to 256 probes (at most every list) with `rerank`
-    /// candidates per result, on `samples` of this index's vectors.
+    /// candidates per result, on queries near `samples` of this index's vectors.
     public func calibrate(rerank: Int, samples: Int = 64) -> RecallCalibration {
-        let k = RecallCalibration.k
         let position = [Int](unsafeUninitializedCapacity: count) { p, n in
             for i in 0..<count { p[Int(slot(at: i))] = i }
             n = count
         }
-        let stored = { (slot: Int32) in
-            let p = position[Int(slot)]
-            return Array(vectors[(p * dimension)..<((p + 1) * dimension)])
-        }
         let widths = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256].filter { $0 < listCount } + [min(listCount, 256)]
         return RecallCalibration.measure(
             count: count, samples: samples, widths: widths, seed: parameters.seed,
-            exact: { slot in
-                let q = stored(slot)
+            vector: { slot in
+                let p = position[Int(slot)]
+                return Array(vectors[(p * dimension)..<((p + 1) * dimension)])
+            },
+            exact: { query, k in
+                let q = prepared(query)
                 var top = TopK(k: k)
                 q.withUnsafeBufferPointer { qp in
                     vectors.withUnsafeBufferPointer { v in
-                        for p in 0..<count where self.slot(at: p) != slot {
-                            top.insert(slot: Int(self.slot(at: p)), distance: exactDistance(qp.baseAddress!, v.baseAddress! + p * dimension))
-                        }
+                        for p in 0..<count { top.insert(slot: Int(slot(at: p)), distance: exactDistance(qp.baseAddress!, v.baseAddress! + p * dimension)) }
                     }
                 }
                 return top.sorted().map { Int32($0.slot) }
             },
-            approximate: { slot, probes in search(stored(slot), k: k + 1, nProbes: probes, rerank: rerank).map { Int32($0.slot) } })
+            approximate: { q, probes in search(q, k: RecallCalibration.k, nProbes: probes, rerank: rerank).map { Int32($0.slot) } })
     }
 }

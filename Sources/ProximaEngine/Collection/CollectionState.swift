@@ -120,7 +120,7 @@ public struct CollectionState: Sendable {
         let (live, covered, versions, expiresAt, metadata) = (self.live, self.covered, self.versions, self.expiresAt, self.metadata)
         for a in attached {
             let slots = a.slots, built = a.index.nodeVersions
-            let hits = a.index.search(query, k: k, width: width) { node in
+            let hits = a.index.search(query, k: k, width: width, filtered: filter != nil) { node in
                 let s = Int(slots[Int(node)])
                 return s >= 0 && covered[s] && versions[s] == built[Int(node)] && expiresAt[s] > now
                     && (filter?.matches(metadata[s]) ?? true)

@@ -13,11 +13,6 @@ struct SegmentIndex: Sendable {
     enum Structure: Sendable {
         case hnsw(HNSWIndex)
         case ivf(IVFIndex)
-        /// Inner products through a euclidean graph (the MIPS-to-L2 reduction of
-        /// Bachrach et al., 2014): each vector gains a coordinate √(M² − ‖x‖²),
-        /// M the largest norm, and a query gains 0, so ‖x′ − q′‖² = M² + ‖q‖² −
-        /// 2⟨x, q⟩ orders the graph's neighbours as the inner product does.
-        case hnswInnerProduct(HNSWIndex, maxNorm: Float)
     }
 
     var structure: Structure
@@ -28,7 +23,7 @@ struct SegmentIndex: Sendable {
 
     var kind: Kind {
         switch structure {
-        case .hnsw, .hnswInnerProduct: .hnsw
+        case .hnsw: .hnsw
         case .ivf: .ivf
         }
     }
@@ -50,7 +45,9 @@ struct SegmentIndex: Sendable {
         guard live.count >= minRows, !config.distanceMetric.requiresBinaryVectors else { return nil }
         switch config.indexingAlgorithm {
         case .flat: return nil
-        case .hnsw where config.distanceMetric == .dotProduct: return buildInnerProductHNSW(config, live)
+        // HNSW over raw inner products loses recall on vectors of unequal norms (and the MIPS-to-L2
+        // reduction measured 0.86-0.89 recall@10 where IVF ranks them well): dot product uses IVF.
+        case .hnsw where config.distanceMetric == .dotProduct: return buildIVF(config, live)
         case .hnsw: return buildHNSW(config, live)
         case .ivf, .pq: return buildIVF(config, live)
         }
@@ -66,28 +63,6 @@ struct SegmentIndex: Sendable {
         for row in live { index.add(row.record.vector) }
         return SegmentIndex(
             structure: .hnsw(index), nodeIds: live.map(\.record.id), nodeVersions: live.map(\.record.version), calibration: index.calibrate())
-    }
-
-    /// HNSW over raw inner products loses recall on vectors of unequal norms: reduce to euclidean.
-    static func buildInnerProductHNSW(_ config: CollectionConfig, _ live: [SegmentRow]) -> SegmentIndex {
-        let parameters = hnswParameters(config)
-        let vectors = live.map(\.record.vector)
-        let squaredNorms = vectors.map { dot($0, $0) }
-        let maxSquared = squaredNorms.max() ?? 0
-        var index = HNSWIndex(metric: .euclidean, dimension: config.dimension + 1, parameters: parameters)
-        for (v, n) in zip(vectors, squaredNorms) { index.add(v + [max(0, maxSquared - n).squareRoot()]) }
-        // Calibrated against exact inner products, with queries as queries come (a 0 appended).
-        let calibration = RecallCalibration.measure(
-            count: vectors.count, samples: 64, widths: RecallCalibration.hnswWidths, seed: parameters.seed,
-            exact: { slot in
-                var top = TopK(k: RecallCalibration.k)
-                for (i, v) in vectors.enumerated() where i != Int(slot) { top.insert(slot: i, distance: -dot(vectors[Int(slot)], v)) }
-                return top.sorted().map { Int32($0.slot) }
-            },
-            approximate: { slot, ef in index.search(vectors[Int(slot)] + [0], k: RecallCalibration.k + 1, ef: ef).map(\.slot) })
-        return SegmentIndex(
-            structure: .hnswInnerProduct(index, maxNorm: maxSquared.squareRoot()), nodeIds: live.map(\.record.id),
-            nodeVersions: live.map(\.record.version), calibration: calibration)
     }
 
     static func buildIVF(_ config: CollectionConfig, _ live: [SegmentRow]) -> SegmentIndex {
@@ -116,25 +91,22 @@ struct SegmentIndex: Sendable {
             calibration: index.calibrate(rerank: index.suggestedRerank))
     }
 
-    /// Nearest nodes among those `accept` keeps, nearest first, in the metric's own distance.
-    func search(_ query: [Float], k: Int, width: Width, accept: @escaping (Int32) -> Bool) -> [(node: Int32, distance: Float)] {
+    /// Nearest nodes among those `accept` keeps, nearest first, in the metric's
+    /// own distance. `filtered`: whether `accept` applies a user's filter, or
+    /// only masks superseded nodes (then the exact plan is kept for when
+    /// almost every node is masked, so the index's own search is used).
+    func search(_ query: [Float], k: Int, width: Width, filtered: Bool, accept: @escaping (Int32) -> Bool) -> [(node: Int32, distance: Float)] {
         let calibrated = width.targetRecall.flatMap { calibration.width(for: $0) }
+        let nodes = nodeIds.count
+        let plan = FilterPlan.choose(
+            count: nodes, selectivity: FilterPlan.selectivity(count: nodes, accept: accept), exactBelowMatches: filtered)
         switch structure {
         case .hnsw(let index):
-            return index.search(query, k: k, ef: max(calibrated ?? width.ef, k), accept: accept).map { ($0.slot, $0.distance) }
+            return index.search(query, k: k, ef: max(calibrated ?? width.ef, k), accept: accept, plan: plan).map { ($0.slot, $0.distance) }
         case .ivf(let index):
-            return index.search(query, k: k, nProbes: calibrated ?? width.probes, rerank: index.suggestedRerank, accept: accept)
+            return index.search(query, k: k, nProbes: calibrated ?? width.probes, rerank: index.suggestedRerank, accept: accept, plan: plan)
                 .map { (Int32($0.slot), $0.distance) }
-        case .hnswInnerProduct(let index, _):
-            // Distances from the stored vectors themselves (their first `dimension` floats), not back from the graph's.
-            return index.search(query + [0], k: k, ef: max(calibrated ?? width.ef, k), accept: accept).map { hit in
-                (hit.slot, -index.storedVector(hit.slot).withUnsafeBufferPointer { DistanceKernels.dot(query, $0.baseAddress!, query.count) })
-            }
         }
-    }
-
-    static func dot(_ a: [Float], _ b: [Float]) -> Float {
-        a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in DistanceKernels.dot(x.baseAddress!, y.baseAddress!, a.count) } }
     }
 
     // MARK: file
@@ -149,11 +121,7 @@ struct SegmentIndex: Sendable {
         var out = Self.magic
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
-        switch structure {
-        case .hnsw: u32(1)
-        case .ivf: u32(2)
-        case .hnswInnerProduct: u32(3)
-        }
+        u32(kind == .hnsw ? 1 : 2)
         u64(UInt64(nodeIds.count))
         u32(UInt32(calibration.points.count))
         for point in calibration.points {
@@ -169,10 +137,6 @@ struct SegmentIndex: Sendable {
         switch structure {
         case .hnsw(let index): out += index.serialized()
         case .ivf(let index): out += index.serialized()
-        case .hnswInnerProduct(let index, let maxNorm):
-            u32(maxNorm.bitPattern)
-            while out.count % 64 != 0 { out.append(0) }
-            out += index.serialized()
         }
         return out
     }
@@ -212,22 +176,12 @@ struct SegmentIndex: Sendable {
             ids.append(id)
         }
         while p % 64 != 0 { _ = try take(1) }
-        var maxNorm: Float = 0
-        if kind == 3 {
-            maxNorm = Float(bitPattern: try u32())
-            guard maxNorm.isFinite, maxNorm >= 0 else { throw FormatError("bad inner-product index norm") }
-            while p % 64 != 0 { _ = try take(1) }
-        }
         let body = Array(bytes[p...])
         let structure: Structure
         do {
             switch kind {
             case 1: structure = .hnsw(try HNSWIndex(serialized: body))
             case 2: structure = .ivf(try IVFIndex(serialized: body))
-            case 3:
-                let index = try HNSWIndex(serialized: body)
-                guard index.metric == .euclidean, index.dimension >= 2 else { throw FormatError("bad inner-product index") }
-                structure = .hnswInnerProduct(index, maxNorm: maxNorm)
             default: throw FormatError("unknown segment index kind \(kind)")
             }
         } catch let e as FormatError {
@@ -237,7 +191,7 @@ struct SegmentIndex: Sendable {
         }
         let count: Int
         switch structure {
-        case .hnsw(let index), .hnswInnerProduct(let index, _): count = index.count
+        case .hnsw(let index): count = index.count
         case .ivf(let index): count = index.count
         }
         guard count == n else { throw FormatError("segment index has \(count) nodes, its table \(n)") }
