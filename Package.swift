@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     ],
     targets: [
         // Distance kernels for AVX-512 / AVX2+FMA / portable C, chosen at load time.
@@ -35,6 +36,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -49,7 +52,7 @@ let package = Package(
         .target(
             name: "ProximaAPI",
             dependencies: [
-                "ProximaEngine",
+                "ProximaCore", "ProximaEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -58,23 +61,36 @@ let package = Package(
         .executableTarget(
             name: "proximadb",
             dependencies: [
-                "ProximaAPI",
+                "ProximaAPI", "ProximaEngine", "ProximaCloud", "ProximaIndex", "ProximaCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
         // Shared test fixtures: the storage conformance suite and emulator launchers.
-        .target(name: "ProximaTesting", dependencies: ["ProximaCloud"], swiftSettings: strict),
-        .testTarget(name: "ProximaCoreTests", dependencies: ["ProximaCore", "ProximaIndex", "ProximaFormat"]),
+        .target(name: "ProximaTesting", dependencies: ["ProximaCloud", "ProximaCore"], swiftSettings: strict),
+        // One test target per module, importing what it tests and what that module exposes.
+        .testTarget(name: "ProximaCoreTests", dependencies: ["ProximaCore"]),
+        .testTarget(name: "ProximaIndexTests", dependencies: ["ProximaIndex", "ProximaCore"]),
+        .testTarget(name: "ProximaFormatTests", dependencies: ["ProximaFormat", "ProximaCore"]),
+        .testTarget(name: "ProximaCloudTests", dependencies: ["ProximaCloud", "ProximaCore", "ProximaTesting"]),
         .testTarget(
             name: "ProximaEngineTests",
-            dependencies: ["ProximaEngine", "ProximaTesting", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "ProximaEngine", "ProximaCloud", "ProximaCore", "ProximaFormat", "ProximaIndex", "ProximaTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
-        .testTarget(name: "ProximaCloudTests", dependencies: ["ProximaCloud", "ProximaTesting"]),
         .testTarget(
             name: "ProximaAPITests",
-            dependencies: ["ProximaAPI", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: [
+                "ProximaAPI", "ProximaEngine", "ProximaCloud", "ProximaCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
     ]
 )

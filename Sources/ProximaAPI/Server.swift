@@ -1,23 +1,22 @@
+import Foundation
 import Hummingbird
 import Logging
 import ProximaEngine
 
 /// Runs the REST API over HTTP until SIGTERM/SIGINT.
 public enum ProximaServer {
-    public static func run(engine: Engine, host: String, port: Int, limits: RequestLimits = RequestLimits(), logger: Logger) async throws {
-        let routes = RESTRoutes(engine: engine, limits: limits)
+    public static func run(engine: Engine, tenant: Tenant = .default, host: String, port: Int, logger: Logger) async throws {
+        let routes = RESTRoutes(engine: engine, tenant: tenant)
         let app = Application(
             router: routes.router(),
             configuration: .init(address: .hostname(host, port: port), serverName: "ProximaDB"),
             onServerRunning: { channel in
                 // Printed for people and for tests that start the server on port 0.
                 let bound = channel.localAddress?.port ?? port
-                let line = "ProximaDB \(RESTRoutes.version) listening on http://\(host):\(bound) (storage: \(engine.storage.description))\n"
+                let line = "ProximaDB \(RESTRoutes.version) listening on http://\(host):\(bound) (storage: \(engine.storageDescription))\n"
                 FileHandle.standardOutput.write(Data(line.utf8))
             },
             logger: logger)
         try await app.runService()
     }
 }
-
-import Foundation

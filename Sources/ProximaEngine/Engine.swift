@@ -2,112 +2,137 @@ import Logging
 import ProximaCloud
 import ProximaCore
 
-/// The engine's entry points, shared by every transport. Holds no state that
-/// matters for correctness: the catalog and the WAL in the object store are
-/// the truth, and collection handles are caches of them.
+/// The engine's entry points, shared by every transport: REST, gRPC and
+/// function events each translate their requests to these typed calls and
+/// nothing else. Every call names its tenant (through a `CollectionPath` or a
+/// `Tenant`), and every failure leaves here as a `ProximaError`.
+///
+/// Holds no state that matters for correctness: the catalog and the WAL in
+/// the object store are the truth, and collection handles are caches of them.
 public actor Engine {
     public nonisolated let storage: any CloudStorage
-    public nonisolated let layout: StorageLayout
-    public nonisolated let catalog: CollectionCatalog
     public nonisolated let maintenance: MaintenanceSettings
+    public nonisolated let limits: RequestLimits
     /// Where flush and compaction jobs go; nil runs them in the calling process.
     public nonisolated let jobs: (any CloudQueue)?
     let logger: Logger
-    private var handles: [String: CollectionHandle] = [:]
+    private var handles: [HandleKey: CollectionHandle] = [:]
+
+    private struct HandleKey: Hashable {
+        var tenant: Tenant
+        var collectionId: String
+    }
 
     public init(
-        storage: any CloudStorage, tenant: String = "default", maintenance: MaintenanceSettings = MaintenanceSettings(),
+        storage: any CloudStorage, maintenance: MaintenanceSettings = MaintenanceSettings(), limits: RequestLimits = RequestLimits(),
         jobs: (any CloudQueue)? = nil, logger: Logger = Logger(label: "proximadb.engine")
     ) {
         self.storage = storage
-        self.layout = StorageLayout(tenant: tenant)
-        self.catalog = CollectionCatalog(storage: storage, layout: layout)
         self.maintenance = maintenance
+        self.limits = limits
         self.jobs = jobs
         self.logger = logger
     }
 
+    /// Where a tenant's objects live.
+    public nonisolated func layout(_ tenant: Tenant) -> StorageLayout { StorageLayout(tenant: tenant.name) }
+
+    /// A tenant's collection catalog.
+    public nonisolated func catalog(_ tenant: Tenant) -> CollectionCatalog { CollectionCatalog(storage: storage, layout: layout(tenant)) }
+
+    /// The object store, named without secrets (for `/health` and logs).
+    public nonisolated var storageDescription: String { storage.description }
+
+    /// The object-store request counters, in Prometheus text format.
+    public nonisolated var storageMetricsText: String { StorageMetrics.shared.render() }
+
     // MARK: collections
 
-    public func createCollection(_ body: JSONValue) async throws -> CollectionConfig {
-        let config = try CollectionConfig.fromCreateRequest(body, id: CollectionHandle.makeId(), now: Timestamp.nowMicros())
-        return try await catalog.create(config)
+    public func createCollection(_ spec: CollectionSpec, tenant: Tenant) async throws(ProximaError) -> CollectionConfig {
+        let config = try CollectionConfig(spec: spec, id: CollectionHandle.makeId(), now: Timestamp.nowMicros())
+        return try await convertingErrors { try await catalog(tenant).create(config) }
     }
 
-    public func listCollections() async throws -> [CollectionConfig] { try await catalog.list() }
+    public func listCollections(tenant: Tenant) async throws(ProximaError) -> [CollectionConfig] {
+        try await convertingErrors { try await catalog(tenant).list() }
+    }
 
-    public func describeCollection(_ name: String) async throws -> (CollectionConfig, OpenCollection.Stats) {
-        let collection = try await open(name)
+    public func describeCollection(_ path: CollectionPath) async throws(ProximaError) -> (CollectionConfig, OpenCollection.Stats) {
+        let collection = try await open(path)
         return (collection.config, try await collection.stats())
     }
 
-    public func updateCollection(_ name: String, _ patch: JSONValue) async throws -> CollectionConfig {
+    public func updateCollection(_ path: CollectionPath, _ patch: CollectionPatch) async throws(ProximaError) -> CollectionConfig {
         let now = Timestamp.nowMicros()
         // The next request notices the new config and rebuilds its handle (see `handle`).
-        return try await catalog.update(name) { config in try config.applyPatch(patch, now: now) }
+        return try await convertingErrors {
+            try await catalog(path.tenant).update(path.name) { config in config = try config.applying(patch, now: now) }
+        }
     }
 
-    public func deleteCollection(_ name: String) async throws {
-        let config = try await catalog.delete(name)
-        handles[config.id] = nil
+    public func deleteCollection(_ path: CollectionPath) async throws(ProximaError) {
+        let config = try await convertingErrors { try await catalog(path.tenant).delete(path.name) }
+        handles[HandleKey(tenant: path.tenant, collectionId: config.id)] = nil
         // The catalog entry is gone, so the data is unreachable; remove it now. What a failed
         // removal leaves behind waits for garbage collection of unnamed objects (issue 4).
-        do { try await storage.deleteAll(prefix: layout.collectionPrefix(config.id)) } catch {
-            logger.warning("could not remove data of deleted collection \(name): \(error)")
+        do { try await storage.deleteAll(prefix: layout(path.tenant).collectionPrefix(config.id)) } catch {
+            logger.warning("could not remove data of deleted collection \(path): \(error)")
         }
     }
 
     // MARK: vectors
 
-    /// A collection by name, for several operations on one catalog read.
-    public func open(_ name: String) async throws -> OpenCollection { OpenCollection(handle: try await handle(name)) }
-
-    public func write(_ collection: String, _ intent: WriteIntent) async throws -> WriteOutcome {
-        try await open(collection).write(intent)
+    /// A collection by path, for several operations on one catalog read.
+    public func open(_ path: CollectionPath) async throws(ProximaError) -> OpenCollection {
+        OpenCollection(handle: try await convertingErrors { try await handle(path) }, limits: limits)
     }
 
-    public func getVector(_ collection: String, id: String) async throws -> VectorRecord {
-        try await open(collection).get(id)
+    public func write(_ path: CollectionPath, _ intent: WriteIntent) async throws(ProximaError) -> WriteOutcome {
+        try await open(path).write(intent)
     }
 
-    public func search(
-        _ collection: String, queries: [[Float]], k: Int, filter: Filter?, threshold: Float?
-    ) async throws -> [[SearchHit]] {
-        try await open(collection).search(queries: queries, k: k, filter: filter, threshold: threshold)
+    public func getVector(_ path: CollectionPath, id: String) async throws(ProximaError) -> VectorRecord {
+        try await open(path).get(id)
+    }
+
+    public func search(_ request: SearchRequest) async throws(ProximaError) -> [[SearchHit]] {
+        try await open(request.collection).search(request)
     }
 
     // MARK: background work
 
-    /// Queues a job ("flush", "compact-all", …) for a collection; with `wait`,
-    /// answers once a worker has recorded what it did (or `waitTimeout` passes:
-    /// then nil, and the job goes on).
-    public func requestJob(_ name: String, kind: String, wait: Bool, waitTimeout: Duration = .seconds(300)) async throws -> (jobId: String, report: JobReport?) {
-        let config = try await catalog.get(name).config
-        let job = self.job(kind, config)
-        let local: Task<Void, any Error>?
-        do { local = try await submit(job) } catch { throw CollectionHandle.mapStorage(error) }
+    /// Queues a job for a collection; with `wait`, answers once a worker has
+    /// recorded what it did (or `waitTimeout` passes: then nil, and the job goes on).
+    public func requestJob(
+        _ path: CollectionPath, kind: JobKind, wait: Bool, waitTimeout: Duration = .seconds(300)
+    ) async throws(ProximaError) -> (jobId: String, report: JobReport?) {
+        let config = try await convertingErrors { try await catalog(path.tenant).get(path.name).config }
+        let job = self.job(kind, config, tenant: path.tenant)
+        let local = try await convertingErrors { try await submit(job) }
         guard wait else { return (job.jobId, nil) }
-        try await local?.value
-        let key = layout.jobKey(config.id, job: job.jobId)
+        try await convertingErrors { try await local?.value }
+        let key = layout(path.tenant).jobKey(config.id, job: job.jobId)
         let deadline = ContinuousClock.now + waitTimeout
         var pause = Duration.milliseconds(20)
         while ContinuousClock.now < deadline {
             if let bytes = try? await storage.get(key).bytes, let json = try? JSONParser.parse(bytes), let report = JobReport(json: json) {
                 return (job.jobId, report)
             }
-            try await Task.sleep(for: pause)
+            try await convertingErrors { try await Task.sleep(for: pause) }
             pause = min(pause * 2, .milliseconds(500))
         }
         return (job.jobId, nil)
     }
 
     /// Queues a flush when a handle's unflushed WAL passes its threshold.
-    nonisolated func flushNeeded(_ config: CollectionConfig) async {
-        do { _ = try await submit(job("flush", config)) } catch { logger.warning("could not queue a flush of \(config.name): \(error)") }
+    nonisolated func flushNeeded(_ config: CollectionConfig, tenant: Tenant) async {
+        do { _ = try await submit(job(.flush, config, tenant: tenant)) } catch {
+            logger.warning("could not queue a flush of \(config.name): \(error)")
+        }
     }
 
-    nonisolated func job(_ kind: String, _ config: CollectionConfig) -> JobMessage {
-        JobMessage(kind: kind, tenant: layout.tenant, collectionId: config.id, collection: config.name, jobId: JobMessage.newJobId())
+    nonisolated func job(_ kind: JobKind, _ config: CollectionConfig, tenant: Tenant) -> JobMessage {
+        JobMessage(kind: kind, tenant: tenant.name, collectionId: config.id, collection: config.name, jobId: JobMessage.newJobId())
     }
 
     /// Sends a job to the queue; with no queue, starts it in this process and
@@ -123,19 +148,21 @@ public actor Engine {
 
     // MARK: handles
 
-    /// The handle for a collection by name; the catalog is read on every call,
-    /// so a collection dropped or recreated by another process is noticed.
-    func handle(_ name: String) async throws -> CollectionHandle {
-        let (config, _) = try await catalog.get(name)
-        if let h = handles[config.id], h.config == config { return h }
+    /// The handle for a collection; the catalog is read on every call, so a
+    /// collection dropped or recreated by another process is noticed.
+    func handle(_ path: CollectionPath) async throws -> CollectionHandle {
+        let (config, _) = try await catalog(path.tenant).get(path.name)
+        let key = HandleKey(tenant: path.tenant, collectionId: config.id)
+        if let h = handles[key], h.config == config { return h }
+        let tenant = path.tenant
         let h = CollectionHandle(
-            config: config, storage: storage, layout: layout, logger: logger, settings: maintenance,
-            onFlushNeeded: { [weak self] config in await self?.flushNeeded(config) })
-        if let old = handles[config.id] {
+            config: config, storage: storage, layout: layout(tenant), logger: logger, settings: maintenance,
+            onFlushNeeded: { [weak self] config in await self?.flushNeeded(config, tenant: tenant) })
+        if let old = handles[key] {
             // Config changed elsewhere: carry the materialised state over.
             await h.adopt(old)
         }
-        handles[config.id] = h
+        handles[key] = h
         return h
     }
 }

@@ -1,3 +1,5 @@
+import ProximaCore
+
 /// Where each object lives in the bucket (ARCHITECTURE.md, "Objects in the bucket").
 public struct StorageLayout: Sendable {
     public var tenant: String
@@ -35,10 +37,7 @@ public struct StorageLayout: Sendable {
     /// The outcome of one flush or compaction job, for `?wait=true`.
     public func jobKey(_ collectionId: String, job: String) -> String { jobsPrefix(collectionId) + job + ".json" }
 
-    public static func pad(_ sequence: Int64) -> String {
-        let s = String(sequence)
-        return String(repeating: "0", count: max(0, 20 - s.count)) + s
-    }
+    public static func pad(_ sequence: Int64) -> String { String(zeroPadded: sequence, width: 20) }
 
     public static func sequence(fromKey key: String) -> Int64? {
         guard let last = key.split(separator: "/").last else { return nil }

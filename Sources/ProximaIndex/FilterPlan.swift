@@ -1,3 +1,5 @@
+import ProximaCore
+
 /// How an index answers a filtered query (the seed's hybrid strategies).
 ///
 /// A graph or list scan that only filters its results needs about `ef / s`

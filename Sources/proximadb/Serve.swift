@@ -45,15 +45,16 @@ struct Serve: AsyncParsableCommand {
         let store = try StorageURL.open(storage)
         var queues: (queue: any CloudQueue, deadLetter: any CloudQueue)?
         if let url = background.queueURL(storage: storage) { queues = try await QueueURL.open(url) }
-        let engine = Engine(storage: store, tenant: tenant, maintenance: background.settings, jobs: queues?.queue, logger: logger)
+        let tenant = try Tenant(self.tenant)
+        var limits = RequestLimits()
+        limits.maxBodyBytes = maxBodyMb * 1024 * 1024
+        limits.maxBatchVectors = maxBatch
+        let engine = Engine(storage: store, maintenance: background.settings, limits: limits, jobs: queues?.queue, logger: logger)
         if let queues {
             let worker = background.workers(storage: store, queues: queues, logger: logger)
             for _ in 0..<max(0, workers) { Task.detached { await worker.run() } }
         }
-        var limits = RequestLimits()
-        limits.maxBodyBytes = maxBodyMb * 1024 * 1024
-        limits.maxBatchVectors = maxBatch
-        try await ProximaServer.run(engine: engine, host: host, port: port, limits: limits, logger: logger)
+        try await ProximaServer.run(engine: engine, tenant: tenant, host: host, port: port, logger: logger)
     }
 }
 

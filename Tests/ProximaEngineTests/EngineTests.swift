@@ -41,10 +41,9 @@ import Testing
 
     func makeEngine(_ storage: any CloudStorage) -> Engine { Engine(storage: storage) }
 
-    func create(_ engine: Engine, _ name: String, dim: Int, metric: DistanceMetric, extra: [String: JSONValue] = [:]) async throws {
-        var body: [String: JSONValue] = ["name": .string(name), "dimension": .int(Int64(dim)), "distance_metric": .string(metric.rawValue)]
-        for (k, v) in extra { body[k] = v }
-        _ = try await engine.createCollection(.object(body))
+    func create(_ engine: Engine, _ name: String, dim: Int, metric: DistanceMetric, settings: [String: JSONValue] = [:]) async throws {
+        _ = try await engine.createCollection(
+            CollectionSpec(name: name, dimension: dim, distanceMetric: metric, settings: settings), tenant: .default)
     }
 
     func randomVector(_ dim: Int, _ metric: DistanceMetric, _ rng: inout SeededRandom) -> [Float] {
@@ -195,9 +194,9 @@ import Testing
         let (storage, place) = try makeStorage(backend)
         defer { cleanup(backend, place) }
         let engine = makeEngine(storage)
-        try await create(engine, "c", dim: 3, metric: .cosine, extra: ["config": ["default_ttl_seconds": 3600]])
+        try await create(engine, "c", dim: 3, metric: .cosine, settings: ["default_ttl_seconds": 3600])
         await #expect(throws: ProximaError.self) { try await create(engine, "c", dim: 3, metric: .cosine) }
-        let patched = try await engine.updateCollection("c", ["description": "hello", "tags": ["x"]])
+        let patched = try await engine.updateCollection("c", CollectionPatch(description: "hello", tags: ["x"]))
         #expect(patched.description == "hello" && patched.tags == ["x"])
         _ = try await engine.write("c", .insert([.init(id: "a", vector: [1, 0, 0])], upsert: false))
         let a = try await engine.getVector("c", id: "a")
@@ -206,6 +205,6 @@ import Testing
         await #expect(throws: ProximaError.self) { _ = try await engine.getVector("c", id: "a") }
         try await create(engine, "c", dim: 3, metric: .cosine)
         await #expect(throws: ProximaError.self) { _ = try await engine.getVector("c", id: "a") }
-        #expect(try await engine.listCollections().map(\.name) == ["c"])
+        #expect(try await engine.listCollections(tenant: .default).map(\.name) == ["c"])
     }
 }

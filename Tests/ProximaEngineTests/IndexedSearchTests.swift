@@ -24,18 +24,19 @@ import Testing
         let storage = try LocalDirectoryStorage(root: dir)
         let engine = makeEngine(storage)
         let dim = 32, n = 4000
-        _ = try await engine.createCollection([
-            "name": "c", "dimension": .int(Int64(dim)), "indexing_algorithm": .string(String(algorithm.prefix { $0 != "-" })),
-            "filterable_fields": [["name": "g", "type": "integer"]],
-            "config": .object(
-                ["pq_subvectors": 8, "n_probes": 12].merging(algorithm.hasPrefix("ivf-") ? ["quantization": .string(String(algorithm.dropFirst(4)))] : [:]) { a, _ in a }),
-        ])
+        _ = try await engine.createCollection(
+            CollectionSpec(
+                name: "c", dimension: dim, indexingAlgorithm: .init(rawValue: String(algorithm.prefix { $0 != "-" }))!,
+                filterableFields: [.init(name: "g", type: .integer)],
+                settings: ["pq_subvectors": 8, "n_probes": 12].merging(
+                    algorithm.hasPrefix("ivf-") ? ["quantization": .string(String(algorithm.dropFirst(4)))] : [:]) { a, _ in a }),
+            tenant: .default)
         var rng = SeededRandom(seed: 21)
         let centres = (0..<16).map { _ in (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) } }
         func vector(_ i: Int) -> [Float] { centres[i % 16].map { $0 + Float.random(in: -0.3...0.3, using: &rng) } }
         let records = (0..<n).map { i in WriteIntent.NewRecord(id: "v\(i)", vector: vector(i), metadata: ["g": .int(Int64(i % 100))]) }
         _ = try await engine.write("c", .insert(records, upsert: false))
-        let (_, report) = try await engine.requestJob("c", kind: "flush", wait: true)
+        let (_, report) = try await engine.requestJob("c", kind: .flush, wait: true)
         #expect(report?.status == .done)
         let collection = try await engine.open("c")
         #expect(try await collection.stats().indexedSegments == 1)
@@ -80,7 +81,7 @@ import Testing
         let storage = try LocalDirectoryStorage(root: dir)
         let engine = makeEngine(storage)
         let dim = 24, n = 3000
-        _ = try await engine.createCollection(["name": "ip", "dimension": .int(Int64(dim)), "distance_metric": "dot_product"])
+        _ = try await engine.createCollection(CollectionSpec(name: "ip", dimension: dim, distanceMetric: .dotProduct), tenant: .default)
         var rng = SeededRandom(seed: 8)
         func vector(_ i: Int) -> [Float] {
             let scale = Float.random(in: 0.2...3, using: &rng)  // norms differ 15-fold
@@ -88,7 +89,7 @@ import Testing
         }
         let records = (0..<n).map { i in WriteIntent.NewRecord(id: "v\(i)", vector: vector(i), metadata: [:]) }
         _ = try await engine.write("ip", .insert(records, upsert: false))
-        #expect(try await engine.requestJob("ip", kind: "flush", wait: true).1?.status == .done)
+        #expect(try await engine.requestJob("ip", kind: .flush, wait: true).1?.status == .done)
         let collection = try await engine.open("ip")
         #expect(try await collection.stats().indexedSegments == 1)
         let fresh = try await makeEngine(storage).open("ip")

@@ -35,8 +35,10 @@ import Testing
         let settings = Self.settings(indexMinRows: indexMinRows)
         var engine = Engine(storage: storage, maintenance: settings, logger: quietLogger)
         _ = try await engine.createCollection(
-            ["name": "r", "dimension": .int(Int64(dim)), "distance_metric": "euclidean", "indexing_algorithm": .string(algorithm),
-             "filterable_fields": [["name": "g", "type": "integer"]]])
+            CollectionSpec(
+                name: "r", dimension: dim, distanceMetric: .euclidean, indexingAlgorithm: .init(rawValue: algorithm)!,
+                filterableFields: [.init(name: "g", type: .integer)]),
+            tenant: .default)
         var rng = SeededRandom(seed: seed)
         var model = Model()
         var nextId = 0
@@ -88,16 +90,16 @@ import Testing
                 _ = try await engine.write("r", .update(id: id, vector: nil, metadata: ["g": .int(99)], expiresAt: .keep))
                 model.records[id]?.metadata = ["g": .int(99)]
             case 68..<80:
-                let (_, report) = try await engine.requestJob("r", kind: "flush", wait: true)
+                let (_, report) = try await engine.requestJob("r", kind: .flush, wait: true)
                 ran["flush-" + (report?.status.rawValue ?? "timeout"), default: 0] += 1
             case 80..<86:
-                let (_, report) = try await engine.requestJob("r", kind: "compact", wait: true)
+                let (_, report) = try await engine.requestJob("r", kind: .compact, wait: true)
                 ran["compact-" + (report?.status.rawValue ?? "timeout"), default: 0] += 1
             case 86..<90:
-                let (_, report) = try await engine.requestJob("r", kind: "compact-all", wait: true)
+                let (_, report) = try await engine.requestJob("r", kind: .compactAll, wait: true)
                 ran["compact-all-" + (report?.status.rawValue ?? "timeout"), default: 0] += 1
             case 90..<94:
-                let (_, report) = try await engine.requestJob("r", kind: "gc", wait: true)
+                let (_, report) = try await engine.requestJob("r", kind: .gc, wait: true)
                 ran["gc-" + (report?.status.rawValue ?? "timeout"), default: 0] += 1
             default:  // a new process: cold start from the manifest and the WAL after it
                 engine = Engine(storage: storage, maintenance: settings, logger: quietLogger)
@@ -183,7 +185,8 @@ import Testing
 
     func seeded(_ storage: any CloudStorage, count: Int = 300) async throws -> Engine {
         let engine = Engine(storage: storage, maintenance: Self.settings(), logger: quietLogger)
-        _ = try await engine.createCollection(["name": "c", "dimension": 16, "filterable_fields": [["name": "g", "type": "string"]]])
+        _ = try await engine.createCollection(
+            CollectionSpec(name: "c", dimension: 16, filterableFields: [.init(name: "g", type: .string)]), tenant: .default)
         var rng = SeededRandom(seed: 3)
         let batch = (0..<count).map { i in
             WriteIntent.NewRecord(id: "v\(i)", vector: (0..<16).map { _ in Float.random(in: -1...1, using: &rng) }, metadata: ["g": .string("g\(i % 5)")])
@@ -199,9 +202,9 @@ import Testing
         defer { removeDirectory(dir) }
         let storage = try LocalDirectoryStorage(root: dir)
         let engine = try await seeded(storage)
-        let (_, report) = try await engine.requestJob("c", kind: "flush", wait: true)
+        let (_, report) = try await engine.requestJob("c", kind: .flush, wait: true)
         #expect(report?.status == .done)
-        let config = try await engine.catalog.get("c").config
+        let config = try await engine.catalog(.default).get("c").config
         let layout = StorageLayout()
         let objects = try await storage.listAll(prefix: layout.collectionPrefix(config.id)).map(\.key)
             .filter { $0.contains("/segments/") || $0.contains("/manifest/") }
@@ -212,11 +215,11 @@ import Testing
                 var damaged = original
                 damaged[position] ^= 0x04
                 try await storage.put(key, damaged)
-                do {
+                do throws(ProximaError) {
                     let n = try await Engine(storage: storage).open("c").stats().vectorCount
                     Issue.record("\(key) damaged at \(position) was read (\(n) vectors)")
-                } catch let e as ProximaError {
-                    #expect(e.code == .storageCorrupted, "\(key) at \(position): \(e)")
+                } catch {
+                    #expect(error.code == .storageCorrupted, "\(key) at \(position): \(error)")
                 }
             }
             try await storage.put(key, original)
@@ -239,9 +242,9 @@ import Testing
         #expect(try await dead.receive(max: 10, visibilityTimeoutSeconds: 30, waitSeconds: 0).map(\.body) == ["not a job"])
         // A flush whose WAL is unreadable fails every time.
         let engine = try await seeded(storage, count: 10)
-        let config = try await engine.catalog.get("c").config
+        let config = try await engine.catalog(.default).get("c").config
         try await storage.put(StorageLayout().walKey(config.id, sequence: 1), [1, 2, 3])
-        let job = JobMessage(kind: "flush", tenant: "default", collectionId: config.id, collection: "c", jobId: JobMessage.newJobId())
+        let job = JobMessage(kind: .flush, tenant: "default", collectionId: config.id, collection: "c", jobId: JobMessage.newJobId())
         try await queue.send(job.json)
         var handled = 0
         for _ in 0..<10 where handled < 3 { handled += try await worker.runOnce(waitSeconds: 2) }
@@ -257,8 +260,8 @@ import Testing
         defer { removeDirectory(dir) }
         let storage = try LocalDirectoryStorage(root: dir)
         let setup = Engine(storage: storage, maintenance: Self.settings(), logger: quietLogger)
-        _ = try await setup.createCollection(["name": "c", "dimension": 4])
-        let config = try await setup.catalog.get("c").config
+        _ = try await setup.createCollection(CollectionSpec(name: "c", dimension: 4), tenant: .default)
+        let config = try await setup.catalog(.default).get("c").config
         let settings = Self.settings(orphanSegmentAgeMicros: 60_000_000)  // jobs run concurrently here
         let acked = try await withThrowingTaskGroup(of: [String].self) { group in
             for w in 0..<3 {
@@ -276,7 +279,7 @@ import Testing
                     return ids
                 }
             }
-            for kind in ["flush", "flush", "compact", "compact-all"] {
+            for kind: JobKind in [.flush, .flush, .compact, .compactAll] {
                 group.addTask {
                     for _ in 0..<25 {
                         let job = JobMessage(kind: kind, tenant: "default", collectionId: config.id, collection: "c", jobId: JobMessage.newJobId())

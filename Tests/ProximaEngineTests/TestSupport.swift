@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ProximaCloud
 import ProximaCore
+import ProximaEngine
 
 /// A fresh directory under the system temp dir, removed by the caller.
 func temporaryDirectory() -> String {
@@ -12,17 +13,7 @@ func temporaryDirectory() -> String {
 
 func removeDirectory(_ path: String) { try? FileManager.default.removeItem(atPath: path) }
 
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+typealias SeededRandom = SplitMix64
 
 /// Job reports are logged at info for operators; tests keep them quiet.
 let quietLogger: Logger = {
@@ -30,3 +21,21 @@ let quietLogger: Logger = {
     l.logLevel = .warning
     return l
 }()
+
+/// Searches as the tests phrase them, through the engine's one search request.
+extension OpenCollection {
+    func search(
+        queries: [[Float]], k: Int, filter: Filter?, threshold: Float?, exact: Bool = false, targetRecall: Double? = nil
+    ) async throws -> [[SearchHit]] {
+        try await search(
+            SearchRequest(
+                collection: CollectionPath(.default, config.name), queries: queries, k: k, filter: filter, threshold: threshold,
+                exact: exact, targetRecall: targetRecall))
+    }
+}
+
+extension Engine {
+    func search(_ path: CollectionPath, queries: [[Float]], k: Int, filter: Filter?, threshold: Float?) async throws -> [[SearchHit]] {
+        try await search(SearchRequest(collection: path, queries: queries, k: k, filter: filter, threshold: threshold))
+    }
+}

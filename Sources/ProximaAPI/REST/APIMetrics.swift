@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Counters exported at `/metrics` in Prometheus text format.
@@ -55,5 +56,3 @@ public final class APIMetrics: Sendable {
         return out
     }
 }
-
-import Foundation

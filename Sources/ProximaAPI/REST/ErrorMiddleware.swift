@@ -1,6 +1,5 @@
 import Hummingbird
 import Logging
-import ProximaCloud
 import ProximaCore
 
 /// Turns every error, ours or the router's, into an enveloped answer with a
@@ -29,13 +28,6 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let e as ProximaError:
             if e.code == .internalError || e.code == .storageCorrupted { logger.error("\(e)") }
             return e
-        case let e as StorageError:
-            logger.warning("storage error: \(e)")
-            switch e.kind {
-            case .notFound: return ProximaError(.notFound, "not found")
-            case .invalidKey: return ProximaError(.invalidRequest, "invalid name")
-            default: return ProximaError(.storageUnavailable, "the object store is unavailable (\(e.kind.rawValue)); retry later")
-            }
         case let e as any HTTPResponseError where e.status == .contentTooLarge:
             return ProximaError(.payloadTooLarge, "request body is too large")
         case let e as HTTPError:

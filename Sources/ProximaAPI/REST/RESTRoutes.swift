@@ -1,5 +1,5 @@
+import Foundation
 import Hummingbird
-import ProximaCloud
 import ProximaCore
 import ProximaEngine
 
@@ -10,11 +10,14 @@ public struct RESTRoutes: Sendable {
     let engine: Engine
     let metrics: APIMetrics
     let decoder: RequestDecoder
+    /// Whose collections the requests reach (until credentials name the tenant).
+    let tenant: Tenant
 
-    public init(engine: Engine, metrics: APIMetrics = APIMetrics(), limits: RequestLimits = RequestLimits()) {
+    public init(engine: Engine, tenant: Tenant = .default, metrics: APIMetrics = APIMetrics()) {
         self.engine = engine
+        self.tenant = tenant
         self.metrics = metrics
-        self.decoder = RequestDecoder(limits: limits)
+        self.decoder = RequestDecoder(limits: engine.limits)
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -23,69 +26,58 @@ public struct RESTRoutes: Sendable {
         router.get("/health") { _, _ in
             Envelope.success([
                 "status": "ok", "version": .string(Self.version), "uptime_seconds": .double(metrics.uptimeSeconds),
-                "storage": .string(engine.storage.description),
+                "storage": .string(engine.storageDescription),
             ])
         }
         router.get("/metrics") { _, _ in
-            Envelope.raw(Array((metrics.render() + StorageMetrics.shared.render()).utf8), status: .ok, contentType: "text/plain; version=0.0.4")
+            Envelope.raw(Array((metrics.render() + engine.storageMetricsText).utf8), status: .ok, contentType: "text/plain; version=0.0.4")
         }
         router.post("/collections") { request, _ in
-            let config = try await engine.createCollection(try await decoder.body(request))
+            let config = try await engine.createCollection(try decoder.collectionSpec(try await decoder.body(request)), tenant: tenant)
             return Envelope.success(Self.collectionJSON(config), status: .created)
         }
         router.get("/collections") { _, _ in
-            Envelope.success(.array(try await engine.listCollections().map { Self.collectionJSON($0) }))
+            Envelope.success(.array(try await engine.listCollections(tenant: tenant).map { Self.collectionJSON($0) }))
         }
         router.get("/collections/:name") { _, context in
-            let (config, stats) = try await engine.describeCollection(try Self.name(context))
+            let (config, stats) = try await engine.describeCollection(try path(context))
             return Envelope.success(Self.collectionJSON(config, stats: stats))
         }
         router.patch("/collections/:name") { request, context in
-            let config = try await engine.updateCollection(try Self.name(context), try await decoder.body(request))
+            let config = try await engine.updateCollection(try path(context), try decoder.collectionPatch(try await decoder.body(request)))
             return Envelope.success(Self.collectionJSON(config))
         }
         router.delete("/collections/:name") { _, context in
-            try await engine.deleteCollection(try Self.name(context))
+            try await engine.deleteCollection(try path(context))
             return Envelope.success(["deleted": true])
         }
         router.post("/collections/:name/vectors") { request, context in
-            let body = try await decoder.body(request)
-            let collection = try await engine.open(try Self.name(context))
-            let outcome = try await collection.write(try decoder.insert(body, config: collection.config))
+            let outcome = try await engine.write(try path(context), try decoder.insert(try await decoder.body(request)))
             metrics.recordWrite(vectors: outcome.count)
             return Envelope.success(["ids": .array(outcome.ids.map { .string($0) }), "count": .int(Int64(outcome.count))])
         }
         router.post("/collections/:name/vectors/delete") { request, context in
-            let name = try Self.name(context)
-            let intent = try decoder.delete(try await decoder.body(request))
-            let outcome = try await engine.write(name, intent)
+            let outcome = try await engine.write(try path(context), try decoder.delete(try await decoder.body(request)))
             return Envelope.success(["deleted": .int(Int64(outcome.count))])
         }
         router.get("/collections/:name/vectors/:id") { _, context in
-            let record = try await engine.getVector(try Self.name(context), id: try Self.vectorId(context))
+            let record = try await engine.getVector(try path(context), id: try Self.vectorId(context))
             return Envelope.success(Self.recordJSON(record, includeVector: true, includeMetadata: true))
         }
         router.put("/collections/:name/vectors/:id") { request, context in
             let id = try Self.vectorId(context)
-            let body = try await decoder.body(request)
-            let collection = try await engine.open(try Self.name(context))
-            let outcome = try await collection.write(try decoder.update(body, id: id, config: collection.config))
+            let outcome = try await engine.write(try path(context), try decoder.update(try await decoder.body(request), id: id))
             metrics.recordWrite(vectors: 1)
             return Envelope.success(Self.recordJSON(outcome.record!, includeVector: true, includeMetadata: true))
         }
         router.delete("/collections/:name/vectors/:id") { _, context in
-            let outcome = try await engine.write(
-                try Self.name(context), .delete(ids: [try Self.vectorId(context)], requireExisting: true))
+            let outcome = try await engine.write(try path(context), .delete(ids: [try Self.vectorId(context)], requireExisting: true))
             return Envelope.success(["deleted": .int(Int64(outcome.count))])
         }
         router.post("/collections/:name/search") { request, context in
-            let body = try await decoder.body(request)
-            let collection = try await engine.open(try Self.name(context))
-            let search = try decoder.search(body, config: collection.config)
-            let results = try await collection.search(
-                queries: search.queries, k: search.k, filter: search.filter, threshold: search.threshold, exact: search.exact,
-                targetRecall: search.targetRecall)
-            metrics.recordQueries(search.queries.count)
+            let search = try decoder.search(try await decoder.body(request), collection: try path(context))
+            let results = try await engine.search(search.request)
+            metrics.recordQueries(search.request.queries.count)
             let lists: [JSONValue] = results.map { hits in
                 .array(hits.enumerated().map { rank, hit in
                     var o: [String: JSONValue] = [
@@ -100,34 +92,32 @@ public struct RESTRoutes: Sendable {
             return Envelope.success(["results": search.batch ? .array(lists) : lists[0]])
         }
         router.post("/collections/:name/flush") { request, context in
-            try await Self.job(engine, request, context, kind: "flush")
+            try await Self.job(engine, request, try path(context), kind: .flush)
         }
         router.post("/collections/:name/compact") { request, context in
-            try await Self.job(engine, request, context, kind: "compact-all")
+            try await Self.job(engine, request, try path(context), kind: .compactAll)
         }
         return router
     }
 
     /// Queues a flush or compaction; `?wait=true` answers with what it did.
-    static func job(_ engine: Engine, _ request: Request, _ context: BasicRequestContext, kind: String) async throws -> Response {
-        let name = try Self.name(context)
+    static func job(_ engine: Engine, _ request: Request, _ path: CollectionPath, kind: JobKind) async throws -> Response {
         let wait: Bool
         switch request.uri.queryParameters.get("wait") {
         case nil, "false": wait = false
         case "true": wait = true
         default: throw ProximaError(.invalidRequest, "wait must be true or false")
         }
-        let (jobId, report) = try await engine.requestJob(name, kind: kind, wait: wait)
+        let (jobId, report) = try await engine.requestJob(path, kind: kind, wait: wait)
         if let report { return Envelope.success(report.json) }
-        return Envelope.success(["job_id": .string(jobId), "kind": .string(kind), "status": wait ? "running" : "queued"], status: .accepted)
+        return Envelope.success(["job_id": .string(jobId), "kind": .string(kind.rawValue), "status": wait ? "running" : "queued"], status: .accepted)
     }
 
     // MARK: path parameters
 
-    static func name(_ context: BasicRequestContext) throws -> String {
-        let name = context.parameters.get("name") ?? ""
-        try Validation.collectionName(name)
-        return name
+    /// The collection a route names, in the tenant of this API.
+    func path(_ context: BasicRequestContext) throws -> CollectionPath {
+        try CollectionPath(tenant, context.parameters.get("name") ?? "")
     }
 
     static func vectorId(_ context: BasicRequestContext) throws -> String {
@@ -165,5 +155,3 @@ public struct RESTRoutes: Sendable {
         return .object(o)
     }
 }
-
-import Foundation

@@ -2,16 +2,9 @@ import Hummingbird
 import ProximaCore
 import ProximaEngine
 
-/// Limits on what one request may carry.
-public struct RequestLimits: Sendable {
-    public var maxBodyBytes = 64 * 1024 * 1024
-    public var maxBatchVectors = 10_000
-    public var maxQueries = 1_000
-    public var maxK = 10_000
-    public init() {}
-}
-
-/// JSON bodies into engine inputs; every failure is a 4xx with a stable code.
+/// JSON bodies into the engine's typed requests. Only shapes are checked
+/// here (a string where a string belongs); the rules every transport shares
+/// (dimensions, limits, id and metadata rules) are the engine's.
 struct RequestDecoder {
     let limits: RequestLimits
 
@@ -55,31 +48,28 @@ struct RequestDecoder {
 
     // MARK: writes
 
-    func insert(_ json: JSONValue, config: CollectionConfig) throws(ProximaError) -> WriteIntent {
+    func insert(_ json: JSONValue) throws(ProximaError) -> WriteIntent {
         let o = try Self.object(json, allowed: ["vectors", "upsert"])
         guard let v = o["vectors"] else { throw ProximaError(.invalidRequest, "'vectors' is required") }
         guard case .array(let items) = v else { throw ProximaError(.invalidRequest, "'vectors' must be an array") }
-        guard !items.isEmpty else { throw ProximaError(.invalidRequest, "'vectors' is empty") }
+        // Checked before decoding so a huge batch costs nothing.
         guard items.count <= limits.maxBatchVectors else {
             throw ProximaError(.batchTooLarge, "at most \(limits.maxBatchVectors) vectors per request; got \(items.count)")
         }
         let upsert = try Self.bool(o, "upsert", default: false)
         var records: [WriteIntent.NewRecord] = []
         records.reserveCapacity(items.count)
-        var seen = Set<String>()
         for (i, item) in items.enumerated() {
             do throws(ProximaError) {
                 let r = try Self.object(item, allowed: ["id", "vector", "metadata", "expires_at"])
                 var id: String?
                 if let idValue = r["id"], !idValue.isNull {
                     guard case .string(let s) = idValue else { throw ProximaError(.invalidId, "'id' must be a string") }
-                    try Validation.vectorId(s)
-                    guard seen.insert(s).inserted else { throw ProximaError(.duplicateId, "id '\(s)' appears twice in the batch") }
                     id = s
                 }
                 guard let vector = r["vector"] else { throw ProximaError(.invalidVector, "'vector' is required") }
-                let floats = try Validation.vector(vector, config: config)
-                let metadata = try r["metadata"].map { m throws(ProximaError) in m.isNull ? [:] : try Validation.metadata(m, config: config) } ?? [:]
+                let floats = try Validation.floats(vector)
+                let metadata = try r["metadata"].map { m throws(ProximaError) in try Validation.metadataObject(m) } ?? [:]
                 let expires = try r["expires_at"].map { e throws(ProximaError) in try Validation.expiresAt(e) } ?? nil
                 records.append(WriteIntent.NewRecord(id: id, vector: floats, metadata: metadata, expiresAt: expires))
             } catch {
@@ -89,11 +79,10 @@ struct RequestDecoder {
         return .insert(records, upsert: upsert)
     }
 
-    func update(_ json: JSONValue, id: String, config: CollectionConfig) throws(ProximaError) -> WriteIntent {
+    func update(_ json: JSONValue, id: String) throws(ProximaError) -> WriteIntent {
         let o = try Self.object(json, allowed: ["vector", "metadata", "expires_at"])
-        guard !o.isEmpty else { throw ProximaError(.invalidRequest, "send at least one of vector, metadata, expires_at") }
-        let vector = try o["vector"].map { v throws(ProximaError) in try Validation.vector(v, config: config) }
-        let metadata = try o["metadata"].map { m throws(ProximaError) in m.isNull ? [:] : try Validation.metadata(m, config: config) }
+        let vector = try o["vector"].map { v throws(ProximaError) in try Validation.floats(v) }
+        let metadata = try o["metadata"].map { m throws(ProximaError) in try Validation.metadataObject(m) }
         let expiry: WriteIntent.ExpiryChange = try o["expires_at"].map { e throws(ProximaError) in .set(try Validation.expiresAt(e)) } ?? .keep
         return .update(id: id, vector: vector, metadata: metadata, expiresAt: expiry)
     }
@@ -102,22 +91,17 @@ struct RequestDecoder {
         let o = try Self.object(json, allowed: ["ids", "filter"])
         switch (o["ids"].flatMap { $0.isNull ? nil : $0 }, o["filter"].flatMap { $0.isNull ? nil : $0 }) {
         case (.some(let idsValue), nil):
-            guard case .array(let items) = idsValue, !items.isEmpty, items.count <= limits.maxBatchVectors else {
+            guard case .array(let items) = idsValue else {
                 throw ProximaError(.invalidRequest, "'ids' must be a non-empty array of at most \(limits.maxBatchVectors) ids")
             }
             var ids: [String] = []
             for item in items {
                 guard case .string(let s) = item else { throw ProximaError(.invalidId, "ids must be strings") }
-                try Validation.vectorId(s)
                 ids.append(s)
             }
             return .delete(ids: ids, requireExisting: false)
         case (nil, .some(let filterValue)):
-            let filter = try Filter.parse(filterValue)
-            guard !filter.isTrivial else {
-                throw ProximaError(.invalidFilter, "an empty filter would delete everything; delete the collection instead")
-            }
-            return .deleteMatching(filter)
+            return .deleteMatching(try Filter.parse(filterValue))
         default:
             throw ProximaError(.invalidRequest, "send exactly one of 'ids' or 'filter'")
         }
@@ -125,19 +109,15 @@ struct RequestDecoder {
 
     // MARK: search
 
+    /// A search body, with what the answer should carry.
     struct Search {
-        var queries: [[Float]]
+        var request: SearchRequest
         var batch: Bool
-        var k: Int
-        var filter: Filter?
         var includeVectors: Bool
         var includeMetadata: Bool
-        var threshold: Float?
-        var exact: Bool
-        var targetRecall: Double?
     }
 
-    func search(_ json: JSONValue, config: CollectionConfig) throws(ProximaError) -> Search {
+    func search(_ json: JSONValue, collection: CollectionPath) throws(ProximaError) -> Search {
         let o = try Self.object(
             json,
             allowed: ["vector", "queries", "k", "top_k", "filter", "include_vectors", "include_metadata", "threshold", "exact", "target_recall"])
@@ -145,14 +125,14 @@ struct RequestDecoder {
         let batch: Bool
         switch (o["vector"], o["queries"]) {
         case (.some(let v), nil):
-            queries = [try Validation.vector(v, config: config)]
+            queries = [try Validation.floats(v)]
             batch = false
         case (nil, .some(let qs)):
             guard case .array(let items) = qs, !items.isEmpty, items.count <= limits.maxQueries else {
                 throw ProximaError(.invalidRequest, "'queries' must be a non-empty array of at most \(limits.maxQueries) vectors")
             }
             for (i, item) in items.enumerated() {
-                do throws(ProximaError) { queries.append(try Validation.vector(item, config: config)) } catch {
+                do throws(ProximaError) { queries.append(try Validation.floats(item)) } catch {
                     throw ProximaError(error.code, "queries[\(i)]: \(error.message)")
                 }
             }
@@ -164,10 +144,10 @@ struct RequestDecoder {
         let kValues = [o["k"], o["top_k"]].compactMap { $0 }.filter { !$0.isNull }
         guard kValues.count <= 1 else { throw ProximaError(.invalidRequest, "send 'k' or 'top_k', not both") }
         if let kv = kValues.first {
-            guard case .int(let i) = kv, i >= 1, i <= Int64(limits.maxK) else {
+            guard case .int(let i) = kv, let value = Int(exactly: i) else {
                 throw ProximaError(.invalidRequest, "'k' must be an integer from 1 to \(limits.maxK)")
             }
-            k = Int(i)
+            k = value
         }
         let filter = try o["filter"].flatMap { f throws(ProximaError) in f.isNull ? nil : try Filter.parse(f) }
         var threshold: Float?
@@ -175,18 +155,16 @@ struct RequestDecoder {
             guard let d = t.number, d.isFinite else { throw ProximaError(.invalidRequest, "'threshold' must be a number") }
             threshold = Float(d)
         }
-        let exact = try Self.bool(o, "exact", default: false)
         var targetRecall: Double?
         if let r = o["target_recall"], !r.isNull {
-            guard let d = r.number, d > 0, d <= 1 else { throw ProximaError(.invalidRequest, "'target_recall' must be in (0, 1]") }
+            guard let d = r.number else { throw ProximaError(.invalidRequest, "'target_recall' must be in (0, 1]") }
             targetRecall = d
         }
+        let request = SearchRequest(
+            collection: collection, queries: queries, k: k, filter: filter, threshold: threshold,
+            exact: try Self.bool(o, "exact", default: false), targetRecall: targetRecall)
         return Search(
-            queries: queries, batch: batch, k: k, filter: filter,
-            includeVectors: try Self.bool(o, "include_vectors", default: false),
-            includeMetadata: try Self.bool(o, "include_metadata", default: true), threshold: threshold, exact: exact,
-            targetRecall: targetRecall)
+            request: request, batch: batch, includeVectors: try Self.bool(o, "include_vectors", default: false),
+            includeMetadata: try Self.bool(o, "include_metadata", default: true))
     }
 }
-
-import Foundation

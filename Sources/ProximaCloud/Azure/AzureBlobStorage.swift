@@ -103,7 +103,7 @@ public final class AzureBlobStorage: CloudStorage, KeyedHTTPStore {
     @discardableResult
     public func put(_ key: String, _ bytes: [UInt8], condition: PutCondition) async throws -> String {
         try ObjectKey.validate(key)
-        let writeId = S3Storage.randomHex(16)
+        let writeId = randomHex(16)
         var headers: [(String, String)] = [("x-ms-meta-proximadb_write", writeId)]
         switch condition {
         case .none: break
@@ -128,7 +128,7 @@ public final class AzureBlobStorage: CloudStorage, KeyedHTTPStore {
         var ids: [String] = []
         for (n, start) in stride(from: 0, to: bytes.count, by: blockSize).enumerated() {
             // Block ids: base64 of equal-length strings, unique to this upload.
-            let id = Data64.encode(Array("\(S3Storage.randomHex(8))-\(String.zeroPadded6(n))".utf8))
+            let id = Base64.encode(Array("\(randomHex(8))-\(String(zeroPadded: Int64(n), width: 6))".utf8))
             let (r, _) = try await send(
                 .PUT, key: key, query: [("comp", "block"), ("blockid", id)], body: Array(bytes[start..<min(bytes.count, start + blockSize)]))
             guard r.status == 201 else { throw failure(r, "Put Block \(n) of \(key)") }
@@ -181,11 +181,6 @@ public final class AzureBlobStorage: CloudStorage, KeyedHTTPStore {
 }
 
 extension String {
-    static func zeroPadded6(_ n: Int) -> String {
-        let digits = "\(n)"
-        return String(repeating: "0", count: Swift.max(0, 6 - digits.count)) + digits
-    }
-
     func removingPercentEncodingLossy() -> String {
         var bytes: [UInt8] = []
         var it = Array(self.utf8)[...]

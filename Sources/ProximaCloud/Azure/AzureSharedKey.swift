@@ -9,7 +9,7 @@ public struct AzureSharedKey: Sendable {
 
     /// `base64Key` is the account key as the portal shows it.
     public init(account: String, base64Key: String) throws {
-        guard let key = Data64.decode(base64Key), !key.isEmpty else {
+        guard let key = Base64.decode(base64Key), !key.isEmpty else {
             throw StorageError(.auth, "the Azure account key is not base64")
         }
         self.account = account
@@ -44,6 +44,6 @@ public struct AzureSharedKey: Sendable {
     public func authorization(method: String, path: String, query: [(String, String)], headers: [(String, String)]) -> String {
         let mac = HMAC<SHA256>.authenticationCode(
             for: Array(stringToSign(method: method, path: path, query: query, headers: headers).utf8), using: SymmetricKey(data: key))
-        return "SharedKey \(account):\(Data64.encode(Array(mac)))"
+        return "SharedKey \(account):\(Base64.encode(Array(mac)))"
     }
 }

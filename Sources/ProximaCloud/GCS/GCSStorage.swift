@@ -109,7 +109,7 @@ public final class GCSStorage: CloudStorage {
             guard Int64(generation) != nil else { throw StorageError(.preconditionFailed, "\(key): not a generation: \(generation)") }
             query += "&ifGenerationMatch=\(generation)"
         }
-        let writeId = S3Storage.randomHex(16)
+        let writeId = randomHex(16)
         let uploadBase = "\(configuration.endpoint)/upload/storage/v1/b/\(SigV4Signer.encode(configuration.bucket))/o"
         let response: CloudResponse
         let attempts: Int
@@ -117,7 +117,7 @@ public final class GCSStorage: CloudStorage {
             (response, attempts) = try await putResumable(uploadBase + "?uploadType=resumable&" + query, bytes, writeId: writeId, key: key)
         } else {
             // Multipart upload: JSON metadata (with our write id) and the bytes in one request.
-            let boundary = "proximadb-" + S3Storage.randomHex(8)
+            let boundary = "proximadb-" + randomHex(8)
             let metadata = JSONWriter.encode(["metadata": ["proximadb-write": .string(writeId)]])
             var body = Array("--\(boundary)\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".utf8) + metadata
             body += Array("\r\n--\(boundary)\r\nContent-Type: application/octet-stream\r\n\r\n".utf8) + bytes

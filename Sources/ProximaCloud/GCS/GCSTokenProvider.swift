@@ -55,13 +55,13 @@ public actor GCSTokenSource: GCSTokenProvider {
             "iss": .string(account.clientEmail), "scope": .string(scope), "aud": .string(account.tokenURI),
             "iat": .int(now), "exp": .int(now + 3600),
         ])
-        let signingInput = Data64.encode(header, url: true, padding: false) + "." + Data64.encode(claims, url: true, padding: false)
+        let signingInput = Base64.encode(header, url: true) + "." + Base64.encode(claims, url: true)
         let key: _RSA.Signing.PrivateKey
         do { key = try _RSA.Signing.PrivateKey(pemRepresentation: account.privateKeyPEM) } catch {
             throw StorageError(.auth, "the service account's private key is not a PEM RSA key")
         }
         let signature = try key.signature(for: Array(signingInput.utf8), padding: .insecurePKCS1v1_5)
-        return signingInput + "." + Data64.encode(Array(signature.rawRepresentation), url: true, padding: false)
+        return signingInput + "." + Base64.encode(Array(signature.rawRepresentation), url: true)
     }
 
     func exchange(_ account: ServiceAccount, now: Int64) async throws -> (value: String, expires: Int64) {

@@ -31,7 +31,7 @@ public final class LocalDirectoryQueue: CloudQueue {
 
     public func send(_ body: String, delaySeconds: Int) async throws {
         let visibleAt = Timestamp.nowMicros() + Int64(max(0, delaySeconds)) * 1_000_000
-        let name = StorageLayoutName.pad(visibleAt) + "-" + LocalDirectoryStorage.randomName() + "~0"
+        let name = String(zeroPadded: visibleAt, width: 20) + "-" + LocalDirectoryStorage.randomName() + "~0"
         try await LocalDirectoryStorage.run { [tmp, ready] in
             let staged = tmp + "/" + name
             try LocalDirectoryStorage.writeDurably(staged, Array(body.utf8))
@@ -58,7 +58,7 @@ public final class LocalDirectoryQueue: CloudQueue {
 
     public func changeVisibility(receipt: String, seconds: Int) async throws -> String {
         guard Self.isPlainName(receipt), let parts = Self.inflightParts(receipt) else { return receipt }
-        let renewed = StorageLayoutName.pad(Timestamp.nowMicros() + Int64(seconds) * 1_000_000) + "~\(parts.count)~" + parts.base
+        let renewed = String(zeroPadded: Timestamp.nowMicros() + Int64(seconds) * 1_000_000, width: 20) + "~\(parts.count)~" + parts.base
         return try await LocalDirectoryStorage.run { [inflight] in
             guard rename(inflight + "/" + receipt, inflight + "/" + renewed) == 0 else {
                 throw LocalDirectoryStorage.error(errno, "queue change visibility (message redelivered?)")
@@ -82,7 +82,7 @@ public final class LocalDirectoryQueue: CloudQueue {
                 let visibleAt = Int64(name.prefix(20)), visibleAt <= now
             else { continue }
             let base = String(name[..<tilde])
-            let receipt = StorageLayoutName.pad(now + Int64(visibility) * 1_000_000) + "~\(count + 1)~" + base
+            let receipt = String(zeroPadded: now + Int64(visibility) * 1_000_000, width: 20) + "~\(count + 1)~" + base
             guard rename(ready + "/" + name, inflight + "/" + receipt) == 0 else { continue }  // another consumer won it
             let body = (try? LocalDirectoryStorage.readFile(inflight + "/" + receipt)) ?? []
             out.append(QueueMessage(id: base, body: String(decoding: body, as: UTF8.self), receipt: receipt, receiveCount: count + 1))
@@ -97,12 +97,4 @@ public final class LocalDirectoryQueue: CloudQueue {
     }
 
     static func isPlainName(_ s: String) -> Bool { !s.isEmpty && !s.contains("/") && !s.hasPrefix(".") }
-}
-
-/// Zero-padded decimal, so names sort in numeric order.
-enum StorageLayoutName {
-    static func pad(_ v: Int64) -> String {
-        let s = String(v)
-        return String(repeating: "0", count: Swift.max(0, 20 - s.count)) + s
-    }
 }

@@ -127,7 +127,7 @@ public final class S3Storage: CloudStorage, KeyedHTTPStore {
     @discardableResult
     public func put(_ key: String, _ bytes: [UInt8], condition: PutCondition) async throws -> String {
         try ObjectKey.validate(key)
-        let writeId = Self.randomHex(16)
+        let writeId = randomHex(16)
         var headers: [(String, String)] = [("x-amz-meta-proximadb-write", writeId), ("Content-Type", "application/octet-stream")]
         switch condition {
         case .none: break
@@ -162,7 +162,7 @@ public final class S3Storage: CloudStorage, KeyedHTTPStore {
         for chunk in stride(from: 0, to: keys.count, by: 1000).map({ Array(keys[$0..<min(keys.count, $0 + 1000)]) }) {
             let objects = chunk.map { "<Object><Key>\(XMLScanner.escape(configuration.prefix + $0))</Key></Object>" }.joined()
             let body = Array("<Delete><Quiet>true</Quiet>\(objects)</Delete>".utf8)
-            let md5 = Data64.encode(Array(Insecure.MD5.hash(data: body)))
+            let md5 = Base64.encode(Array(Insecure.MD5.hash(data: body)))
             let (response, _) = try await send(.POST, key: nil, query: [("delete", "")], headers: [("Content-MD5", md5)], body: body)
             guard response.status == 200 else { throw failure(response, "DeleteObjects") }
             if let failed = XMLScanner(response.body).blocks("Error").first {
@@ -222,60 +222,5 @@ public final class S3Storage: CloudStorage, KeyedHTTPStore {
             _ = try? await send(.DELETE, key: key, query: [("uploadId", uploadId)])
             throw error
         }
-    }
-
-    static func randomHex(_ bytes: Int) -> String {
-        var g = SystemRandomNumberGenerator()
-        return SigV4Signer.hex((0..<bytes).map { _ in UInt8.random(in: 0...255, using: &g) })
-    }
-}
-
-/// Base64 (RFC 4648) without Foundation.
-public enum Data64 {
-    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    public static func encode(_ bytes: [UInt8], url: Bool = false, padding: Bool = true) -> String {
-        var out = [UInt8]()
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var i = 0
-        while i + 3 <= bytes.count {
-            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            for shift in [18, 12, 6, 0] { out.append(alphabet[Int((n >> UInt32(shift)) & 63)]) }
-            i += 3
-        }
-        let rest = bytes.count - i
-        if rest > 0 {
-            var n = UInt32(bytes[i]) << 16
-            if rest == 2 { n |= UInt32(bytes[i + 1]) << 8 }
-            out.append(alphabet[Int((n >> 18) & 63)])
-            out.append(alphabet[Int((n >> 12) & 63)])
-            if rest == 2 { out.append(alphabet[Int((n >> 6) & 63)]) }
-            if padding { out.append(contentsOf: Array(repeating: UInt8(ascii: "="), count: 3 - rest)) }
-        }
-        var s = String(decoding: out, as: UTF8.self)
-        if url { s = String(s.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 }) }
-        return s
-    }
-
-    public static func decode(_ text: String) -> [UInt8]? {
-        var lookup = [Int8](repeating: -1, count: 256)
-        for (i, c) in alphabet.enumerated() { lookup[Int(c)] = Int8(i) }
-        lookup[Int(UInt8(ascii: "-"))] = 62
-        lookup[Int(UInt8(ascii: "_"))] = 63
-        var out = [UInt8]()
-        var acc: UInt32 = 0
-        var bits = 0
-        for c in text.utf8 {
-            if c == UInt8(ascii: "=") || c == 10 || c == 13 || c == 32 { continue }
-            let v = lookup[Int(c)]
-            guard v >= 0 else { return nil }
-            acc = acc << 6 | UInt32(v)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8((acc >> UInt32(bits)) & 0xFF))
-            }
-        }
-        return out
     }
 }

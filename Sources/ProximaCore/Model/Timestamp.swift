@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Microsecond Unix timestamps and their RFC 3339 form, without Foundation's
 /// formatters (which differ between platforms and are slow).
 public enum Timestamp {
@@ -25,10 +31,7 @@ public enum Timestamp {
         let day = doy - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         if month <= 2 { year += 1 }
-        func pad(_ v: Int64, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
+        func pad(_ v: Int64, _ width: Int) -> String { String(zeroPadded: v, width: width) }
         var out = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secOfDay / 3600, 2)):\(pad(secOfDay / 60 % 60, 2)):\(pad(secOfDay % 60, 2))"
         if fraction != 0 { out += "." + pad(fraction, 6) }
         return out + "Z"
@@ -90,11 +93,6 @@ public enum Timestamp {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 extension Timestamp {
     /// `Wed, 25 Nov 2026 18:04:05 GMT` (RFC 1123, as HTTP dates and Azure's x-ms-date).

@@ -39,14 +39,11 @@ public enum Validation {
         }
     }
 
-    /// Converts a JSON array to a vector of the collection's dimension, rejecting
-    /// anything that is not a finite number, and checks the metric's domain.
-    public static func vector(_ json: JSONValue, config: CollectionConfig) throws(ProximaError) -> [Float] {
+    /// A JSON array as float32s: every item a number within float32's range.
+    /// The collection's rules (dimension, metric domain) are `vector(_:config:)`'s.
+    public static func floats(_ json: JSONValue) throws(ProximaError) -> [Float] {
         guard case .array(let items) = json else {
             throw ProximaError(.invalidVector, "a vector is an array of numbers, not \(json.typeName)")
-        }
-        guard items.count == config.dimension else {
-            throw ProximaError(.dimensionMismatch, "expected \(config.dimension) dimensions, got \(items.count)")
         }
         var out = [Float](repeating: 0, count: items.count)
         for (i, item) in items.enumerated() {
@@ -57,8 +54,16 @@ public enum Validation {
             guard f.isFinite else { throw ProximaError(.invalidVector, "vector component \(i) is out of float32 range") }
             out[i] = f
         }
-        try vectorDomain(out, metric: config.distanceMetric)
         return out
+    }
+
+    /// Checks a vector against its collection: dimension, finite components, the metric's domain.
+    public static func vector(_ v: [Float], config: CollectionConfig) throws(ProximaError) {
+        guard v.count == config.dimension else {
+            throw ProximaError(.dimensionMismatch, "expected \(config.dimension) dimensions, got \(v.count)")
+        }
+        guard v.allSatisfy(\.isFinite) else { throw ProximaError(.invalidVector, "vector components must be finite") }
+        try vectorDomain(v, metric: config.distanceMetric)
     }
 
     public static func vectorDomain(_ v: [Float], metric: DistanceMetric) throws(ProximaError) {
@@ -76,13 +81,10 @@ public enum Validation {
         }
     }
 
-    /// Checks a metadata object: keys, size, and the declared types of filterable fields.
-    public static func metadata(_ json: JSONValue, config: CollectionConfig) throws(ProximaError) -> [String: JSONValue] {
-        guard case .object(let o) = json else {
-            throw ProximaError(.invalidMetadata, "metadata must be a JSON object, not \(json.typeName)")
-        }
+    /// Checks metadata: keys, encoded size, and the declared types of filterable fields.
+    public static func metadata(_ o: [String: JSONValue], config: CollectionConfig) throws(ProximaError) {
         for key in o.keys { try metadataKey(key) }
-        let size = JSONWriter.encode(json).count
+        let size = JSONWriter.encode(.object(o)).count
         guard size <= maxMetadataBytes else {
             throw ProximaError(.invalidMetadata, "metadata is \(size) bytes; the limit is \(maxMetadataBytes)")
         }
@@ -91,7 +93,15 @@ public enum Validation {
                 throw ProximaError(.invalidMetadata, "metadata field '\(field.name)' must be of type \(field.type.rawValue), not \(v.typeName)")
             }
         }
-        return o
+    }
+
+    /// A JSON metadata value as an object (null is "no metadata").
+    public static func metadataObject(_ json: JSONValue) throws(ProximaError) -> [String: JSONValue] {
+        switch json {
+        case .null: return [:]
+        case .object(let o): return o
+        default: throw ProximaError(.invalidMetadata, "metadata must be a JSON object, not \(json.typeName)")
+        }
     }
 
     /// `expires_at`: Unix seconds (integer) or an RFC 3339 string; returns microseconds.

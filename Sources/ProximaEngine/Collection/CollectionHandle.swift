@@ -231,7 +231,7 @@ actor CollectionHandle {
             do {
                 try await catchUp()
             } catch {
-                for p in group { p.continuation.resume(throwing: Self.mapStorage(error)) }
+                for p in group { p.continuation.resume(throwing: ProximaError(converting: error)) }
                 return
             }
             let now = Timestamp.nowMicros()
@@ -272,7 +272,7 @@ actor CollectionHandle {
             } catch let e as StorageError where e.kind == .preconditionFailed && attempt < 1000 {
                 continue  // another writer took this sequence: catch up and resolve again
             } catch {
-                for p in group { p.continuation.resume(throwing: Self.mapStorage(error)) }
+                for p in group { p.continuation.resume(throwing: ProximaError(converting: error)) }
                 return
             }
             applied(entries, sequence: sequence, bytes: bytes.count)
@@ -296,17 +296,6 @@ actor CollectionHandle {
         let hex = b.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
         let h = Array(hex)
         return String(h[0..<8]) + "-" + String(h[8..<12]) + "-" + String(h[12..<16]) + "-" + String(h[16..<20]) + "-" + String(h[20..<32])
-    }
-
-    static func mapStorage(_ error: any Error) -> any Error {
-        if error is ProximaError { return error }
-        if let e = error as? StorageError {
-            switch e.kind {
-            case .notFound: return ProximaError(.collectionNotFound, "the collection's data is gone (deleted concurrently?)")
-            default: return ProximaError(.storageUnavailable, "object store: \(e.kind.rawValue)")
-            }
-        }
-        return ProximaError(.internalError, "\(error)")
     }
 }
 

@@ -4,6 +4,7 @@ import ProximaCore
 /// request: validate against its config, then write or search.
 public struct OpenCollection: Sendable {
     let handle: CollectionHandle
+    let limits: RequestLimits
 
     public var config: CollectionConfig { handle.config }
 
@@ -18,37 +19,44 @@ public struct OpenCollection: Sendable {
         public var indexedSegments: Int
     }
 
-    public func write(_ intent: WriteIntent) async throws -> WriteOutcome { try await handle.write(intent) }
+    /// Validates the write against the collection, then commits it to the WAL.
+    public func write(_ intent: WriteIntent) async throws(ProximaError) -> WriteOutcome {
+        try intent.validate(config, limits: limits)
+        return try await convertingErrors { try await handle.write(intent) }
+    }
 
-    public func get(_ id: String) async throws -> VectorRecord {
+    public func get(_ id: String) async throws(ProximaError) -> VectorRecord {
+        try Validation.vectorId(id)
         let now = Timestamp.nowMicros()
-        guard let record = try await handle.read({ $0.record(id, now: now) }) else {
+        guard let record = try await convertingErrors({ try await handle.read({ $0.record(id, now: now) }) }) else {
             throw ProximaError(.vectorNotFound, "vector '\(id)' does not exist")
         }
         return record
     }
 
-    public func stats() async throws -> Stats {
+    public func stats() async throws(ProximaError) -> Stats {
         let now = Timestamp.nowMicros()
-        return try await handle.stats(now: now)
+        return try await convertingErrors { try await handle.stats(now: now) }
     }
 
     /// Nearest records for each query: through the segments' ANN indexes plus
     /// an exact scan of the rest, or exactly when `exact`. `targetRecall` sets
     /// each index's width from the recall it measured at build (else the
     /// collection's `ef_search` / `n_probes`); `threshold` keeps hits with score ≥ it.
-    public func search(
-        queries: [[Float]], k: Int, filter: Filter?, threshold: Float?, exact: Bool = false, targetRecall: Double? = nil
-    ) async throws -> [[SearchHit]] {
+    public func search(_ request: SearchRequest) async throws(ProximaError) -> [[SearchHit]] {
+        try request.validate(config, limits: limits)
         let metric = config.distanceMetric
         let now = Timestamp.nowMicros()
-        let width = exact ? nil : Self.width(config, targetRecall: targetRecall)
-        return try await handle.read { state in
-            queries.map { q in
-                state.search(q, k: k, filter: filter, now: now, width: width).compactMap { hit in
-                    let score = metric.score(fromDistance: hit.distance)
-                    if let threshold, score < threshold { return nil }
-                    return SearchHit(record: hit.record, distance: hit.distance, score: score)
+        let width = request.exact ? nil : Self.width(config, targetRecall: request.targetRecall)
+        let (k, filter, threshold) = (request.k, request.filter, request.threshold)
+        return try await convertingErrors {
+            try await handle.read { state in
+                request.queries.map { q in
+                    state.search(q, k: k, filter: filter, now: now, width: width).compactMap { hit in
+                        let score = metric.score(fromDistance: hit.distance)
+                        if let threshold, score < threshold { return nil }
+                        return SearchHit(record: hit.record, distance: hit.distance, score: score)
+                    }
                 }
             }
         }
@@ -62,10 +70,4 @@ extension OpenCollection {
         let probes = config.setting("n_probes").map { Int($0) } ?? 16
         return SegmentIndex.Width(ef: max(1, min(ef, 4096)), probes: max(1, probes), targetRecall: targetRecall)
     }
-}
-
-public struct SearchHit: Sendable {
-    public var record: VectorRecord
-    public var distance: Float
-    public var score: Float
 }

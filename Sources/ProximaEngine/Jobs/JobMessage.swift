@@ -1,23 +1,33 @@
 import ProximaCore
 
+/// The background work a job asks for.
+public enum JobKind: String, Sendable, CaseIterable, CustomStringConvertible {
+    case flush
+    /// Merges small segments.
+    case compact
+    /// Merges everything into as few segments as the target size allows.
+    case compactAll = "compact-all"
+    /// Deletes objects no manifest needs any more.
+    case gc
+
+    public var description: String { rawValue }
+}
+
 /// A queued request for background work on one collection.
 public struct JobMessage: Sendable, Equatable {
-    /// "flush", "compact" (small segments), "compact-all" (everything), or "gc".
-    public var kind: String
+    public var kind: JobKind
     public var tenant: String
     public var collectionId: String
     public var collection: String
     public var jobId: String
 
-    public init(kind: String, tenant: String, collectionId: String, collection: String, jobId: String) {
+    public init(kind: JobKind, tenant: String, collectionId: String, collection: String, jobId: String) {
         self.kind = kind
         self.tenant = tenant
         self.collectionId = collectionId
         self.collection = collection
         self.jobId = jobId
     }
-
-    public static let kinds: Set<String> = ["flush", "compact", "compact-all", "gc"]
 
     /// Job ids start with their creation time, so old job results can be collected.
     public static func newJobId(now: Int64 = Timestamp.nowMicros()) -> String {
@@ -27,13 +37,13 @@ public struct JobMessage: Sendable, Equatable {
     public var json: String {
         JSONWriter.string(
             .object([
-                "kind": .string(kind), "tenant": .string(tenant), "collection_id": .string(collectionId),
+                "kind": .string(kind.rawValue), "tenant": .string(tenant), "collection_id": .string(collectionId),
                 "collection": .string(collection), "job_id": .string(jobId),
             ]))
     }
 
     public init?(json text: String) {
-        guard case .object(let o) = try? JSONParser.parse(text), let kind = o["kind"]?.string, Self.kinds.contains(kind),
+        guard case .object(let o) = try? JSONParser.parse(text), let kind = o["kind"]?.string.flatMap(JobKind.init(rawValue:)),
             let tenant = o["tenant"]?.string, let id = o["collection_id"]?.string, let name = o["collection"]?.string,
             let job = o["job_id"]?.string, !job.contains("/"), !job.hasPrefix(".")
         else { return nil }

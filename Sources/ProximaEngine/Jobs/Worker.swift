@@ -108,13 +108,13 @@ public struct Worker: Sendable {
         let report = try await maintenance.run(kind: job.kind, jobId: job.jobId)
         try await storage.put(layout.jobKey(config.id, job: job.jobId), JSONWriter.encode(report.json))
         if report.status == .done { logger.info("job \(job.kind) of \(job.collection): \(JSONWriter.string(report.json))") }
-        guard job.kind != "gc" else { return }
+        guard job.kind != .gc else { return }
         // Follow-up work: compaction when small segments pile up, then garbage.
-        if job.kind == "flush", report.status == .done, let queue {
+        if job.kind == .flush, report.status == .done, let queue {
             let latest = try await ManifestStore(storage: storage, layout: layout, collectionId: config.id).latest()
             if maintenance.needsCompaction(latest, now: Timestamp.nowMicros()) {
                 var next = job
-                next.kind = "compact"
+                next.kind = .compact
                 next.jobId = JobMessage.newJobId()
                 try await queue.send(next.json)
             }

@@ -35,7 +35,7 @@ extension Maintenance {
     /// nothing older remains for them to hide.
     public func compact(jobId: String, force: Bool) async throws -> JobReport {
         let started = Timestamp.nowMicros()
-        let kind = force ? "compact-all" : "compact"
+        let kind: JobKind = force ? .compactAll : .compact
         var base = try await manifests.latest()
         let now = Timestamp.nowMicros()
         guard let run = compactionRun(base, force: force, now: now) else {
@@ -106,7 +106,7 @@ extension Maintenance {
             next.createdAt = Timestamp.nowMicros()
             next.segments.replaceSubrange(at..<(at + inputIds.count), with: outputs)
             details["duration_ms"] = .int((Timestamp.nowMicros() - started) / 1000)
-            next.job = Manifest.Job(id: jobId, kind: kind, details: details)
+            next.job = Manifest.Job(id: jobId, kind: kind.rawValue, details: details)
             if try await manifests.publish(next) {
                 return JobReport(jobId: jobId, kind: kind, status: .done, manifestVersion: next.version, details: details)
             }

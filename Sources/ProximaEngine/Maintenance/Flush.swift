@@ -11,7 +11,7 @@ extension Maintenance {
         var base = try await manifests.latest()
         let wal = try await unflushedWAL(after: base.walThrough)
         guard let last = wal.last else {
-            return JobReport(jobId: jobId, kind: "flush", status: .noop, manifestVersion: base.version, details: ["entries": 0])
+            return JobReport(jobId: jobId, kind: .flush, status: .noop, manifestVersion: base.version, details: ["entries": 0])
         }
         // Latest entry per id across the range (ids are unique inside one WAL object).
         var latest: [String: WALEntry] = [:]
@@ -54,7 +54,7 @@ extension Maintenance {
             d["duration_ms"] = .int((Timestamp.nowMicros() - started) / 1000)
             next.job = Manifest.Job(id: jobId, kind: "flush", details: d)
             if try await manifests.publish(next) {
-                return JobReport(jobId: jobId, kind: "flush", status: .done, manifestVersion: next.version, details: d)
+                return JobReport(jobId: jobId, kind: .flush, status: .done, manifestVersion: next.version, details: d)
             }
             guard let newer = try await manifests.latest(after: base.version) else { continue }
             // A compaction moved on meanwhile: our segment still belongs at the end.
@@ -64,7 +64,7 @@ extension Maintenance {
             }
             // Another flusher covered (some of) this range: discard ours.
             await segments.delete(segment)
-            return JobReport(jobId: jobId, kind: "flush", status: .superseded, manifestVersion: newer.version, details: details)
+            return JobReport(jobId: jobId, kind: .flush, status: .superseded, manifestVersion: newer.version, details: details)
         }
     }
 

@@ -26,17 +26,16 @@ public struct Maintenance: Sendable {
     var manifests: ManifestStore { ManifestStore(storage: storage, layout: layout, collectionId: config.id) }
     var segments: SegmentIO { SegmentIO(storage: storage, layout: layout, config: config, indexMinRows: settings.indexMinRows) }
 
-    /// Runs one job by kind ("flush", "compact", "compact-all", "gc").
-    public func run(kind: String, jobId: String) async throws -> JobReport {
+    /// Runs one job.
+    public func run(kind: JobKind, jobId: String) async throws -> JobReport {
         let report: JobReport
         switch kind {
-        case "flush": report = try await flush(jobId: jobId)
-        case "compact": report = try await compact(jobId: jobId, force: false)
-        case "compact-all": report = try await compact(jobId: jobId, force: true)
-        case "gc":
+        case .flush: report = try await flush(jobId: jobId)
+        case .compact: report = try await compact(jobId: jobId, force: false)
+        case .compactAll: report = try await compact(jobId: jobId, force: true)
+        case .gc:
             let gc = try await collectGarbage(now: Timestamp.nowMicros())
             return JobReport(jobId: jobId, kind: kind, status: gc.isEmpty ? .noop : .done, manifestVersion: 0, details: gc.json)
-        default: throw ProximaError(.invalidRequest, "unknown job kind '\(kind)'")
         }
         return report
     }

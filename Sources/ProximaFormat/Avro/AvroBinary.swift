@@ -1,3 +1,5 @@
+import ProximaCore
+
 /// Avro's binary encoding (spec 1.11, "Binary Encoding"): zig-zag varint
 /// longs, little-endian floats, length-prefixed strings and bytes.
 public struct AvroWriter {
@@ -51,8 +53,6 @@ public struct AvroWriter {
 }
 
 public struct AvroReader {
-    public struct Truncated: Error {}
-
     private let base: UnsafeRawBufferPointer
     public private(set) var offset: Int
 
@@ -137,7 +137,3 @@ public struct AvroReader {
 }
 
 /// A malformed or corrupted object: never returned as data.
-public struct FormatError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}

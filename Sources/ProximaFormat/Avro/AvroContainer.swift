@@ -1,3 +1,5 @@
+import ProximaCore
+
 /// Avro object container files (spec: "Object Container Files"): a header with
 /// the schema and a 16-byte sync marker, then blocks of records.
 ///

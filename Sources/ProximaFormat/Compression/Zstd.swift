@@ -1,11 +1,8 @@
+import ProximaCore
 import CZstd
 
 /// zstd through libzstd (Debian's libzstd-dev), the segments' page codec.
 public enum Zstd {
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-    }
-
     public static func compress(_ input: UnsafeRawBufferPointer, level: Int32 = 3) -> [UInt8] {
         let bound = ZSTD_compressBound(input.count)
         var out = [UInt8](repeating: 0, count: bound)
@@ -24,13 +21,13 @@ public enum Zstd {
 
     /// Decompresses a frame whose decompressed size the caller knows (Parquet
     /// page headers carry it); any other size is damage.
-    public static func decompress(_ input: UnsafeRawBufferPointer, expectedSize: Int) throws(Failure) -> [UInt8] {
+    public static func decompress(_ input: UnsafeRawBufferPointer, expectedSize: Int) throws(FormatError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: expectedSize)
         let n = out.withUnsafeMutableBytes { dst in
             ZSTD_decompress(dst.baseAddress, expectedSize, input.baseAddress, input.count)
         }
-        if ZSTD_isError(n) != 0 { throw Failure(description: "zstd: \(String(cString: ZSTD_getErrorName(n)))") }
-        guard n == expectedSize else { throw Failure(description: "zstd: \(n) bytes where \(expectedSize) were expected") }
+        if ZSTD_isError(n) != 0 { throw FormatError("zstd: \(String(cString: ZSTD_getErrorName(n)))") }
+        guard n == expectedSize else { throw FormatError("zstd: \(n) bytes where \(expectedSize) were expected") }
         return out
     }
 }

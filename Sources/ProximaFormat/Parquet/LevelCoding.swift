@@ -1,3 +1,5 @@
+import ProximaCore
+
 /// Parquet's RLE / bit-packed hybrid encoding, used here for repetition and
 /// definition levels (bit width 1: levels are 0 or 1 in our schemas).
 enum LevelCoding {
@@ -40,14 +42,14 @@ enum LevelCoding {
     }
 
     /// Decodes `count` levels of bit width 1 from `bytes`.
-    static func decode(_ bytes: ArraySlice<UInt8>, count: Int) throws(ParquetFormatError) -> [UInt8] {
+    static func decode(_ bytes: ArraySlice<UInt8>, count: Int) throws(FormatError) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(count)
         var p = bytes.startIndex
-        func varint() throws(ParquetFormatError) -> Int {
+        func varint() throws(FormatError) -> Int {
             var result = 0, shift = 0
             while true {
-                guard p < bytes.endIndex, shift < 63 else { throw ParquetFormatError("truncated level run") }
+                guard p < bytes.endIndex, shift < 63 else { throw FormatError("parquet: truncated level run") }
                 let b = bytes[p]
                 p += 1
                 result |= Int(b & 0x7F) << shift
@@ -59,14 +61,14 @@ enum LevelCoding {
             let header = try varint()
             if header & 1 == 0 {
                 let run = header >> 1
-                guard p < bytes.endIndex, run <= count - out.count, run > 0 else { throw ParquetFormatError("bad RLE run") }
+                guard p < bytes.endIndex, run <= count - out.count, run > 0 else { throw FormatError("parquet: bad RLE run") }
                 let v = bytes[p]
                 p += 1
-                guard v <= 1 else { throw ParquetFormatError("level \(v) out of range") }
+                guard v <= 1 else { throw FormatError("parquet: level \(v) out of range") }
                 out.append(contentsOf: repeatElement(v, count: run))
             } else {
                 let groups = header >> 1
-                guard groups > 0, groups <= bytes.endIndex - p else { throw ParquetFormatError("bad bit-packed run") }
+                guard groups > 0, groups <= bytes.endIndex - p else { throw FormatError("parquet: bad bit-packed run") }
                 for g in 0..<groups {
                     let byte = bytes[p + g]
                     for b in 0..<8 where out.count < count { out.append((byte >> UInt8(b)) & 1) }

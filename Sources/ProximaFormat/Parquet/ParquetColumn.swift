@@ -61,11 +61,6 @@ public struct ParquetStatistics: Sendable, Equatable {
     public var nullCount: Int64
 }
 
-public struct ParquetFormatError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = "parquet: " + description }
-}
-
 /// Parquet's enumerations, by their numbers in parquet.thrift.
 enum ParquetCode {
     static let boolean: Int32 = 0, int64: Int32 = 2, float: Int32 = 4, double: Int32 = 5, byteArray: Int32 = 6

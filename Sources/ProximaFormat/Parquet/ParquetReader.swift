@@ -1,7 +1,9 @@
+import ProximaCore
+
 /// Reads the Parquet files `ParquetWriter` writes (and others of the same
 /// shapes: PLAIN values, RLE levels, uncompressed or zstd v1 data pages).
 /// Every page's CRC-32 is checked when present; anything unexpected is a
-/// `ParquetFormatError`, never data.
+/// `FormatError`, never data.
 public struct ParquetFile: Sendable {
     public struct Column: Sendable {
         public var name: String
@@ -29,29 +31,29 @@ public struct ParquetFile: Sendable {
     public let rowGroups: [RowGroup]
     public let keyValueMetadata: [String: String]
 
-    public init(bytes: [UInt8]) throws(ParquetFormatError) {
+    public init(bytes: [UInt8]) throws(FormatError) {
         self.bytes = bytes
         let n = bytes.count
         guard n >= 12, Array(bytes[0..<4]) == ParquetCode.magic, Array(bytes[(n - 4)...]) == ParquetCode.magic else {
-            throw ParquetFormatError("not a Parquet file (magic bytes missing)")
+            throw FormatError("parquet: not a Parquet file (magic bytes missing)")
         }
         let footerLength = Int(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: n - 8, as: UInt32.self).littleEndian })
-        guard footerLength <= n - 12 else { throw ParquetFormatError("footer length \(footerLength) exceeds the file") }
+        guard footerLength <= n - 12 else { throw FormatError("parquet: footer length \(footerLength) exceeds the file") }
         let footer: [Int16: ThriftValue]
         do {
-            footer = try bytes.withUnsafeBytes { raw throws(ThriftError) in
+            footer = try bytes.withUnsafeBytes { raw throws(FormatError) in
                 var r = ThriftReader(raw, offset: n - 8 - footerLength)
                 return try r.readStruct()
             }
-        } catch { throw ParquetFormatError("footer: \(error)") }
+        } catch { throw FormatError("parquet: footer: \(error)") }
         (columns, rowCount, rowGroups, keyValueMetadata) = try Self.parseFooter(footer)
     }
 
     private static func parseFooter(
         _ f: [Int16: ThriftValue]
-    ) throws(ParquetFormatError) -> ([Column], Int, [RowGroup], [String: String]) {
+    ) throws(FormatError) -> ([Column], Int, [RowGroup], [String: String]) {
         guard let schema = f[2]?.list?.compactMap(\.fields), let rows = f[3]?.int, let groups = f[4]?.list else {
-            throw ParquetFormatError("footer lacks schema, row count or row groups")
+            throw FormatError("parquet: footer lacks schema, row count or row groups")
         }
         var columns: [Column] = []
         var i = 1
@@ -63,11 +65,11 @@ public struct ParquetFile: Sendable {
                 // Only LIST<required primitive> groups: group -> repeated "list" -> element.
                 guard children == 1, i + 2 < schema.count, schema[i + 1][3]?.int == Int64(ParquetCode.repeated),
                     schema[i + 1][5]?.int == 1, let type = schema[i + 2][1]?.int
-                else { throw ParquetFormatError("column \(name): unsupported nested shape") }
+                else { throw FormatError("parquet: column \(name): unsupported nested shape") }
                 columns.append(Column(name: name, physicalType: Int32(type), required: required, isList: true))
                 i += 3
             } else {
-                guard let type = e[1]?.int else { throw ParquetFormatError("column \(name) has no type") }
+                guard let type = e[1]?.int else { throw FormatError("parquet: column \(name) has no type") }
                 columns.append(Column(name: name, physicalType: Int32(type), required: required, isList: false))
                 i += 1
             }
@@ -75,13 +77,13 @@ public struct ParquetFile: Sendable {
         var rowGroups: [RowGroup] = []
         for g in groups {
             guard let gf = g.fields, let gRows = gf[3]?.int, let chunks = gf[1]?.list, chunks.count == columns.count else {
-                throw ParquetFormatError("row group does not match the schema")
+                throw FormatError("parquet: row group does not match the schema")
             }
             var out: [Chunk] = []
             for (ci, c) in chunks.enumerated() {
                 guard let m = c.fields?[3]?.fields, let offset = m[9]?.int, let size = m[7]?.int, let values = m[5]?.int,
                     let codec = m[4]?.int
-                else { throw ParquetFormatError("column chunk lacks its metadata") }
+                else { throw FormatError("parquet: column chunk lacks its metadata") }
                 var stats: ParquetStatistics?
                 if let s = m[12]?.fields {
                     let type = columns[ci].physicalType
@@ -117,8 +119,8 @@ public struct ParquetFile: Sendable {
     public func columnIndex(_ name: String) -> Int? { columns.firstIndex { $0.name == name } }
 
     /// A whole column, every row group concatenated.
-    public func column(_ name: String) throws(ParquetFormatError) -> ParquetColumnData {
-        guard let ci = columnIndex(name) else { throw ParquetFormatError("no column \(name)") }
+    public func column(_ name: String) throws(FormatError) -> ParquetColumnData {
+        guard let ci = columnIndex(name) else { throw FormatError("parquet: no column \(name)") }
         let c = columns[ci]
         var decoder = ColumnDecoder(column: c, rows: rowCount, levels: rowGroups.reduce(0) { $0 + $1.chunks[ci].levelCount })
         for g in rowGroups {
@@ -147,34 +149,34 @@ private struct ColumnDecoder {
         }
     }
 
-    mutating func readChunk(_ chunk: ParquetFile.Chunk, rows: Int, file: [UInt8]) throws(ParquetFormatError) {
+    mutating func readChunk(_ chunk: ParquetFile.Chunk, rows: Int, file: [UInt8]) throws(FormatError) {
         var offset = chunk.dataPageOffset
         let end = chunk.dataPageOffset + chunk.compressedSize
         guard chunk.dataPageOffset >= 4, end <= file.count - 8, chunk.compressedSize >= 0 else {
-            throw ParquetFormatError("column chunk of \(column.name) lies outside the file")
+            throw FormatError("parquet: column chunk of \(column.name) lies outside the file")
         }
         var levelsRead = 0
         while levelsRead < chunk.levelCount {
-            guard offset < end else { throw ParquetFormatError("column \(column.name): pages end early") }
+            guard offset < end else { throw FormatError("parquet: column \(column.name): pages end early") }
             let header: [Int16: ThriftValue]
             do {
-                header = try file.withUnsafeBytes { raw throws(ThriftError) in
+                header = try file.withUnsafeBytes { raw throws(FormatError) in
                     var r = ThriftReader(UnsafeRawBufferPointer(rebasing: raw[..<end]), offset: offset)
                     let h = try r.readStruct()
                     offset = r.offset
                     return h
                 }
-            } catch { throw ParquetFormatError("page header of \(column.name): \(error)") }
+            } catch { throw FormatError("parquet: page header of \(column.name): \(error)") }
             guard header[1]?.int == Int64(ParquetCode.dataPage), let rawSize = header[2]?.int, let storedSize = header[3]?.int,
                 let data = header[5]?.fields, let count = data[1]?.int, data[2]?.int == Int64(ParquetCode.plain),
                 storedSize >= 0, rawSize >= 0, storedSize <= end - offset, count > 0
-            else { throw ParquetFormatError("column \(column.name): unsupported or damaged page header") }
+            else { throw FormatError("parquet: column \(column.name): unsupported or damaged page header") }
             let stored = file[offset..<(offset + Int(storedSize))]
             offset += Int(storedSize)
             if let crc = header[4]?.int {
                 let actual = stored.withUnsafeBytes { CRC32.checksum($0) }
                 guard Int32(truncatingIfNeeded: crc) == Int32(bitPattern: actual) else {
-                    throw ParquetFormatError("column \(column.name): page checksum mismatch")
+                    throw FormatError("parquet: column \(column.name): page checksum mismatch")
                 }
             }
             let body: [UInt8]
@@ -182,22 +184,22 @@ private struct ColumnDecoder {
             case ParquetCode.uncompressed: body = Array(stored)
             case ParquetCode.zstd:
                 do {
-                    body = try stored.withUnsafeBytes { raw throws(Zstd.Failure) in try Zstd.decompress(raw, expectedSize: Int(rawSize)) }
-                } catch { throw ParquetFormatError("column \(column.name): \(error)") }
-            default: throw ParquetFormatError("column \(column.name): codec \(chunk.codec) is not supported")
+                    body = try stored.withUnsafeBytes { raw throws(FormatError) in try Zstd.decompress(raw, expectedSize: Int(rawSize)) }
+                } catch { throw FormatError("parquet: column \(column.name): \(error)") }
+            default: throw FormatError("parquet: column \(column.name): codec \(chunk.codec) is not supported")
             }
             try decodePage(body, levelCount: Int(count))
             levelsRead += Int(count)
         }
     }
 
-    private mutating func decodePage(_ body: [UInt8], levelCount: Int) throws(ParquetFormatError) {
+    private mutating func decodePage(_ body: [UInt8], levelCount: Int) throws(FormatError) {
         var p = 0
-        func levels() throws(ParquetFormatError) -> [UInt8] {
-            guard p + 4 <= body.count else { throw ParquetFormatError("levels truncated") }
+        func levels() throws(FormatError) -> [UInt8] {
+            guard p + 4 <= body.count else { throw FormatError("parquet: levels truncated") }
             let n = Int(body.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: p, as: UInt32.self).littleEndian })
             p += 4
-            guard n <= body.count - p else { throw ParquetFormatError("levels truncated") }
+            guard n <= body.count - p else { throw FormatError("parquet: levels truncated") }
             defer { p += n }
             return try LevelCoding.decode(body[p..<(p + n)], count: levelCount)
         }
@@ -206,9 +208,9 @@ private struct ColumnDecoder {
             let def = try levels()
             let present = def.reduce(0) { $0 + Int($1) }
             guard column.physicalType == ParquetCode.float, present * 4 == body.count - p else {
-                throw ParquetFormatError("column \(column.name): list values do not match their levels")
+                throw FormatError("parquet: column \(column.name): list values do not match their levels")
             }
-            guard rep.first == 0 || rep.isEmpty else { throw ParquetFormatError("page starts inside a list") }
+            guard rep.first == 0 || rep.isEmpty else { throw FormatError("parquet: page starts inside a list") }
             body.withUnsafeBytes { raw in
                 let f = UnsafeRawBufferPointer(rebasing: raw[p...]).bindMemory(to: Float.self)
                 floats.append(contentsOf: f)
@@ -238,11 +240,11 @@ private struct ColumnDecoder {
                 bit += 1
             }
         default:
-            throw ParquetFormatError("column \(column.name): physical type \(column.physicalType) is not supported")
+            throw FormatError("parquet: column \(column.name): physical type \(column.physicalType) is not supported")
         }
     }
 
-    func finish() throws(ParquetFormatError) -> ParquetColumnData {
+    func finish() throws(FormatError) -> ParquetColumnData {
         if column.isList { return .floatList(values: floats, offsets: offsets) }
         switch column.physicalType {
         case ParquetCode.int64: return .int64(ints)
@@ -262,28 +264,28 @@ private struct PlainReader {
         self.offset = offset
     }
 
-    mutating func int64() throws(ParquetFormatError) -> Int64 {
-        guard offset + 8 <= body.count else { throw ParquetFormatError("values truncated") }
+    mutating func int64() throws(FormatError) -> Int64 {
+        guard offset + 8 <= body.count else { throw FormatError("parquet: values truncated") }
         defer { offset += 8 }
         return body.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int64.self).littleEndian }
     }
 
-    mutating func string() throws(ParquetFormatError) -> String {
-        guard offset + 4 <= body.count else { throw ParquetFormatError("values truncated") }
+    mutating func string() throws(FormatError) -> String {
+        guard offset + 4 <= body.count else { throw FormatError("parquet: values truncated") }
         let n = Int(body.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian })
         offset += 4
-        guard n <= body.count - offset else { throw ParquetFormatError("values truncated") }
+        guard n <= body.count - offset else { throw FormatError("parquet: values truncated") }
         defer { offset += n }
         guard let s = String(validating: body[offset..<(offset + n)], as: UTF8.self) else {
-            throw ParquetFormatError("string value is not UTF-8")
+            throw FormatError("parquet: string value is not UTF-8")
         }
         return s
     }
 
     /// Booleans are bit-packed from the values' start, LSB first.
-    func bit(_ i: Int) throws(ParquetFormatError) -> Bool {
+    func bit(_ i: Int) throws(FormatError) -> Bool {
         let byte = offset + i / 8
-        guard byte < body.count else { throw ParquetFormatError("values truncated") }
+        guard byte < body.count else { throw FormatError("parquet: values truncated") }
         return (body[byte] >> UInt8(i % 8)) & 1 == 1
     }
 }

@@ -1,3 +1,5 @@
+import ProximaCore
+
 /// Writes a Parquet file (format version 1 pages, PLAIN values, RLE levels,
 /// zstd pages with CRC-32) from whole columns held in memory.
 public enum ParquetWriter {
@@ -11,11 +13,11 @@ public enum ParquetWriter {
 
     public static func write(
         _ columns: [ParquetColumn], metadata: [(String, String)] = [], options: Options = Options()
-    ) throws(ParquetFormatError) -> [UInt8] {
+    ) throws(FormatError) -> [UInt8] {
         let rows = columns.first?.data.rowCount ?? 0
         for c in columns {
-            guard c.data.rowCount == rows else { throw ParquetFormatError("column \(c.name) has \(c.data.rowCount) rows, not \(rows)") }
-            if c.required, c.hasNulls { throw ParquetFormatError("required column \(c.name) holds nulls") }
+            guard c.data.rowCount == rows else { throw FormatError("parquet: column \(c.name) has \(c.data.rowCount) rows, not \(rows)") }
+            if c.required, c.hasNulls { throw FormatError("parquet: required column \(c.name) holds nulls") }
         }
         var out = ParquetCode.magic
         var rowGroups: [RowGroupMeta] = []

@@ -1,3 +1,5 @@
+import ProximaCore
+
 /// Thrift's compact protocol, the encoding of Parquet's footer and page
 /// headers. Only what Parquet uses: structs, lists, i16/i32/i64, binary, bool.
 enum ThriftType: UInt8 {
@@ -94,10 +96,6 @@ indirect enum ThriftValue: Sendable {
     var bool: Bool? { if case .bool(let v) = self { v } else { nil } }
 }
 
-struct ThriftError: Error, CustomStringConvertible {
-    var description: String
-}
-
 /// Reads compact-protocol structs from a byte buffer; nesting is bounded so
 /// damaged input cannot recurse without limit.
 struct ThriftReader {
@@ -109,13 +107,13 @@ struct ThriftReader {
         self.offset = offset
     }
 
-    mutating func byte() throws(ThriftError) -> UInt8 {
-        guard offset < bytes.count else { throw ThriftError(description: "thrift: unexpected end at \(offset)") }
+    mutating func byte() throws(FormatError) -> UInt8 {
+        guard offset < bytes.count else { throw FormatError("thrift: unexpected end at \(offset)") }
         defer { offset += 1 }
         return bytes[offset]
     }
 
-    mutating func varint() throws(ThriftError) -> UInt64 {
+    mutating func varint() throws(FormatError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -123,17 +121,17 @@ struct ThriftReader {
             result |= UInt64(b & 0x7F) << shift
             if b & 0x80 == 0 { return result }
             shift += 7
-            if shift > 63 { throw ThriftError(description: "thrift: varint too long") }
+            if shift > 63 { throw FormatError("thrift: varint too long") }
         }
     }
 
-    mutating func zigzag() throws(ThriftError) -> Int64 {
+    mutating func zigzag() throws(FormatError) -> Int64 {
         let v = try varint()
         return Int64(bitPattern: v >> 1) ^ -Int64(bitPattern: v & 1)
     }
 
-    mutating func readStruct(depth: Int = 0) throws(ThriftError) -> [Int16: ThriftValue] {
-        guard depth < 32 else { throw ThriftError(description: "thrift: nesting too deep") }
+    mutating func readStruct(depth: Int = 0) throws(FormatError) -> [Int16: ThriftValue] {
+        guard depth < 32 else { throw FormatError("thrift: nesting too deep") }
         var fields: [Int16: ThriftValue] = [:]
         var last: Int16 = 0
         while true {
@@ -143,38 +141,38 @@ struct ThriftReader {
             let id: Int16
             if delta == 0 {
                 let raw = try zigzag()
-                guard let v = Int16(exactly: raw) else { throw ThriftError(description: "thrift: bad field id") }
+                guard let v = Int16(exactly: raw) else { throw FormatError("thrift: bad field id") }
                 id = v
             } else {
                 id = last &+ Int16(delta)
             }
             last = id
-            guard let type = ThriftType(rawValue: header & 0x0F) else { throw ThriftError(description: "thrift: bad type \(header & 0x0F)") }
+            guard let type = ThriftType(rawValue: header & 0x0F) else { throw FormatError("thrift: bad type \(header & 0x0F)") }
             fields[id] = try value(type, depth: depth)
         }
     }
 
-    private mutating func value(_ type: ThriftType, depth: Int) throws(ThriftError) -> ThriftValue {
+    private mutating func value(_ type: ThriftType, depth: Int) throws(FormatError) -> ThriftValue {
         switch type {
         case .boolTrue: return .bool(true)
         case .boolFalse: return .bool(false)
         case .byte: return .int(Int64(Int8(bitPattern: try byte())))
         case .i16, .i32, .i64: return .int(try zigzag())
         case .double:
-            guard offset + 8 <= bytes.count else { throw ThriftError(description: "thrift: unexpected end") }
+            guard offset + 8 <= bytes.count else { throw FormatError("thrift: unexpected end") }
             defer { offset += 8 }
             return .double(Double(bitPattern: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self).littleEndian))
         case .binary:
             let n = Int(clamping: try varint())
-            guard n <= bytes.count - offset else { throw ThriftError(description: "thrift: binary past the end") }
+            guard n <= bytes.count - offset else { throw FormatError("thrift: binary past the end") }
             defer { offset += n }
             return .binary(Array(bytes[offset..<(offset + n)]))
         case .list, .set:
             let header = try byte()
             var count = Int(header >> 4)
             if count == 15 { count = Int(clamping: try varint()) }
-            guard count <= bytes.count - offset else { throw ThriftError(description: "thrift: list longer than the input") }
-            guard let elementType = ThriftType(rawValue: header & 0x0F) else { throw ThriftError(description: "thrift: bad list type") }
+            guard count <= bytes.count - offset else { throw FormatError("thrift: list longer than the input") }
+            guard let elementType = ThriftType(rawValue: header & 0x0F) else { throw FormatError("thrift: bad list type") }
             var out: [ThriftValue] = []
             out.reserveCapacity(count)
             for _ in 0..<count {
@@ -187,7 +185,7 @@ struct ThriftReader {
             }
             return .list(out)
         case .map:
-            throw ThriftError(description: "thrift: maps are not used by Parquet")
+            throw FormatError("thrift: maps are not used by Parquet")
         case .structure:
             return .structure(try readStruct(depth: depth + 1))
         }

@@ -35,15 +35,15 @@ extension HNSWIndex {
         return w.out
     }
 
-    public init(serialized data: [UInt8]) throws(FormatProblem) {
+    public init(serialized data: [UInt8]) throws(FormatError) {
         var r = ByteReader(data)
-        guard try r.bytes(8) == Self.magic else { throw FormatProblem("not an HNSW index file") }
+        guard try r.bytes(8) == Self.magic else { throw FormatError("not an HNSW index file") }
         let metricCode = Int(try r.u32())
-        guard DistanceMetric.allCases.indices.contains(metricCode) else { throw FormatProblem("unknown metric \(metricCode)") }
+        guard DistanceMetric.allCases.indices.contains(metricCode) else { throw FormatError("unknown metric \(metricCode)") }
         let dimension = Int(try r.u32()), m = Int(try r.u32()), efc = Int(try r.u32())
         let seed = try r.u64(), rngState = try r.u64(), count = Int(try r.u64())
         let entry = try r.i32(), maxLevel = Int(try r.i32())
-        guard dimension > 0, m >= 2, count >= 0, count <= data.count / max(dimension * 4, 1) else { throw FormatProblem("bad HNSW header") }
+        guard dimension > 0, m >= 2, count >= 0, count <= data.count / max(dimension * 4, 1) else { throw FormatError("bad HNSW header") }
         self.init(metric: DistanceMetric.allCases[metricCode], dimension: dimension, parameters: .init(m: m, efConstruction: efc, seed: seed))
         rng.state = rngState
         try r.align(64)
@@ -59,67 +59,16 @@ extension HNSWIndex {
             var lists: [[Int32]] = []
             for _ in 0..<Int(level) {
                 let n = Int(try r.u32())
-                guard n <= m else { throw FormatProblem("too many links") }
+                guard n <= m else { throw FormatError("too many links") }
                 lists.append(try r.array(Int32.self, count: n))
             }
             upper.append(lists)
         }
-        guard r.isAtEnd else { throw FormatProblem("trailing bytes after the HNSW index") }
+        guard r.isAtEnd else { throw FormatError("trailing bytes after the HNSW index") }
         guard counts0.allSatisfy({ Int($0) <= maxLinks0 }), links0.allSatisfy({ $0 >= -1 && Int($0) < count }),
             count == 0 ? entry == -1 : (entry >= 0 && Int(entry) < count)
-        else { throw FormatProblem("HNSW links point outside the index") }
+        else { throw FormatError("HNSW links point outside the index") }
         entryPoint = entry
         self.maxLevel = maxLevel
-    }
-}
-
-/// A malformed index file: never searched.
-public struct FormatProblem: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    init(_ description: String) { self.description = description }
-}
-
-struct ByteWriter {
-    var out: [UInt8] = []
-    mutating func bytes(_ b: some Sequence<UInt8>) { out.append(contentsOf: b) }
-    mutating func bytes(_ raw: UnsafeRawBufferPointer) { out.append(contentsOf: raw) }
-    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-    mutating func i32(_ v: Int32) { u32(UInt32(bitPattern: v)) }
-    mutating func align(_ n: Int) { while out.count % n != 0 { out.append(0) } }
-}
-
-struct ByteReader {
-    let data: [UInt8]
-    var offset = 0
-    init(_ data: [UInt8]) { self.data = data }
-    var isAtEnd: Bool { offset == data.count }
-
-    mutating func bytes(_ n: Int) throws(FormatProblem) -> [UInt8] {
-        guard n >= 0, offset + n <= data.count else { throw FormatProblem("truncated index file") }
-        defer { offset += n }
-        return Array(data[offset..<(offset + n)])
-    }
-
-    mutating func array<T>(_ type: T.Type, count: Int) throws(FormatProblem) -> [T] {
-        let n = count * MemoryLayout<T>.stride
-        guard count >= 0, offset + n <= data.count else { throw FormatProblem("truncated index file") }
-        defer { offset += n }
-        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
-            data.withUnsafeBytes { raw in
-                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + n)]))
-            }
-            initialized = count
-        }
-    }
-
-    mutating func u32() throws(FormatProblem) -> UInt32 { UInt32(littleEndian: try array(UInt32.self, count: 1)[0]) }
-    mutating func u64() throws(FormatProblem) -> UInt64 { UInt64(littleEndian: try array(UInt64.self, count: 1)[0]) }
-    mutating func i32() throws(FormatProblem) -> Int32 { Int32(bitPattern: try u32()) }
-    mutating func align(_ n: Int) throws(FormatProblem) {
-        while offset % n != 0 {
-            guard offset < data.count, data[offset] == 0 else { throw FormatProblem("bad padding") }
-            offset += 1
-        }
     }
 }

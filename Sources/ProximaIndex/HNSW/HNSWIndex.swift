@@ -1,5 +1,10 @@
 import CProximaKernels
 import ProximaCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Hierarchical Navigable Small World graph (Malkov & Yashunin, 2016), for
 /// vectors resident in memory: the same algorithm as hnswlib — greedy descent
@@ -388,24 +393,3 @@ struct MetricKernel: HNSWKernel {
     let metric: DistanceMetric
     @inline(__always) func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float { metric.distance(a, b, dimension: n) }
 }
-
-/// SplitMix64: a small seedable generator, so index builds are reproducible.
-struct SplitMix64: Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in (0, 1].
-    mutating func nextUnit() -> Double { Double((next() >> 11) + 1) / Double(1 << 53) }
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -35,7 +35,7 @@ extension IVFIndex {
             cost.rounds += 1
             cost.requests += 1
             cost.bytes += prefix.count
-            guard prefix.count >= headerBytes else { throw FormatProblem("truncated IVF index file") }
+            guard prefix.count >= headerBytes else { throw FormatError("truncated IVF index file") }
             let layout = try IVFIndex.layout(header: Array(prefix[0..<headerBytes]), fileSize: size)
             if prefix.count < layout.prefix.upperBound {
                 let rest = try await read(prefix.count..<layout.prefix.upperBound)
@@ -123,7 +123,7 @@ extension IVFIndex {
                 for (i, range) in ranges.enumerated() where !range.isEmpty { group.addTask { (i, try await read(range)) } }
                 var out = [[UInt8]](repeating: [], count: ranges.count)
                 for try await (i, bytes) in group {
-                    guard bytes.count == ranges[i].count else { throw FormatProblem("short read of an IVF index file") }
+                    guard bytes.count == ranges[i].count else { throw FormatError("short read of an IVF index file") }
                     out[i] = bytes
                 }
                 return out

@@ -67,16 +67,16 @@ extension IVFIndex {
     }
 
     /// Reads the section table from the first `headerBytes` of a file.
-    public static func layout(header data: [UInt8], fileSize: Int) throws(FormatProblem) -> FileLayout {
+    public static func layout(header data: [UInt8], fileSize: Int) throws(FormatError) -> FileLayout {
         var r = ByteReader(data)
-        guard try r.bytes(8) == magic else { throw FormatProblem("not an IVF index file") }
+        guard try r.bytes(8) == magic else { throw FormatError("not an IVF index file") }
         _ = try r.bytes(40)
         var ranges: [Range<Int>] = []
         var end = headerBytes
         for _ in 0..<6 {
             let offset = Int(clamping: try r.u64()), length = Int(clamping: try r.u64())
             guard offset >= end, length >= 0, offset <= fileSize, length <= fileSize - offset else {
-                throw FormatProblem("IVF section outside the file")
+                throw FormatError("IVF section outside the file")
             }
             ranges.append(offset..<(offset + length))
             end = offset + length
@@ -84,7 +84,7 @@ extension IVFIndex {
         return FileLayout(quantizer: ranges[0], centroids: ranges[1], listOffsets: ranges[2], ids: ranges[3], codes: ranges[4], vectors: ranges[5])
     }
 
-    public init(serialized data: [UInt8]) throws(FormatProblem) {
+    public init(serialized data: [UInt8]) throws(FormatError) {
         let (skeleton, layout) = try Self.skeleton(prefix: data, fileSize: data.count)
         var reader = ByteReader(data)
         reader.offset = layout.ids.lowerBound
@@ -100,10 +100,10 @@ extension IVFIndex {
     /// The index without ids, codes or vectors, from a file's first bytes
     /// (at least its `prefix`), with the file's layout: where a ranged search
     /// starts. Every section's size is checked against the header.
-    static func skeleton(prefix data: [UInt8], fileSize: Int) throws(FormatProblem) -> (IVFIndex, FileLayout) {
-        guard data.count >= Self.headerBytes else { throw FormatProblem("truncated IVF index file") }
+    static func skeleton(prefix data: [UInt8], fileSize: Int) throws(FormatError) -> (IVFIndex, FileLayout) {
+        guard data.count >= Self.headerBytes else { throw FormatError("truncated IVF index file") }
         let layout = try Self.layout(header: Array(data[0..<Self.headerBytes]), fileSize: fileSize)
-        guard data.count >= layout.prefix.upperBound else { throw FormatProblem("truncated IVF index prefix") }
+        guard data.count >= layout.prefix.upperBound else { throw FormatError("truncated IVF index prefix") }
         var r = ByteReader(data)
         _ = try r.bytes(8)
         let metricCode = Int(try r.u32()), dim = Int(try r.u32()), codesCode = Int(try r.u32()), lists = Int(try r.u32())
@@ -112,10 +112,10 @@ extension IVFIndex {
         let seed = try r.u64()
         guard DistanceMetric.allCases.indices.contains(metricCode), Codes.allCases.indices.contains(codesCode), dim > 0, dim <= 1 << 16, lists > 0,
             count >= 0, count <= fileSize / 4
-        else { throw FormatProblem("bad IVF header") }
+        else { throw FormatError("bad IVF header") }
         let codes = Codes.allCases[codesCode]
-        func floats(_ range: Range<Int>) throws(FormatProblem) -> [Float] {
-            guard range.count % 4 == 0 else { throw FormatProblem("bad IVF section length") }
+        func floats(_ range: Range<Int>) throws(FormatError) -> [Float] {
+            guard range.count % 4 == 0 else { throw FormatError("bad IVF section length") }
             var s = ByteReader(data)
             s.offset = range.lowerBound
             return try s.array(Float.self, count: range.count / 4)
@@ -133,21 +133,21 @@ extension IVFIndex {
         guard centroids.count == lists * dim, offsets.count == lists + 1, offsets.first == 0, offsets.last == count,
             zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }), layout.ids.count == count * 4 || layout.ids.isEmpty,
             layout.vectors.count == count * dim * 4, layout.codes.count == count * rowBytes, layout.vectors.upperBound == fileSize
-        else { throw FormatProblem("IVF sections do not agree") }
+        else { throw FormatError("IVF sections do not agree") }
         var scalar: ScalarQuantizer?
         var product: ProductQuantizer?
         var binary: BinaryQuantizer?
         switch codes {
-        case .flat: guard q.isEmpty else { throw FormatProblem("unexpected quantizer") }
+        case .flat: guard q.isEmpty else { throw FormatError("unexpected quantizer") }
         case .rabitq:
             // The rotation is rebuilt from the seed: nothing else is stored.
-            guard q.isEmpty else { throw FormatProblem("unexpected quantizer") }
+            guard q.isEmpty else { throw FormatError("unexpected quantizer") }
             binary = BinaryQuantizer(dimension: dim, seed: seed)
         case .sq8:
-            guard q.count == 2 * dim else { throw FormatProblem("bad SQ8 quantizer") }
+            guard q.count == 2 * dim else { throw FormatError("bad SQ8 quantizer") }
             scalar = ScalarQuantizer(minimum: Array(q[0..<dim]), scale: Array(q[dim...]))
         case .pq:
-            guard subspaces >= 1, dim % subspaces == 0, q.count == dim * 256 else { throw FormatProblem("bad PQ codebooks") }
+            guard subspaces >= 1, dim % subspaces == 0, q.count == dim * 256 else { throw FormatError("bad PQ codebooks") }
             product = ProductQuantizer(dimension: dim, subspaces: subspaces, codebooks: q)
         }
         let skeleton = IVFIndex(

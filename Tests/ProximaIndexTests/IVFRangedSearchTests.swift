@@ -58,10 +58,10 @@ import Testing
         var file = index.serialized()
         file[20] ^= 0xFF  // the list count
         let damaged = file
-        await #expect(throws: FormatProblem.self) {
+        await #expect(throws: FormatError.self) {
             _ = try await IVFIndex.RangedFile.open(size: damaged.count) { Array(damaged[$0]) }
         }
-        await #expect(throws: FormatProblem.self) {
+        await #expect(throws: FormatError.self) {
             _ = try await IVFIndex.RangedFile.open(size: damaged.count + 100) { Array(damaged[$0.clamped(to: 0..<damaged.count)]) }
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import ProximaCore
 @testable import ProximaFormat
@@ -56,5 +57,3 @@ import Testing
         #expect(published == (try JSONParser.parse(WALCodec.schema)))
     }
 }
-
-import Foundation

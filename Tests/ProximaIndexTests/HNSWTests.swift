@@ -103,10 +103,10 @@ import Testing
         var index = HNSWIndex(metric: .euclidean, dimension: 4)
         for i in 0..<50 { index.add([Float(i), 1, 2, 3]) }
         let bytes = index.serialized()
-        #expect(throws: FormatProblem.self) { try HNSWIndex(serialized: Array(bytes.prefix(bytes.count - 3))) }
-        #expect(throws: FormatProblem.self) { try HNSWIndex(serialized: Array("PXHNSW02".utf8) + bytes.dropFirst(8)) }
-        #expect(throws: FormatProblem.self) { try HNSWIndex(serialized: bytes + [0]) }
-        #expect(throws: FormatProblem.self) { try HNSWIndex(serialized: []) }
+        #expect(throws: FormatError.self) { try HNSWIndex(serialized: Array(bytes.prefix(bytes.count - 3))) }
+        #expect(throws: FormatError.self) { try HNSWIndex(serialized: Array("PXHNSW02".utf8) + bytes.dropFirst(8)) }
+        #expect(throws: FormatError.self) { try HNSWIndex(serialized: bytes + [0]) }
+        #expect(throws: FormatError.self) { try HNSWIndex(serialized: []) }
     }
 }
 
@@ -237,9 +237,9 @@ import Testing
         let layout = try IVFIndex.layout(header: Array(bytes.prefix(192)), fileSize: bytes.count)
         #expect(layout.vectors.upperBound == bytes.count && layout.prefix.upperBound == layout.listOffsets.upperBound)
         #expect(layout.centroids.count == 40 * dim * 4)
-        #expect(throws: FormatProblem.self) { try IVFIndex(serialized: Array(bytes.prefix(bytes.count - 4))) }
-        #expect(throws: FormatProblem.self) { try IVFIndex(serialized: Array("PXIVF002".utf8) + bytes.dropFirst(8)) }
-        #expect(throws: FormatProblem.self) { try IVFIndex(serialized: bytes + [0, 0, 0, 0]) }
-        #expect(throws: FormatProblem.self) { try IVFIndex(serialized: []) }
+        #expect(throws: FormatError.self) { try IVFIndex(serialized: Array(bytes.prefix(bytes.count - 4))) }
+        #expect(throws: FormatError.self) { try IVFIndex(serialized: Array("PXIVF002".utf8) + bytes.dropFirst(8)) }
+        #expect(throws: FormatError.self) { try IVFIndex(serialized: bytes + [0, 0, 0, 0]) }
+        #expect(throws: FormatError.self) { try IVFIndex(serialized: []) }
     }
 }
