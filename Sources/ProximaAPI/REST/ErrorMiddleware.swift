@@ -27,6 +27,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         switch error {
         case let e as ProximaError:
             if e.code == .internalError || e.code == .storageCorrupted { logger.error("\(e)") }
+            if e.code == .storageUnavailable { logger.warning("\(e)") }
             return e
         case let e as any HTTPResponseError where e.status == .contentTooLarge:
             return ProximaError(.payloadTooLarge, "request body is too large")
