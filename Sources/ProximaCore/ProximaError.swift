@@ -37,6 +37,8 @@ public struct ProximaError: Error, Sendable, Equatable, CustomStringConvertible 
         case rateLimited = "rate_limited"
         // 503
         case storageUnavailable = "storage_unavailable"
+        // 504: the caller's time budget (a function's deadline) ran out first
+        case deadlineExceeded = "deadline_exceeded"
         // 500
         case storageCorrupted = "storage_corrupted"
         case internalError = "internal_error"

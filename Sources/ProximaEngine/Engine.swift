@@ -73,8 +73,15 @@ public actor Engine {
     public func deleteCollection(_ path: CollectionPath) async throws(ProximaError) {
         let config = try await convertingErrors { try await catalog(path.tenant).delete(path.name) }
         handles[HandleKey(tenant: path.tenant, collectionId: config.id)] = nil
-        // The catalog entry is gone, so the data is unreachable; remove it now. What a failed
-        // removal leaves behind waits for garbage collection of unnamed objects (issue 4).
+        // The catalog entry is gone, so the data is unreachable. With a queue a
+        // worker deletes it (request handlers then need no right to delete
+        // data); without one, it goes now.
+        if jobs != nil {
+            do { _ = try await submit(job(.drop, config, tenant: path.tenant)) } catch {
+                logger.warning("could not queue the removal of deleted collection \(path)'s data: \(error)")
+            }
+            return
+        }
         do { try await storage.deleteAll(prefix: layout(path.tenant).collectionPrefix(config.id)) } catch {
             logger.warning("could not remove data of deleted collection \(path): \(error)")
         }
@@ -122,6 +129,22 @@ public actor Engine {
             pause = min(pause * 2, .milliseconds(500))
         }
         return (job.jobId, nil)
+    }
+
+    /// Runs one job in this process (a queue-triggered function does this);
+    /// follow-up jobs go to `jobs`.
+    public nonisolated func runJob(_ job: JobMessage) async throws(ProximaError) {
+        try await convertingErrors { try await Worker.execute(job, storage: storage, settings: maintenance, queue: jobs, logger: logger) }
+    }
+
+    /// Queues the maintenance that is due on every collection of every
+    /// tenant (see `Sweep`): in the serverless shape nothing else is awake to
+    /// notice it. Answers what it queued.
+    public nonisolated func sweep(now: Int64 = Timestamp.nowMicros()) async throws(ProximaError) -> SweepReport {
+        guard let jobs else { throw ProximaError(.invalidConfig, "a sweep needs a job queue to send to") }
+        return try await convertingErrors {
+            try await Sweep(storage: storage, settings: maintenance, logger: logger).run(now: now) { job in try await jobs.send(job.json) }
+        }
     }
 
     /// Queues a flush when a handle's unflushed WAL passes its threshold.

@@ -34,12 +34,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var background: BackgroundOptions
 
     func run() async throws {
-        #if canImport(Glibc)
-        // Request bodies and WAL batches are megabytes: keep them on the heap
-        // rather than mmap-ing (and zeroing) fresh pages for every request.
-        _ = glibcMallopt(-3, 256 << 20)  // M_MMAP_THRESHOLD
-        _ = glibcMallopt(-1, 512 << 20)  // M_TRIM_THRESHOLD
-        #endif
+        tuneMallocForLargeBodies()
         var logger = Logger(label: "proximadb")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let store = try StorageURL.open(storage)
@@ -56,6 +51,15 @@ struct Serve: AsyncParsableCommand {
         }
         try await ProximaServer.run(engine: engine, tenant: tenant, host: host, port: port, logger: logger)
     }
+}
+
+/// Request bodies and WAL batches are megabytes: keep them on the heap rather
+/// than mmap-ing (and zeroing) fresh pages for every request.
+func tuneMallocForLargeBodies() {
+    #if canImport(Glibc)
+    _ = glibcMallopt(-3, 256 << 20)  // M_MMAP_THRESHOLD
+    _ = glibcMallopt(-1, 512 << 20)  // M_TRIM_THRESHOLD
+    #endif
 }
 
 #if canImport(Glibc)

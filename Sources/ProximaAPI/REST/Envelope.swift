@@ -8,9 +8,11 @@ enum Envelope {
     }
 
     static func failure(_ error: ProximaError) -> Response {
-        json(
-            .object(["success": false, "data": .null, "error": .string(error.code.rawValue), "message": .string(error.message)]),
-            status: status(for: error.code))
+        json(failureJSON(error), status: status(for: error.code))
+    }
+
+    static func failureJSON(_ error: ProximaError) -> JSONValue {
+        .object(["success": false, "data": .null, "error": .string(error.code.rawValue), "message": .string(error.message)])
     }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status) -> Response {
@@ -38,6 +40,7 @@ enum Envelope {
         case .unsupportedMediaType: .unsupportedMediaType
         case .rateLimited: .tooManyRequests
         case .storageUnavailable: .serviceUnavailable
+        case .deadlineExceeded: .gatewayTimeout
         case .storageCorrupted, .internalError: .internalServerError
         }
     }

@@ -20,8 +20,10 @@ public struct RESTRoutes: Sendable {
         self.decoder = RequestDecoder(limits: engine.limits)
     }
 
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    /// One set of routes for every transport: `serve` answers them over HTTP
+    /// with `BasicRequestContext`, the function host with `FunctionRequestContext`.
+    public func router<Context: RequestContext>(context: Context.Type = BasicRequestContext.self) -> Router<Context> {
+        let router = Router(context: Context.self)
         router.add(middleware: ErrorMiddleware(metrics: metrics))
         router.get("/health") { _, _ in
             Envelope.success([
@@ -116,11 +118,11 @@ public struct RESTRoutes: Sendable {
     // MARK: path parameters
 
     /// The collection a route names, in the tenant of this API.
-    func path(_ context: BasicRequestContext) throws -> CollectionPath {
+    func path(_ context: some RequestContext) throws -> CollectionPath {
         try CollectionPath(tenant, context.parameters.get("name") ?? "")
     }
 
-    static func vectorId(_ context: BasicRequestContext) throws -> String {
+    static func vectorId(_ context: some RequestContext) throws -> String {
         let raw = context.parameters.get("id") ?? ""
         guard let id = raw.removingPercentEncoding else { throw ProximaError(.invalidId, "the id is not valid percent-encoded UTF-8") }
         try Validation.vectorId(id)

@@ -4,7 +4,12 @@ import Foundation
 /// - `dir:///path` (or `file://`, or a bare path): a local directory queue;
 ///   dead letters go to `path-dead`;
 /// - `sqs://name`: the SQS queue `name` (created if missing), dead letters to
-///   `name-dead`; endpoint, region and credentials as for the AWS CLI.
+///   `name-dead`; endpoint, region and credentials as for the AWS CLI;
+/// - `https://sqs.REGION.amazonaws.com/ACCOUNT/name` (or any `http(s)://`
+///   queue URL, as moto and LocalStack give them): that SQS queue, with no
+///   request at start-up (a function's cold start should not wait on SQS);
+///   dead letters to the same URL with `-dead`. A CloudFormation `!Ref` of a
+///   queue is such a URL.
 public enum QueueURL {
     public static func open(
         _ url: String, environment: [String: String] = ProcessInfo.processInfo.environment, transport: HTTPTransport? = nil
@@ -17,6 +22,19 @@ public enum QueueURL {
                 try await SQSQueue.named(name, create: true, environment: environment, transport: transport),
                 try await SQSQueue.named(name + "-dead", create: true, environment: environment, transport: transport)
             )
+        }
+        if url.hasPrefix("https://") || url.hasPrefix("http://") {
+            guard let parsed = URL(string: url), let host = parsed.host, parsed.path.split(separator: "/").count == 2 else {
+                throw StorageError(.fatal, "an SQS queue URL looks like https://sqs.REGION.amazonaws.com/ACCOUNT/NAME")
+            }
+            let endpoint = "\(parsed.scheme ?? "https")://\(host)" + (parsed.port.map { ":\($0)" } ?? "")
+            let region = environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1"
+            let transport = transport ?? HTTPTransport()
+            let credentials = AWSCredentialChain(environment: environment, region: region, transport: transport)
+            func queue(_ u: String) -> SQSQueue {
+                SQSQueue(queueURL: u, endpoint: endpoint, region: region, credentials: credentials, transport: transport)
+            }
+            return (queue(url), queue(url + "-dead"))
         }
         var path = url
         for scheme in ["dir://", "file://"] where path.hasPrefix(scheme) { path = String(path.dropFirst(scheme.count)) }

@@ -9,6 +9,10 @@ public enum JobKind: String, Sendable, CaseIterable, CustomStringConvertible {
     case compactAll = "compact-all"
     /// Deletes objects no manifest needs any more.
     case gc
+    /// Deletes the data of a dropped collection (its catalog entry is gone
+    /// already). Queued so that request handlers need no permission to delete
+    /// data: in the serverless shape only workers may.
+    case drop
 
     public var description: String { rawValue }
 }

@@ -80,6 +80,13 @@ public struct Worker: Sendable {
         }
     }
 
+    /// Deletes everything under a dropped collection's prefix. Collection ids
+    /// are never reused, so nothing live can be under it.
+    static func dropData(_ job: JobMessage, storage: any CloudStorage, layout: StorageLayout, logger: Logger) async throws {
+        try await storage.deleteAll(prefix: layout.collectionPrefix(job.collectionId))
+        logger.info("drop of \(job.collection): data of collection \(job.collectionId) deleted")
+    }
+
     private func deadLetterAndDelete(_ message: QueueMessage) async {
         do {
             try await deadLetter?.send(message.body)
@@ -91,8 +98,9 @@ public struct Worker: Sendable {
 
     /// Runs one job against the store and records its outcome where
     /// `?wait=true` callers look for it. A collection dropped (or dropped and
-    /// recreated) since the job was queued makes it a no-op.
-    static func execute(
+    /// recreated) since the job was queued makes it a no-op. `queue` receives
+    /// follow-up work (a compaction after a flush); nil skips it.
+    public static func execute(
         _ job: JobMessage, storage: any CloudStorage, settings: MaintenanceSettings, queue: (any CloudQueue)?, logger: Logger
     ) async throws {
         let layout = StorageLayout(tenant: job.tenant)
@@ -101,9 +109,14 @@ public struct Worker: Sendable {
         do {
             config = try await catalog.get(job.collection).0
         } catch let e as ProximaError where e.code == .collectionNotFound {
+            if job.kind == .drop { try await dropData(job, storage: storage, layout: layout, logger: logger) }
             return
         }
-        guard config.id == job.collectionId else { return }
+        guard config.id == job.collectionId else {
+            // Dropped and created again under the same name: the old id's data goes.
+            if job.kind == .drop { try await dropData(job, storage: storage, layout: layout, logger: logger) }
+            return
+        }
         let maintenance = Maintenance(storage: storage, layout: layout, config: config, settings: settings, logger: logger)
         let report = try await maintenance.run(kind: job.kind, jobId: job.jobId)
         try await storage.put(layout.jobKey(config.id, job: job.jobId), JSONWriter.encode(report.json))

@@ -36,6 +36,9 @@ public struct Maintenance: Sendable {
         case .gc:
             let gc = try await collectGarbage(now: Timestamp.nowMicros())
             return JobReport(jobId: jobId, kind: kind, status: gc.isEmpty ? .noop : .done, manifestVersion: 0, details: gc.json)
+        case .drop:
+            // A collection that still has a catalog entry is not dropped (see `Worker.execute`).
+            return JobReport(jobId: jobId, kind: kind, status: .noop, manifestVersion: 0, details: [:])
         }
         return report
     }

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ProximaAPI
+import ProximaCloud
+import ProximaEngine
+
+/// `proximadb function`: the process behind the Lambda Runtime API. The zip's
+/// `bootstrap` starts it; its role comes from Lambda's `_HANDLER` (the
+/// function's Handler setting) and its configuration from the environment,
+/// as a function has no command line of its own.
+struct FunctionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "function",
+        abstract: "Serve function events through the Lambda Runtime API (role from _HANDLER: api, worker or sweep).",
+        discussion: """
+            Environment: AWS_LAMBDA_RUNTIME_API (set by Lambda), _HANDLER (api | worker | sweep), \
+            PROXIMADB_STORAGE (storage URL), PROXIMADB_QUEUE (queue URL: an SQS queue URL, sqs://name, \
+            dir:///path or inline), PROXIMADB_CACHE_DIR (default /tmp/proximadb), PROXIMADB_LOG_LEVEL, \
+            PROXIMADB_TENANT (default 'default'), PROXIMADB_MAX_BODY_MB, PROXIMADB_GC_GRACE_SECONDS, \
+            PROXIMADB_FLUSH_THRESHOLD_MB; credentials from the AWS_* variables Lambda sets.
+            """)
+
+    enum Role: String, ExpressibleByArgument, CaseIterable {
+        case api, worker, sweep
+    }
+
+    @Option(help: "The role, instead of _HANDLER.")
+    var role: Role?
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        LoggingSystem.bootstrap(
+            { label, provider in
+                var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
+                handler.logLevel = Logger.Level(rawValue: env["PROXIMADB_LOG_LEVEL"] ?? "info") ?? .info
+                return handler
+            }, metadataProvider: InvocationContext.metadataProvider)
+        let logger = Logger(label: "proximadb.function")
+        guard let endpoint = env["AWS_LAMBDA_RUNTIME_API"], !endpoint.isEmpty else {
+            throw ValidationError("AWS_LAMBDA_RUNTIME_API is not set: this command runs inside Lambda or its Runtime Interface Emulator")
+        }
+        tuneMallocForLargeBodies()
+        let runtime = FunctionRuntime(endpoint: endpoint, logger: logger)
+        try await runtime.run { try await makeHandler(env: env, logger: logger) }
+    }
+
+    func makeHandler(env: [String: String], logger: Logger) async throws -> any FunctionHandler {
+        // A Handler setting may be dotted ("bootstrap.api"): the role is its last part.
+        let handlerName = env["_HANDLER"].flatMap { $0.split(separator: ".").last.map(String.init) }
+        guard let role = role ?? handlerName.flatMap(Role.init(rawValue:)) else {
+            throw ValidationError("_HANDLER must name a role: api, worker or sweep (got '\(env["_HANDLER"] ?? "")')")
+        }
+        guard let storageURL = env["PROXIMADB_STORAGE"], !storageURL.isEmpty else {
+            throw ValidationError("PROXIMADB_STORAGE must name the storage URL (s3://bucket/prefix, gs://…, az://…, file:///…)")
+        }
+        let cacheDir = env["PROXIMADB_CACHE_DIR"] ?? "/tmp/proximadb"
+        try FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
+        let storage = try StorageURL.open(storageURL)
+        var jobs: (any CloudQueue)?
+        if let url = env["PROXIMADB_QUEUE"], !url.isEmpty, url != "inline" { jobs = try await QueueURL.open(url).queue }
+        if jobs == nil, role != .api {
+            throw ValidationError("the \(role.rawValue) role needs PROXIMADB_QUEUE (follow-up and swept jobs go there)")
+        }
+        var settings = MaintenanceSettings()
+        if let mb = env["PROXIMADB_FLUSH_THRESHOLD_MB"].flatMap(Int.init) { settings.flushThresholdBytes = max(1, mb) << 20 }
+        if let s = env["PROXIMADB_GC_GRACE_SECONDS"].flatMap(Int64.init) { settings.gcGraceMicros = max(0, s) * 1_000_000 }
+        var limits = RequestLimits()
+        if let mb = env["PROXIMADB_MAX_BODY_MB"].flatMap(Int.init) { limits.maxBodyBytes = max(1, mb) << 20 }
+        let engine = Engine(storage: storage, maintenance: settings, limits: limits, jobs: jobs, logger: logger)
+        logger.info("ProximaDB \(RESTRoutes.version) function role \(role.rawValue) (storage: \(storage.description), queue: \(jobs?.description ?? "inline"), cache: \(cacheDir))")
+        switch role {
+        case .api: return APIFunction(routes: RESTRoutes(engine: engine, tenant: try Tenant(env["PROXIMADB_TENANT"] ?? "default")))
+        case .worker: return WorkerFunction(engine: engine)
+        case .sweep: return SweepFunction(engine: engine)
+        }
+    }
+}
