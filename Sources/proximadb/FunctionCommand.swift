@@ -41,7 +41,7 @@ struct FunctionCommand: AsyncParsableCommand {
             throw ValidationError("AWS_LAMBDA_RUNTIME_API is not set: this command runs inside Lambda or its Runtime Interface Emulator")
         }
         tuneMallocForLargeBodies()
-        let runtime = FunctionRuntime(endpoint: endpoint, logger: logger)
+        let runtime = try FunctionRuntime(endpoint: endpoint, logger: logger)
         try await runtime.run { try await makeHandler(env: env, logger: logger) }
     }
 

@@ -92,6 +92,27 @@ import Testing
             a = try Self.answer(
                 await api.handle(Self.invocation(try Self.v2("POST", "/collections/docs/search", body: #"{"vector":[0.9,0.1],"k":1}"#)), logger: log))
             #expect(a.body["data"]?["results"]?.array?.first?["id"] == "a/b")
+            // A Function URL event is payload 2.0 from a lambda-url domain, without API Gateway's authorizer or stage.
+            let url = try Self.event("http-api-v2.json") { o in
+                o["rawPath"] = "/collections/docs"
+                o["body"] = ""
+                o["isBase64Encoded"] = false
+                o["pathParameters"] = nil
+                o["stageVariables"] = nil
+                if case .object(var context) = o["requestContext"], case .object(var http) = context["http"] {
+                    http["method"] = "GET"
+                    http["path"] = "/collections/docs"
+                    context["http"] = .object(http)
+                    context["domainName"] = "abcdefgh.lambda-url.us-east-1.on.aws"
+                    context["domainPrefix"] = "abcdefgh"
+                    context["authorizer"] = nil
+                    context["stage"] = "$default"
+                    o["requestContext"] = .object(context)
+                }
+            }
+            a = try Self.answer(await api.handle(Self.invocation(url), logger: log))
+            #expect(a.status == 200)
+            #expect(a.body["data"]?["vector_count"] == 2)
         }
     }
 

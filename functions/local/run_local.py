@@ -146,6 +146,28 @@ def main():
         check(api.http("GET", "/collections/docs")[1]["data"]["vector_count"] == args.vectors and api.alive(),
               "after every bad request the same process answers and nothing stored changed")
 
+        # Deadlines: a flush waited for with no worker running cannot finish in a 2 s function.
+        short = harness.Function(sandbox, "api", env, os.path.join(logs, "api-short.log"), timeout_s=2)
+        started.append(short)
+        status, body, _, seconds = short.http("POST", "/collections/docs/flush", query="wait=true")
+        check(status == 504 and body["error"] == "deadline_exceeded" and seconds < 2.0,
+              f"work that cannot finish before the deadline is answered 504 in time ({seconds:.2f} s of 2)")
+        check(short.http("GET", "/health")[0] == 200, "the process that hit its deadline serves the next event")
+        short.stop()
+        # Init failures are reported through init/error, not as a crash loop.
+        broken = harness.Function(sandbox, "api", {k: v for k, v in env.items() if k != "PROXIMADB_STORAGE"},
+                                  os.path.join(logs, "api-broken.log"))
+        started.append(broken)
+        try:
+            answer, _ = broken.invoke(harness.http_event("GET", "/health"))
+        except Exception as e:  # the emulator may answer an init failure with an HTTP error status
+            answer = {"errorType": getattr(e, "read", lambda: b"")().decode(errors="replace")}
+        with open(broken.log_path, errors="replace") as f:
+            init_log = f.read()
+        check("Runtime.InitError" in json.dumps(answer) + init_log and "PROXIMADB_STORAGE" in init_log,
+              "a function missing its configuration reports Runtime.InitError through init/error")
+        broken.stop()
+
         # Scale to zero, then a brand-new process answers from the bucket alone.
         for f in started:
             f.stop()
