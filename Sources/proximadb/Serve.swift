@@ -7,8 +7,7 @@ import ProximaEngine
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Serve the REST API (port 5678) over a storage URL.")
 
-    @Option(help: "Where the data lives: file:///path (or a path), later s3://, gs://, az://.")
-    var storage: String = "file://./proximadb-data"
+    @OptionGroup var store: StoreOptions
 
     @Option(help: "Address to listen on (0.0.0.0 for containers).")
     var host: String = "127.0.0.1"
@@ -25,9 +24,6 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most vectors accepted in one write request.")
     var maxBatch: Int = 10_000
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
-
     @Option(help: "Job workers inside this process (0: leave the queue to `proximadb worker` processes).")
     var workers: Int = 1
 
@@ -35,18 +31,17 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         tuneMallocForLargeBodies()
-        var logger = Logger(label: "proximadb")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let store = try StorageURL.open(storage)
+        let logger = store.logger(label: "proximadb")
+        let storage = try store.open()
         var queues: (queue: any CloudQueue, deadLetter: any CloudQueue)?
-        if let url = background.queueURL(storage: storage) { queues = try await QueueURL.open(url) }
+        if let url = background.queueURL(storage: store.storage) { queues = try await QueueURL.open(url) }
         let tenant = try Tenant(self.tenant)
         var limits = RequestLimits()
         limits.maxBodyBytes = maxBodyMb * 1024 * 1024
         limits.maxBatchVectors = maxBatch
-        let engine = Engine(storage: store, maintenance: background.settings, limits: limits, jobs: queues?.queue, logger: logger)
+        let engine = Engine(storage: storage, maintenance: background.settings, limits: limits, jobs: queues?.queue, logger: logger)
         if let queues {
-            let worker = background.workers(storage: store, queues: queues, logger: logger)
+            let worker = background.workers(storage: storage, queues: queues, logger: logger)
             for _ in 0..<max(0, workers) { Task.detached { await worker.run() } }
         }
         try await ProximaServer.run(engine: engine, tenant: tenant, host: host, port: port, logger: logger)

@@ -8,27 +8,22 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker", abstract: "Run flush, compaction and garbage-collection jobs from the queue.")
 
-    @Option(help: "Where the data lives: a path, file://, s3://, gs://, az://.")
-    var storage: String = "file://./proximadb-data"
+    @OptionGroup var store: StoreOptions
 
     @Option(help: "Jobs run at once in this process.")
     var concurrency: Int = 1
 
-    @Option(help: "Log level.")
-    var logLevel: String = "info"
-
     @OptionGroup var background: BackgroundOptions
 
     func run() async throws {
-        var logger = Logger(label: "proximadb.worker")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let store = try StorageURL.open(storage)
-        guard let url = background.queueURL(storage: storage) else {
+        let logger = store.logger(label: "proximadb.worker")
+        let storage = try store.open()
+        guard let url = background.queueURL(storage: store.storage) else {
             throw ValidationError("a worker needs a queue: pass --queue dir:///path or sqs://name")
         }
-        let worker = background.workers(storage: store, queues: try await QueueURL.open(url), logger: logger)
+        let worker = background.workers(storage: storage, queues: try await QueueURL.open(url), logger: logger)
         // Written straight to the file descriptor: tests wait for this line on a pipe.
-        FileHandle.standardOutput.write(Data("ProximaDB worker consuming \(url) (storage: \(store.description))\n".utf8))
+        FileHandle.standardOutput.write(Data("ProximaDB worker consuming \(url) (storage: \(storage.description))\n".utf8))
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<max(1, concurrency) { group.addTask { await worker.run() } }
         }
