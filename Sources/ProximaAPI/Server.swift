@@ -5,6 +5,7 @@ import ProximaEngine
 
 /// Runs the REST API over HTTP until SIGTERM/SIGINT.
 public enum ProximaServer {
+    /// Serves `engine` on `host:port`, answering for `tenant`; prints the bound address once listening.
     public static func run(engine: Engine, tenant: Tenant = .default, host: String, port: Int, logger: Logger) async throws {
         let routes = RESTRoutes(engine: engine, tenant: tenant)
         let app = Application(

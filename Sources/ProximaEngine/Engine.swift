@@ -23,6 +23,9 @@ public actor Engine {
         var collectionId: String
     }
 
+    /// An engine over `storage`. `maintenance` holds the flush, compaction and
+    /// garbage-collection thresholds and the clock; `jobs` is where background
+    /// jobs go (nil runs them in the process that asks).
     public init(
         storage: any CloudStorage, maintenance: MaintenanceSettings = MaintenanceSettings(), limits: RequestLimits = RequestLimits(),
         jobs: (any CloudQueue)? = nil, logger: Logger = Logger(label: "proximadb.engine")
@@ -48,28 +51,33 @@ public actor Engine {
 
     // MARK: collections
 
+    /// Creates a collection in `tenant`'s catalog; `collection_exists` if the name is taken.
     public func createCollection(_ spec: CollectionSpec, tenant: Tenant) async throws(ProximaError) -> CollectionConfig {
-        let config = try CollectionConfig(spec: spec, id: CollectionHandle.makeId(), now: Timestamp.nowMicros())
+        let config = try CollectionConfig(spec: spec, id: CollectionHandle.makeId(), now: maintenance.clock.nowMicros())
         return try await convertingErrors { try await catalog(tenant).create(config) }
     }
 
+    /// Every collection of `tenant`, by name.
     public func listCollections(tenant: Tenant) async throws(ProximaError) -> [CollectionConfig] {
         try await convertingErrors { try await catalog(tenant).list() }
     }
 
+    /// A collection's configuration and what it holds now.
     public func describeCollection(_ path: CollectionPath) async throws(ProximaError) -> (CollectionConfig, OpenCollection.Stats) {
         let collection = try await open(path)
         return (collection.config, try await collection.stats())
     }
 
+    /// Applies a patch to a collection's configuration (compare-and-swap on the catalog).
     public func updateCollection(_ path: CollectionPath, _ patch: CollectionPatch) async throws(ProximaError) -> CollectionConfig {
-        let now = Timestamp.nowMicros()
+        let now = maintenance.clock.nowMicros()
         // The next request notices the new config and rebuilds its handle (see `handle`).
         return try await convertingErrors {
             try await catalog(path.tenant).update(path.name) { config in config = try config.applying(patch, now: now) }
         }
     }
 
+    /// Drops a collection: its catalog entry at once, its data by a `drop` job (or at once without a queue).
     public func deleteCollection(_ path: CollectionPath) async throws(ProximaError) {
         let config = try await convertingErrors { try await catalog(path.tenant).delete(path.name) }
         handles[HandleKey(tenant: path.tenant, collectionId: config.id)] = nil
@@ -94,14 +102,17 @@ public actor Engine {
         OpenCollection(handle: try await convertingErrors { try await handle(path) }, limits: limits)
     }
 
+    /// Validates and commits a write; acknowledged only once its WAL object is in the store.
     public func write(_ path: CollectionPath, _ intent: WriteIntent) async throws(ProximaError) -> WriteOutcome {
         try await open(path).write(intent)
     }
 
+    /// One live record by id.
     public func getVector(_ path: CollectionPath, id: String) async throws(ProximaError) -> VectorRecord {
         try await open(path).get(id)
     }
 
+    /// Nearest neighbours of each query; strongly consistent (every acknowledged write is seen).
     public func search(_ request: SearchRequest) async throws(ProximaError) -> [[SearchHit]] {
         try await open(request.collection).search(request)
     }
@@ -140,10 +151,12 @@ public actor Engine {
     /// Queues the maintenance that is due on every collection of every
     /// tenant (see `Sweep`): in the serverless shape nothing else is awake to
     /// notice it. Answers what it queued.
-    public nonisolated func sweep(now: Int64 = Timestamp.nowMicros()) async throws(ProximaError) -> SweepReport {
+    public nonisolated func sweep() async throws(ProximaError) -> SweepReport {
         guard let jobs else { throw ProximaError(.invalidConfig, "a sweep needs a job queue to send to") }
         return try await convertingErrors {
-            try await Sweep(storage: storage, settings: maintenance, logger: logger).run(now: now) { job in try await jobs.send(job.json) }
+            try await Sweep(storage: storage, settings: maintenance, logger: logger).run(now: maintenance.clock.nowMicros()) { job in
+                try await jobs.send(job.json)
+            }
         }
     }
 
@@ -155,7 +168,9 @@ public actor Engine {
     }
 
     nonisolated func job(_ kind: JobKind, _ config: CollectionConfig, tenant: Tenant) -> JobMessage {
-        JobMessage(kind: kind, tenant: tenant.name, collectionId: config.id, collection: config.name, jobId: JobMessage.newJobId())
+        JobMessage(
+            kind: kind, tenant: tenant.name, collectionId: config.id, collection: config.name,
+            jobId: JobMessage.newJobId(now: maintenance.clock.nowMicros()))
     }
 
     /// Sends a job to the queue; with no queue, starts it in this process and

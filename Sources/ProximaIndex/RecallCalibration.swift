@@ -1,5 +1,6 @@
-#if canImport(Glibc)
 import ProximaCore
+
+#if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -12,14 +13,7 @@ import Darwin
 /// The probe queries are a fixed sample of the index's own vectors, each
 /// excluded from its own answers, against exact search over the same rows.
 public struct RecallCalibration: Sendable, Equatable {
-    public struct Point: Sendable, Equatable {
-        public var width: Int
-        public var recall: Float
-        public init(width: Int, recall: Float) {
-            self.width = width
-            self.recall = recall
-        }
-    }
+    public typealias Point = RecallPoint
 
     /// Widths ascending.
     public var points: [Point]

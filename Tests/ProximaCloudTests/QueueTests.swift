@@ -4,10 +4,30 @@ import Testing
 @testable import ProximaCloud
 
 @Suite struct QueueTests {
+    /// On a manual clock, visibility and delays expire exactly when the test moves time.
     @Test func localDirectoryQueueConforms() async throws {
         let dir = NSTemporaryDirectory() + "proximadb-queue-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try await QueueConformance.run(try LocalDirectoryQueue(path: dir))
+        let clock = ManualClock()
+        try await QueueConformance.run(try LocalDirectoryQueue(path: dir, clock: clock)) { clock.advance(seconds: Double($0)) }
+    }
+
+    @Test func memoryQueueConforms() async throws {
+        let clock = ManualClock()
+        try await QueueConformance.run(MemoryQueue(clock: clock)) { clock.advance(seconds: Double($0)) }
+    }
+
+    @Test func memoryQueueFailsOnCue() async throws {
+        let q = MemoryQueue(clock: ManualClock())
+        q.faults.fail(.send)
+        await #expect(throws: StorageError.self) { try await q.send("lost") }
+        try await q.send("kept")
+        #expect(try await q.receive(max: 10, visibilityTimeoutSeconds: 30, waitSeconds: 0).map(\.body) == ["kept"])
+        #expect(q.faults.calls(.send) == 2)
+    }
+
+    @Test func memoryStorageConforms() async throws {
+        try await StorageConformance.run(MemoryStorage(), prefix: "conformance/")
     }
 
     func motoEnvironment(secret: String? = nil) throws -> [String: String] {

@@ -15,8 +15,9 @@ import Testing
         func visible(at now: Int64) -> [String: VectorRecord] { records.filter { !$0.value.isExpired(at: now) } }
     }
 
-    static func settings(orphanSegmentAgeMicros: Int64 = 0, indexMinRows: Int = 2_000) -> MaintenanceSettings {
+    static func settings(orphanSegmentAgeMicros: Int64 = 0, indexMinRows: Int = 2_000, clock: any WallClock = SystemClock()) -> MaintenanceSettings {
         var s = MaintenanceSettings()
+        s.clock = clock
         s.indexMinRows = indexMinRows
         s.flushThresholdBytes = 1 << 40  // only explicit flushes
         s.gcGraceMicros = 0
@@ -27,12 +28,15 @@ import Testing
     }
 
     /// Runs `steps` random operations, checking the engine against the model
-    /// after each; returns how many of each kind of maintenance ran.
+    /// after each; returns how many of each kind of maintenance ran. Time is a
+    /// `ManualClock` moved 100 ms a step, so expiries fall exactly where the
+    /// model puts them.
     func randomizedEquivalence(
         storage: any CloudStorage, steps: Int, seed: UInt64, indexMinRows: Int = 2_000, algorithm: String = "hnsw"
     ) async throws -> [String: Int] {
         let dim = 8
-        let settings = Self.settings(indexMinRows: indexMinRows)
+        let clock = ManualClock()
+        let settings = Self.settings(indexMinRows: indexMinRows, clock: clock)
         var engine = Engine(storage: storage, maintenance: settings, logger: quietLogger)
         _ = try await engine.createCollection(
             CollectionSpec(
@@ -50,7 +54,8 @@ import Testing
             return (0..<n).compactMap { _ in known.isEmpty ? nil : known.randomElement(using: &rng) }
         }
         for step in 0..<steps {
-            let now = Timestamp.nowMicros()
+            clock.advance(micros: 100_000)
+            let now = clock.nowMicros()
             let op = Int.random(in: 0..<100, using: &rng)
             switch op {
             case 0..<30:  // insert new ids, some expiring (already, soon, later)
@@ -83,10 +88,9 @@ import Testing
             case 55..<60:  // delete by filter
                 let g = Int64.random(in: 0..<7, using: &rng)
                 _ = try await engine.write("r", .deleteMatching(try Filter.parse(["g": .int(g)])))
-                let at = Timestamp.nowMicros()
-                for (id, r) in model.records where r.metadata["g"] == .int(g) && !r.isExpired(at: at) { model.records[id] = nil }
+                for (id, r) in model.records where r.metadata["g"] == .int(g) && !r.isExpired(at: now) { model.records[id] = nil }
             case 60..<68:  // partial update of metadata
-                guard let id = someIds(1).first, let r = model.records[id], !r.isExpired(at: now + 1_000_000) else { continue }
+                guard let id = someIds(1).first, let r = model.records[id], !r.isExpired(at: now) else { continue }
                 _ = try await engine.write("r", .update(id: id, vector: nil, metadata: ["g": .int(99)], expiresAt: .keep))
                 model.records[id]?.metadata = ["g": .int(99)]
             case 68..<80:
@@ -105,38 +109,35 @@ import Testing
                 engine = Engine(storage: storage, maintenance: settings, logger: quietLogger)
                 ran["reopen", default: 0] += 1
             }
-            try await check(engine, model, dim: dim, rng: &rng, step: step, indexedChecks: &indexedChecks)
+            try await check(engine, model, now: now, dim: dim, rng: &rng, step: step, indexedChecks: &indexedChecks)
         }
         ran["checks-through-indexes"] = indexedChecks
         return ran
     }
 
-    func check(_ engine: Engine, _ model: Model, dim: Int, rng: inout SeededRandom, step: Int, indexedChecks: inout Int) async throws {
-        let now = Timestamp.nowMicros()
-        // Records expiring within a second of now may go either way: leave them out.
-        let uncertain = Set(model.records.filter { r in r.value.expiresAt.map { abs($0 - now) < 1_000_000 } ?? false }.keys)
-        let expected = model.visible(at: now).filter { !uncertain.contains($0.key) }
+    func check(
+        _ engine: Engine, _ model: Model, now: Int64, dim: Int, rng: inout SeededRandom, step: Int, indexedChecks: inout Int
+    ) async throws {
+        let expected = model.visible(at: now)
         let collection = try await engine.open("r")
         let stats = try await collection.stats()
         if stats.indexedSegments > 0 { indexedChecks += 1 }
-        let upper = expected.count + uncertain.count
-        #expect(stats.vectorCount >= expected.count && stats.vectorCount <= upper, "step \(step): count \(stats.vectorCount), expected \(expected.count)...\(upper)")
+        #expect(stats.vectorCount == expected.count, "step \(step): count \(stats.vectorCount), expected \(expected.count)")
         for (id, r) in expected.prefix(5) {
             let got = try await collection.get(id)
             #expect(got.vector == r.vector && got.metadata == r.metadata, "step \(step): record \(id) differs")
         }
-        for id in model.records.keys.shuffled(using: &rng).prefix(3) where model.visible(at: now)[id] == nil && !uncertain.contains(id) {
+        for id in model.records.keys.shuffled(using: &rng).prefix(3) where expected[id] == nil {
             await #expect(throws: ProximaError.self, "step \(step): \(id) should be gone") { try await collection.get(id) }
         }
         let query = (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) }
         let k = 10
-        let hits = try await collection.search(queries: [query], k: k + uncertain.count, filter: nil, threshold: nil, exact: true)[0]
-            .map(\.record.id).filter { !uncertain.contains($0) }.prefix(k)
+        let hits = try await collection.search(queries: [query], k: k, filter: nil, threshold: nil, exact: true)[0].map(\.record.id)
         // Through the indexes: every hit is a visible record at its current distance, once
         // (a superseded or deleted index node must never surface).
         let approximate = try await collection.search(queries: [query], k: k, filter: nil, threshold: nil)[0]
         #expect(Set(approximate.map(\.record.id)).count == approximate.count, "step \(step): duplicate hits")
-        for hit in approximate where !uncertain.contains(hit.record.id) {
+        for hit in approximate {
             guard let r = expected[hit.record.id] else {
                 Issue.record("step \(step): \(hit.record.id) returned but not visible")
                 continue
@@ -227,33 +228,39 @@ import Testing
         #expect(try await Engine(storage: storage).open("c").stats().vectorCount == 300)
     }
 
-    /// Poison messages and jobs that keep failing end in the dead-letter queue.
+    /// Poison messages and jobs that keep failing end in the dead-letter queue:
+    /// on an in-memory queue and a manual clock, each redelivery is one step.
     @Test func failingJobsAreDeadLettered() async throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let storage = try LocalDirectoryStorage(root: dir + "/data")
-        let queue = try LocalDirectoryQueue(path: dir + "/q")
-        let dead = try LocalDirectoryQueue(path: dir + "/q-dead")
-        var worker = Worker(storage: storage, queue: queue, deadLetter: dead, settings: Self.settings(), logger: quietLogger)
+        let clock = ManualClock()
+        let storage = MemoryStorage()
+        let queue = MemoryQueue(name: "q", clock: clock)
+        let dead = MemoryQueue(name: "q-dead", clock: clock)
+        var worker = Worker(storage: storage, queue: queue, deadLetter: dead, settings: Self.settings(clock: clock), logger: quietLogger)
         worker.maxAttempts = 2
-        worker.visibilityTimeoutSeconds = 1
+        worker.visibilityTimeoutSeconds = 60
         try await queue.send("not a job")
-        try await worker.runOnce(waitSeconds: 1)
+        #expect(try await worker.runOnce(waitSeconds: 0) == 1)
         let poison = try await dead.receive(max: 10, visibilityTimeoutSeconds: 30, waitSeconds: 0)
         #expect(poison.map(\.body) == ["not a job"])
-        // Deleted, so a slow run (past its 30 s invisibility) cannot see it again below.
         for m in poison { try await dead.delete(receipt: m.receipt) }
+        #expect(queue.depth == 0 && dead.depth == 0)
         // A flush whose WAL is unreadable fails every time.
         let engine = try await seeded(storage, count: 10)
         let config = try await engine.catalog(.default).get("c").config
         try await storage.put(StorageLayout().walKey(config.id, sequence: 1), [1, 2, 3])
-        let job = JobMessage(kind: .flush, tenant: "default", collectionId: config.id, collection: "c", jobId: JobMessage.newJobId())
+        let job = JobMessage(kind: .flush, tenant: "default", collectionId: config.id, collection: "c", jobId: JobMessage.newJobId(now: clock.nowMicros()))
         try await queue.send(job.json)
-        var handled = 0
-        for _ in 0..<10 where handled < 3 { handled += try await worker.runOnce(waitSeconds: 2) }
-        #expect(handled == 3)  // two failed attempts, then the dead letter
-        #expect(try await dead.receive(max: 10, visibilityTimeoutSeconds: 30, waitSeconds: 1).map(\.body) == [job.json])
-        #expect(try await queue.receive(max: 10, visibilityTimeoutSeconds: 30, waitSeconds: 2).isEmpty)
+        #expect(try await worker.runOnce(waitSeconds: 0) == 1)  // attempt 1 fails; hidden for 60 s
+        #expect(try await worker.runOnce(waitSeconds: 0) == 0)
+        clock.advance(seconds: 59)
+        #expect(try await worker.runOnce(waitSeconds: 0) == 0, "still hidden 1 s before its visibility ends")
+        clock.advance(seconds: 1)
+        #expect(try await worker.runOnce(waitSeconds: 0) == 1)  // attempt 2 fails
+        #expect(try await dead.receive(max: 10, visibilityTimeoutSeconds: 30, waitSeconds: 0).isEmpty)
+        clock.advance(seconds: 60)
+        #expect(try await worker.runOnce(waitSeconds: 0) == 1)  // received a third time: dead-lettered
+        #expect(try await dead.receive(max: 10, visibilityTimeoutSeconds: 30, waitSeconds: 0).map(\.body) == [job.json])
+        #expect(queue.depth == 0)
     }
 
     /// Writers, two flushers and two compactors at once, every job delivered
@@ -285,7 +292,7 @@ import Testing
             for kind: JobKind in [.flush, .flush, .compact, .compactAll] {
                 group.addTask {
                     for _ in 0..<25 {
-                        let job = JobMessage(kind: kind, tenant: "default", collectionId: config.id, collection: "c", jobId: JobMessage.newJobId())
+                        let job = JobMessage(kind: kind, tenant: "default", collectionId: config.id, collection: "c", jobId: JobMessage.newJobId(now: Timestamp.nowMicros()))
                         for _ in 0..<2 {  // at-least-once: every message twice
                             try await Worker.execute(job, storage: storage, settings: settings, queue: nil, logger: quietLogger)
                         }

@@ -8,6 +8,7 @@ import ProximaEngine
 /// The request context of routes answered for function events: no socket,
 /// only the invocation's logger.
 public struct FunctionRequestContext: RequestContext {
+    /// What a context is made from: the invocation's logger.
     public struct Source: RequestContextSource {
         public let logger: Logger
     }
@@ -24,6 +25,7 @@ public struct APIFunction: FunctionHandler {
     /// Kept back from the deadline to post the answer before Lambda stops the process.
     let margin: Duration
 
+    /// Builds the router once: every event of this process goes through it.
     public init(routes: RESTRoutes, margin: Duration = .milliseconds(250)) {
         responder = routes.router(context: FunctionRequestContext.self).buildResponder()
         self.margin = margin

@@ -23,6 +23,7 @@ public struct FunctionRuntime: Sendable {
     /// so the caller learns why, rather than the runtime failing the post.
     public static let maxResponseBytes = 6 * 1024 * 1024
 
+    /// A client of the Runtime API at `endpoint` (`host:port`).
     public init(endpoint: String, logger: Logger) throws {
         self.endpoint = endpoint
         self.connection = try RuntimeAPIConnection(endpoint: endpoint)

@@ -14,6 +14,7 @@ public struct WorkerFunction: FunctionHandler {
     /// Kept back from the deadline to post the answer.
     let margin: Duration
 
+    /// Runs jobs on `engine`; `margin` is kept back from the deadline to answer.
     public init(engine: Engine, margin: Duration = .seconds(2)) {
         self.engine = engine
         self.margin = margin

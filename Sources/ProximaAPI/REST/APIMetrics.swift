@@ -17,6 +17,7 @@ public final class APIMetrics: Sendable {
 
     public init() {}
 
+    /// Seconds since this process started serving.
     public var uptimeSeconds: Double {
         let d = ContinuousClock.now - started
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
@@ -33,6 +34,7 @@ public final class APIMetrics: Sendable {
     func recordWrite(vectors: Int) { state.withLock { $0.vectorsWritten += vectors } }
     func recordQueries(_ n: Int) { state.withLock { $0.queries += n } }
 
+    /// The counters in Prometheus text format (version 0.0.4).
     public func render() -> String {
         let s = state.withLock { $0 }
         func esc(_ v: String) -> String { v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") }

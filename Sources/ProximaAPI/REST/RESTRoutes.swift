@@ -5,6 +5,7 @@ import ProximaEngine
 
 /// The REST API of `shared/API.md` over the engine.
 public struct RESTRoutes: Sendable {
+    /// ProximaDB's version, in `/health` and start-up lines.
     public static let version = "0.1.0"
 
     let engine: Engine
@@ -13,6 +14,7 @@ public struct RESTRoutes: Sendable {
     /// Whose collections the requests reach (until credentials name the tenant).
     let tenant: Tenant
 
+    /// Routes over `engine`, reaching `tenant`'s collections.
     public init(engine: Engine, tenant: Tenant = .default, metrics: APIMetrics = APIMetrics()) {
         self.engine = engine
         self.tenant = tenant

@@ -3,12 +3,18 @@
 /// other consumers until its visibility timeout passes, then delivered again
 /// unless deleted with its receipt handle.
 public protocol CloudQueue: Sendable {
+    /// Enqueues `body`; it becomes receivable after `delaySeconds`. Once this
+    /// returns, the message is durable.
     func send(_ body: String, delaySeconds: Int) async throws
+    /// Up to `max` visible messages, each then hidden for
+    /// `visibilityTimeoutSeconds`; waits up to `waitSeconds` (real time) when
+    /// none is visible, and returns an empty array if none became so.
     func receive(max: Int, visibilityTimeoutSeconds: Int, waitSeconds: Int) async throws -> [QueueMessage]
     /// Deleting with a receipt that is no longer current is not an error.
     func delete(receipt: String) async throws
     /// Extends (or shortens) a received message's invisibility; returns the receipt to use from now on.
     func changeVisibility(receipt: String, seconds: Int) async throws -> String
+    /// A URL naming the queue, without secrets.
     var description: String { get }
 }
 

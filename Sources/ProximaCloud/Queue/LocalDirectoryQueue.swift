@@ -18,11 +18,15 @@ public final class LocalDirectoryQueue: CloudQueue {
     let ready: String
     let inflight: String
     let tmp: String
+    /// Visibility deadlines and delays are read off this clock (tests move it
+    /// by hand); how long `receive` waits is real time.
+    let clock: any WallClock
 
     public var description: String { "dir://\(path)" }
 
-    public init(path: String) throws {
+    public init(path: String, clock: any WallClock = SystemClock()) throws {
         self.path = path
+        self.clock = clock
         ready = path + "/ready"
         inflight = path + "/inflight"
         tmp = path + "/tmp"
@@ -30,7 +34,7 @@ public final class LocalDirectoryQueue: CloudQueue {
     }
 
     public func send(_ body: String, delaySeconds: Int) async throws {
-        let visibleAt = Timestamp.nowMicros() + Int64(max(0, delaySeconds)) * 1_000_000
+        let visibleAt = clock.nowMicros() + Int64(max(0, delaySeconds)) * 1_000_000
         let name = String(zeroPadded: visibleAt, width: 20) + "-" + LocalDirectoryStorage.randomName() + "~0"
         try await LocalDirectoryStorage.run { [tmp, ready] in
             let staged = tmp + "/" + name
@@ -41,10 +45,10 @@ public final class LocalDirectoryQueue: CloudQueue {
     }
 
     public func receive(max: Int, visibilityTimeoutSeconds: Int, waitSeconds: Int) async throws -> [QueueMessage] {
-        let deadline = Timestamp.nowMicros() + Int64(waitSeconds) * 1_000_000
+        let deadline = ContinuousClock.now + .seconds(waitSeconds)
         while true {
             let got = try await LocalDirectoryStorage.run { [self] in try self.take(max: max, visibility: visibilityTimeoutSeconds) }
-            if !got.isEmpty || Timestamp.nowMicros() >= deadline { return got }
+            if !got.isEmpty || ContinuousClock.now >= deadline { return got }
             try await Task.sleep(for: .milliseconds(50))
         }
     }
@@ -58,7 +62,7 @@ public final class LocalDirectoryQueue: CloudQueue {
 
     public func changeVisibility(receipt: String, seconds: Int) async throws -> String {
         guard Self.isPlainName(receipt), let parts = Self.inflightParts(receipt) else { return receipt }
-        let renewed = String(zeroPadded: Timestamp.nowMicros() + Int64(seconds) * 1_000_000, width: 20) + "~\(parts.count)~" + parts.base
+        let renewed = String(zeroPadded: clock.nowMicros() + Int64(seconds) * 1_000_000, width: 20) + "~\(parts.count)~" + parts.base
         return try await LocalDirectoryStorage.run { [inflight] in
             guard rename(inflight + "/" + receipt, inflight + "/" + renewed) == 0 else {
                 throw LocalDirectoryStorage.error(errno, "queue change visibility (message redelivered?)")
@@ -70,7 +74,7 @@ public final class LocalDirectoryQueue: CloudQueue {
     // MARK: blocking helpers (run on the storage I/O queue)
 
     private func take(max: Int, visibility: Int) throws -> [QueueMessage] {
-        let now = Timestamp.nowMicros()
+        let now = clock.nowMicros()
         // Redeliver what a crashed or slow consumer left past its deadline.
         for name in LocalDirectoryStorage.names(in: inflight) {
             guard let parts = Self.inflightParts(name), parts.deadline < now else { continue }

@@ -8,6 +8,7 @@
 public protocol CloudStorage: Sendable {
     /// Whole object, or `range` of its bytes (clamped to the object's end).
     func get(_ key: String, range: Range<Int>?) async throws -> StoredObject
+    /// The object's size and ETag without its bytes; `.notFound` when it is absent.
     func head(_ key: String) async throws -> ObjectInfo
     /// Returns the new object's ETag.
     @discardableResult

@@ -16,6 +16,7 @@ public struct ByteReader {
     public var offset = 0
     public init(_ data: [UInt8]) { self.data = data }
     public var isAtEnd: Bool { offset == data.count }
+    public var remaining: Int { data.count - offset }
 
     public mutating func bytes(_ n: Int) throws(FormatError) -> [UInt8] {
         guard n >= 0, offset + n <= data.count else { throw FormatError("truncated index file") }
@@ -35,8 +36,22 @@ public struct ByteReader {
         }
     }
 
-    public mutating func u32() throws(FormatError) -> UInt32 { UInt32(littleEndian: try array(UInt32.self, count: 1)[0]) }
-    public mutating func u64() throws(FormatError) -> UInt64 { UInt64(littleEndian: try array(UInt64.self, count: 1)[0]) }
+    /// The next `n` bytes without copying them.
+    public mutating func slice(_ n: Int) throws(FormatError) -> ArraySlice<UInt8> {
+        guard n >= 0, offset + n <= data.count else { throw FormatError("truncated index file") }
+        defer { offset += n }
+        return data[offset..<(offset + n)]
+    }
+
+    public mutating func u32() throws(FormatError) -> UInt32 { UInt32(littleEndian: try load(UInt32.self)) }
+    public mutating func u64() throws(FormatError) -> UInt64 { UInt64(littleEndian: try load(UInt64.self)) }
+
+    private mutating func load<T: FixedWidthInteger>(_ type: T.Type) throws(FormatError) -> T {
+        let n = MemoryLayout<T>.size
+        guard offset + n <= data.count else { throw FormatError("truncated index file") }
+        defer { offset += n }
+        return data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) }
+    }
     public mutating func i32() throws(FormatError) -> Int32 { Int32(bitPattern: try u32()) }
     public mutating func align(_ n: Int) throws(FormatError) {
         while offset % n != 0 {

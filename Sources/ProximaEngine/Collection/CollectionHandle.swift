@@ -167,7 +167,7 @@ actor CollectionHandle {
     private func requestFlushIfNeeded() async {
         let bytes = unflushedBytes
         guard bytes >= settings.flushThresholdBytes else { return }
-        let now = Timestamp.nowMicros()
+        let now = settings.clock.nowMicros()
         if let last = lastFlushRequest, bytes < last.bytes + settings.flushThresholdBytes, now - last.at < 60_000_000 { return }
         lastFlushRequest = (bytes, now)
         await onFlushNeeded(config)
@@ -234,7 +234,7 @@ actor CollectionHandle {
                 for p in group { p.continuation.resume(throwing: ProximaError(converting: error)) }
                 return
             }
-            let now = Timestamp.nowMicros()
+            let now = settings.clock.nowMicros()
             let sequence = state.appliedSequence + 1
             var entries: [WALEntry] = []
             var outcomes: [(Int, Result<WriteOutcome, ProximaError>)] = []

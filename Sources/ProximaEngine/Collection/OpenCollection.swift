@@ -6,14 +6,20 @@ public struct OpenCollection: Sendable {
     let handle: CollectionHandle
     let limits: RequestLimits
 
+    /// The collection's configuration as the catalog held it when opened.
     public var config: CollectionConfig { handle.config }
 
+    /// What `GET /collections/{name}` reports of a collection's contents.
     public struct Stats: Sendable {
+        /// Live records (neither deleted nor expired).
         public var vectorCount: Int
         public var vectorBytes: Int
+        /// The newest WAL sequence this process has applied.
         public var walSequence: Int64
+        /// The newest manifest version (0: nothing flushed yet).
         public var manifestVersion: Int64
         public var segmentCount: Int
+        /// WAL bytes not yet in a segment (what the next flush takes).
         public var unflushedWALBytes: Int
         /// Segments whose ANN index this process searches through.
         public var indexedSegments: Int
@@ -25,17 +31,19 @@ public struct OpenCollection: Sendable {
         return try await convertingErrors { try await handle.write(intent) }
     }
 
+    /// The live record with this id; `vector_not_found` if it is absent, deleted or expired.
     public func get(_ id: String) async throws(ProximaError) -> VectorRecord {
         try Validation.vectorId(id)
-        let now = Timestamp.nowMicros()
+        let now = handle.settings.clock.nowMicros()
         guard let record = try await convertingErrors({ try await handle.read({ $0.record(id, now: now) }) }) else {
             throw ProximaError(.vectorNotFound, "vector '\(id)' does not exist")
         }
         return record
     }
 
+    /// Counts as of the newest acknowledged write.
     public func stats() async throws(ProximaError) -> Stats {
-        let now = Timestamp.nowMicros()
+        let now = handle.settings.clock.nowMicros()
         return try await convertingErrors { try await handle.stats(now: now) }
     }
 
@@ -46,7 +54,7 @@ public struct OpenCollection: Sendable {
     public func search(_ request: SearchRequest) async throws(ProximaError) -> [[SearchHit]] {
         try request.validate(config, limits: limits)
         let metric = config.distanceMetric
-        let now = Timestamp.nowMicros()
+        let now = handle.settings.clock.nowMicros()
         let width = request.exact ? nil : Self.width(config, targetRecall: request.targetRecall)
         let (k, filter, threshold) = (request.k, request.filter, request.threshold)
         return try await convertingErrors {

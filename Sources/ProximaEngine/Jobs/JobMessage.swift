@@ -34,7 +34,7 @@ public struct JobMessage: Sendable, Equatable {
     }
 
     /// Job ids start with their creation time, so old job results can be collected.
-    public static func newJobId(now: Int64 = Timestamp.nowMicros()) -> String {
+    public static func newJobId(now: Int64) -> String {
         StorageLayout.pad(now) + "-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
     }
 

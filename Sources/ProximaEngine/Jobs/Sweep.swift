@@ -1,6 +1,7 @@
 import Logging
 import ProximaCloud
 import ProximaCore
+import ProximaFormat
 
 /// What one sweep found and queued.
 public struct SweepReport: Sendable, Equatable {

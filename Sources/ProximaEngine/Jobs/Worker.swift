@@ -125,15 +125,15 @@ public struct Worker: Sendable {
         // Follow-up work: compaction when small segments pile up, then garbage.
         if job.kind == .flush, report.status == .done, let queue {
             let latest = try await ManifestStore(storage: storage, layout: layout, collectionId: config.id).latest()
-            if maintenance.needsCompaction(latest, now: Timestamp.nowMicros()) {
+            if maintenance.needsCompaction(latest, now: settings.clock.nowMicros()) {
                 var next = job
                 next.kind = .compact
-                next.jobId = JobMessage.newJobId()
+                next.jobId = JobMessage.newJobId(now: settings.clock.nowMicros())
                 try await queue.send(next.json)
             }
         }
         do {
-            let gc = try await maintenance.collectGarbage(now: Timestamp.nowMicros())
+            let gc = try await maintenance.collectGarbage(now: settings.clock.nowMicros())
             if !gc.isEmpty { logger.info("gc of \(job.collection): \(JSONWriter.string(.object(gc.json)))") }
         } catch {
             logger.warning("gc of \(job.collection) failed: \(error)")

@@ -34,10 +34,10 @@ extension Maintenance {
     /// dropping superseded versions, expired records, and tombstones when
     /// nothing older remains for them to hide.
     public func compact(jobId: String, force: Bool) async throws -> JobReport {
-        let started = Timestamp.nowMicros()
+        let started = ContinuousClock.now
         let kind: JobKind = force ? .compactAll : .compact
         var base = try await manifests.latest()
-        let now = Timestamp.nowMicros()
+        let now = settings.clock.nowMicros()
         guard let run = compactionRun(base, force: force, now: now) else {
             return JobReport(jobId: jobId, kind: kind, status: .noop, manifestVersion: base.version, details: ["segments": .int(Int64(base.segments.count))])
         }
@@ -103,9 +103,9 @@ extension Maintenance {
             }
             var next = base
             next.version = base.version + 1
-            next.createdAt = Timestamp.nowMicros()
+            next.createdAt = settings.clock.nowMicros()
             next.segments.replaceSubrange(at..<(at + inputIds.count), with: outputs)
-            details["duration_ms"] = .int((Timestamp.nowMicros() - started) / 1000)
+            details["duration_ms"] = .int(Self.milliseconds(since: started))
             next.job = Manifest.Job(id: jobId, kind: kind.rawValue, details: details)
             if try await manifests.publish(next) {
                 return JobReport(jobId: jobId, kind: kind, status: .done, manifestVersion: next.version, details: details)

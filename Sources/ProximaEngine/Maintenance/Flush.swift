@@ -7,7 +7,7 @@ extension Maintenance {
     /// the next manifest. Safe to run twice or concurrently: the manifest chain
     /// admits one winner, and a loser deletes what it wrote.
     public func flush(jobId: String) async throws -> JobReport {
-        let started = Timestamp.nowMicros()
+        let started = ContinuousClock.now
         var base = try await manifests.latest()
         let wal = try await unflushedWAL(after: base.walThrough)
         guard let last = wal.last else {
@@ -24,7 +24,7 @@ extension Maintenance {
                 entryCount += 1
             }
         }
-        let now = Timestamp.nowMicros()
+        let now = settings.clock.nowMicros()
         var rows: [SegmentRow] = []
         rows.reserveCapacity(latest.count)
         for e in latest.values {
@@ -48,10 +48,10 @@ extension Maintenance {
             var next = base
             next.version = base.version + 1
             next.walThrough = last.sequence
-            next.createdAt = Timestamp.nowMicros()
+            next.createdAt = settings.clock.nowMicros()
             next.segments.append(segment)
             var d = details
-            d["duration_ms"] = .int((Timestamp.nowMicros() - started) / 1000)
+            d["duration_ms"] = .int(Self.milliseconds(since: started))
             next.job = Manifest.Job(id: jobId, kind: "flush", details: d)
             if try await manifests.publish(next) {
                 return JobReport(jobId: jobId, kind: .flush, status: .done, manifestVersion: next.version, details: d)

@@ -1,6 +1,7 @@
 import Logging
 import ProximaCloud
 import ProximaCore
+import ProximaFormat
 
 /// The background work on one collection (flush, compaction, garbage
 /// collection), as functions of the object store alone: any process can run
@@ -34,13 +35,19 @@ public struct Maintenance: Sendable {
         case .compact: report = try await compact(jobId: jobId, force: false)
         case .compactAll: report = try await compact(jobId: jobId, force: true)
         case .gc:
-            let gc = try await collectGarbage(now: Timestamp.nowMicros())
+            let gc = try await collectGarbage(now: settings.clock.nowMicros())
             return JobReport(jobId: jobId, kind: kind, status: gc.isEmpty ? .noop : .done, manifestVersion: 0, details: gc.json)
         case .drop:
             // A collection that still has a catalog entry is not dropped (see `Worker.execute`).
             return JobReport(jobId: jobId, kind: kind, status: .noop, manifestVersion: 0, details: [:])
         }
         return report
+    }
+
+    /// A job's own duration, for its report (measured, not read off the wall clock).
+    static func milliseconds(since start: ContinuousClock.Instant) -> Int64 {
+        let d = ContinuousClock.now - start
+        return d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
     }
 
     /// Whether the newest manifest has enough small segments to merge.

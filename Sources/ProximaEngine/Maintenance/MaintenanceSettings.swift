@@ -1,8 +1,9 @@
 import ProximaCore
 
 /// Thresholds for flush, compaction and garbage collection: engine-wide
-/// defaults, overridden per collection by its settings (the seed's names).
-public struct MaintenanceSettings: Sendable, Equatable {
+/// defaults, overridden per collection by its settings (the seed's names);
+/// and the wall clock that records, expiries and grace periods are read by.
+public struct MaintenanceSettings: Sendable {
     /// Unflushed WAL bytes that trigger a flush (`max_wal_size_bytes`).
     public var flushThresholdBytes = 32 << 20
     /// At most this much WAL goes into one flush job.
@@ -18,6 +19,8 @@ public struct MaintenanceSettings: Sendable, Equatable {
     public var orphanSegmentAgeMicros: Int64 = 3600 * 1_000_000
     /// Segments with fewer live rows get no ANN index (an exact scan of them is as fast).
     public var indexMinRows = 2_000
+    /// The time of day for timestamps, TTL, job ids and grace periods (tests move it by hand).
+    public var clock: any WallClock = SystemClock()
 
     public init() {}
 

@@ -4,9 +4,13 @@ import ProximaCore
 /// collection. The engine checks it against the collection's config and the
 /// request limits.
 public struct SearchRequest: Sendable {
+    /// The collection searched, in the tenant of the caller's credential.
     public var collection: CollectionPath
+    /// One or more query vectors, each of the collection's dimension (answers come in the same order).
     public var queries: [[Float]]
+    /// Hits per query, from 1 to `RequestLimits.maxK`.
     public var k: Int
+    /// Only records whose metadata matches are returned.
     public var filter: Filter?
     /// Keeps hits whose score is at least this.
     public var threshold: Float?
@@ -45,6 +49,8 @@ public struct SearchRequest: Sendable {
     }
 }
 
+/// One result: the record as stored, its distance in the metric's own terms,
+/// and a score where larger is better for every metric.
 public struct SearchHit: Sendable {
     public var record: VectorRecord
     public var distance: Float

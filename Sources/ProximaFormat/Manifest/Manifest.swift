@@ -1,5 +1,4 @@
 import ProximaCore
-import ProximaFormat
 
 /// One immutable version of a collection's durable state: the live segments
 /// (in version order: a later segment's rows win over an earlier one's) and
@@ -19,12 +18,33 @@ public struct Manifest: Sendable, Equatable {
         public var earliestExpiry: Int64?
         /// Its ANN index file, when it has one.
         public var index: IndexFile?
+
+        public init(
+            id: String, rows: Int, tombstones: Int, bytes: Int, crc32c: UInt32, minVersion: Int64, maxVersion: Int64,
+            earliestExpiry: Int64?, index: IndexFile?
+        ) {
+            self.id = id
+            self.rows = rows
+            self.tombstones = tombstones
+            self.bytes = bytes
+            self.crc32c = crc32c
+            self.minVersion = minVersion
+            self.maxVersion = maxVersion
+            self.earliestExpiry = earliestExpiry
+            self.index = index
+        }
     }
 
     public struct IndexFile: Sendable, Equatable {
         public var kind: String
         public var bytes: Int
         public var crc32c: UInt32
+
+        public init(kind: String, bytes: Int, crc32c: UInt32) {
+            self.kind = kind
+            self.bytes = bytes
+            self.crc32c = crc32c
+        }
     }
 
     /// What produced a version, for operators and `?wait=true` answers.
@@ -32,6 +52,12 @@ public struct Manifest: Sendable, Equatable {
         public var id: String
         public var kind: String
         public var details: [String: JSONValue]
+
+        public init(id: String, kind: String, details: [String: JSONValue]) {
+            self.id = id
+            self.kind = kind
+            self.details = details
+        }
     }
 
     public var version: Int64
@@ -39,6 +65,14 @@ public struct Manifest: Sendable, Equatable {
     public var createdAt: Int64
     public var segments: [Segment]
     public var job: Job?
+
+    public init(version: Int64, walThrough: Int64, createdAt: Int64, segments: [Segment], job: Job?) {
+        self.version = version
+        self.walThrough = walThrough
+        self.createdAt = createdAt
+        self.segments = segments
+        self.job = job
+    }
 
     /// The state of a collection nothing has been flushed for.
     public static let empty = Manifest(version: 0, walThrough: 0, createdAt: 0, segments: [], job: nil)

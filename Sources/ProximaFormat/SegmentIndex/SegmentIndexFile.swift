@@ -1,0 +1,82 @@
+import ProximaCore
+
+/// A segment's index file: which index it holds, the node table (the id and
+/// version each node was built from, so any process can map nodes onto its
+/// records and mask superseded ones), the recall the index measured at each
+/// search width, then the index's own bytes (HNSW or IVF, laid out for mmap
+/// and ranged reads by `ProximaIndex`), starting 64-byte aligned.
+///
+///     "PXSIDX02", u32 kind, u64 nodes, u32 points, (u32 width, f32 recall) × points,
+///     i64 version × nodes, (u32 length, UTF-8 id) × nodes, zero padding to 64, body
+///
+/// `PXSIDX01` files (from before calibration) have no points and are still read.
+public struct SegmentIndexFile: Sendable, Equatable {
+    public typealias Point = RecallPoint
+
+    /// 1 HNSW, 2 IVF.
+    public var kind: UInt32
+    public var nodeIds: [String]
+    public var nodeVersions: [Int64]
+    public var calibration: [Point]
+    public var body: [UInt8]
+
+    public init(kind: UInt32, nodeIds: [String], nodeVersions: [Int64], calibration: [Point], body: [UInt8]) {
+        self.kind = kind
+        self.nodeIds = nodeIds
+        self.nodeVersions = nodeVersions
+        self.calibration = calibration
+        self.body = body
+    }
+
+    static let magic: [UInt8] = Array("PXSIDX02".utf8)
+    static let uncalibratedMagic: [UInt8] = Array("PXSIDX01".utf8)
+
+    public func encode() -> [UInt8] {
+        var w = ByteWriter()
+        w.bytes(Self.magic)
+        w.u32(kind)
+        w.u64(UInt64(nodeIds.count))
+        w.u32(UInt32(calibration.count))
+        for point in calibration {
+            w.u32(UInt32(point.width))
+            w.u32(point.recall.bitPattern)
+        }
+        for v in nodeVersions { w.u64(UInt64(bitPattern: v)) }
+        for id in nodeIds {
+            w.u32(UInt32(id.utf8.count))
+            w.bytes(Array(id.utf8))
+        }
+        w.align(64)
+        w.bytes(body)
+        return w.out
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(FormatError) -> SegmentIndexFile {
+        var r = ByteReader(bytes)
+        let version = try r.bytes(8)
+        guard version == magic || version == uncalibratedMagic else { throw FormatError("not a segment index") }
+        let kind = try r.u32()
+        let n = Int(clamping: try r.u64())
+        guard n <= bytes.count / 12 else { throw FormatError("segment index node count \(n) is impossible") }
+        var points: [Point] = []
+        if version == magic {
+            let count = Int(try r.u32())
+            guard count <= 64 else { throw FormatError("segment index calibration has \(count) points") }
+            for _ in 0..<count {
+                let width = Int(try r.u32()), recall = Float(bitPattern: try r.u32())
+                guard width >= 1, recall >= 0, recall <= 1 else { throw FormatError("bad calibration point") }
+                points.append(Point(width: width, recall: recall))
+            }
+        }
+        let versions = try r.array(UInt64.self, count: n).map { Int64(bitPattern: UInt64(littleEndian: $0)) }
+        var ids: [String] = []
+        ids.reserveCapacity(n)
+        for _ in 0..<n {
+            let length = Int(try r.u32())
+            guard let id = String(validating: try r.slice(length), as: UTF8.self) else { throw FormatError("node id is not UTF-8") }
+            ids.append(id)
+        }
+        try r.align(64)
+        return SegmentIndexFile(kind: kind, nodeIds: ids, nodeVersions: versions, calibration: points, body: try r.bytes(r.remaining))
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import ProximaTesting
+import Testing
+@testable import ProximaCloud
+@testable import ProximaCore
+@testable import ProximaEngine
+
+/// The engine over a store that fails on cue and a clock that moves by hand.
+@Suite struct FaultTests {
+    /// The error code `body` fails with; nil if it succeeds.
+    func code(_ body: () async throws -> Void) async -> ProximaError.Code? {
+        do {
+            try await body()
+            return nil
+        } catch {
+            return (error as? ProximaError)?.code ?? .internalError
+        }
+    }
+
+    func engine(_ storage: MemoryStorage, clock: ManualClock) -> Engine {
+        var settings = MaintenanceSettings()
+        settings.clock = clock
+        settings.flushThresholdBytes = 1 << 40
+        return Engine(storage: storage, maintenance: settings, logger: quietLogger)
+    }
+
+    /// A WAL write that fails is not acknowledged and changes nothing; one whose
+    /// answer is lost after it landed is not acknowledged either, yet the next
+    /// write must claim the following sequence and both must read back.
+    @Test func failedWALWritesAreNotAcknowledgedAndDoNotWedgeTheLog() async throws {
+        let storage = MemoryStorage()
+        let clock = ManualClock()
+        let engine = engine(storage, clock: clock)
+        let config = try await engine.createCollection(CollectionSpec(name: "c", dimension: 2), tenant: .default)
+        let wal = StorageLayout().walPrefix(config.id)
+        storage.faults.fail(.put, keyPrefix: wal)
+        await #expect(throws: ProximaError.self) { _ = try await engine.write("c", .insert([.init(id: "lost", vector: [1, 0])], upsert: false)) }
+        await #expect(throws: ProximaError.self) { _ = try await engine.getVector("c", id: "lost") }
+        #expect(storage.keys.filter { $0.hasPrefix(wal) }.isEmpty)
+
+        storage.faults.fail(.put, keyPrefix: wal, afterEffect: true)
+        #expect(await code { _ = try await engine.write("c", .insert([.init(id: "landed", vector: [0, 1])], upsert: false)) } == .storageUnavailable)
+        _ = try await engine.write("c", .insert([.init(id: "next", vector: [1, 1])], upsert: false))
+        #expect(try await engine.getVector("c", id: "next").vector == [1, 1])
+        // The write that landed is in the log (unacknowledged writes may appear; acknowledged ones must).
+        #expect(try await engine.getVector("c", id: "landed").vector == [0, 1])
+        // A new process sees the same.
+        let fresh = self.engine(storage, clock: clock)
+        #expect(try await fresh.open("c").stats().vectorCount == 2)
+    }
+
+    /// Expiry is exact: a record is visible until the microsecond its TTL ends.
+    @Test func ttlEndsOnTheMicrosecond() async throws {
+        let storage = MemoryStorage()
+        let clock = ManualClock()
+        let engine = engine(storage, clock: clock)
+        _ = try await engine.createCollection(
+            CollectionSpec(name: "c", dimension: 2, settings: ["default_ttl_seconds": 10]), tenant: .default)
+        let written = clock.nowMicros()
+        _ = try await engine.write("c", .insert([.init(id: "ttl", vector: [1, 0])], upsert: false))
+        _ = try await engine.write("c", .insert([.init(id: "own", vector: [0, 1], expiresAt: written + 5_000_000)], upsert: false))
+        #expect(try await engine.getVector("c", id: "ttl").expiresAt == written + 10_000_000)
+        clock.advance(micros: 5_000_000 - 1)
+        #expect(try await engine.open("c").stats().vectorCount == 2)
+        clock.advance(micros: 1)
+        await #expect(throws: ProximaError.self) { _ = try await engine.getVector("c", id: "own") }
+        #expect(try await engine.open("c").stats().vectorCount == 1)
+        clock.advance(micros: 5_000_000 - 1)
+        #expect(try await engine.getVector("c", id: "ttl").id == "ttl")
+        clock.advance(micros: 1)
+        await #expect(throws: ProximaError.self) { _ = try await engine.getVector("c", id: "ttl") }
+        // A flush after expiry writes the expired records as tombstones: still gone from a new process.
+        _ = try await engine.requestJob("c", kind: .flush, wait: true)
+        #expect(try await self.engine(storage, clock: clock).open("c").stats().vectorCount == 0)
+    }
+
+    /// A store that keeps failing reads answers `storage_unavailable`, never wrong data.
+    @Test func failingReadsAreUnavailableNotWrong() async throws {
+        let storage = MemoryStorage()
+        let clock = ManualClock()
+        _ = try await engine(storage, clock: clock).createCollection(CollectionSpec(name: "c", dimension: 2), tenant: .default)
+        _ = try await engine(storage, clock: clock).write("c", .insert([.init(id: "a", vector: [1, 0])], upsert: false))
+        storage.faults.fail(.list, count: 100)
+        let fresh = engine(storage, clock: clock)
+        #expect(await code { _ = try await fresh.getVector("c", id: "a") } == .storageUnavailable)
+    }
+}
