@@ -307,7 +307,8 @@ import Testing
         let engine = Engine(storage: storage)
         let collection = try await engine.open("c")
         #expect(try await collection.stats().vectorCount == acked.count)
-        for id in acked.shuffled().prefix(200) { _ = try await collection.get(id) }
+        var sampler = SplitMix64(seed: 9)
+        for id in acked.shuffled(using: &sampler).prefix(200) { _ = try await collection.get(id) }
         // One chain: versions 1...n with non-decreasing WAL coverage (old ones may be collected).
         let keys = try await storage.listAll(prefix: StorageLayout().manifestPrefix(config.id)).map(\.key)
         let store = ManifestStore(storage: storage, layout: StorageLayout(), collectionId: config.id)
