@@ -38,3 +38,25 @@ extension IVFIndex: ANNIndex {
 
     public func measureRecall() -> RecallCalibration { calibrate(rerank: suggestedRerank, samples: 64) }
 }
+
+/// What reading an index's stored form cost: rounds of reads issued
+/// together, requests, bytes.
+public typealias ColdReadCost = IVFIndex.RangedFile.Cost
+
+/// An index searched through ranged reads of its stored form, never loaded
+/// whole: the cold path, for a file in the object store or on a disk not yet
+/// cached. Centroid indexes have one (IVF's `RangedFile`: a small constant
+/// number of rounds whatever the size); graph indexes do not, since every hop
+/// would be a round trip.
+public protocol ColdANNIndex: Sendable {
+    var count: Int { get }
+    /// As `ANNIndex.search` without a filter, and what the reads cost.
+    func search(_ query: [Float], k: Int, width: Int) async throws -> (hits: [(slot: Int32, distance: Float)], cost: ColdReadCost)
+}
+
+extension IVFIndex.RangedFile: ColdANNIndex {
+    public func search(_ query: [Float], k: Int, width: Int) async throws -> (hits: [(slot: Int32, distance: Float)], cost: ColdReadCost) {
+        let (hits, cost) = try await search(query, k: k, nProbes: width, rerank: skeleton.suggestedRerank)
+        return (hits.map { (Int32($0.slot), $0.distance) }, cost)
+    }
+}

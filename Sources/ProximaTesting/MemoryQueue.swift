@@ -33,7 +33,7 @@ public final class MemoryQueue: CloudQueue {
     public var depth: Int { messages.withLock { $0.count } }
 
     public func send(_ body: String, delaySeconds: Int) async throws {
-        try faults.before(.send)
+        try await faults.before(.send)
         let id = "m\(counter.add(1, ordering: .relaxed).newValue)"
         let visibleAt = clock.nowMicros() + Int64(max(0, delaySeconds)) * 1_000_000
         messages.withLock { $0.append(Message(id: id, body: body, visibleAt: visibleAt, receives: 0)) }
@@ -42,7 +42,7 @@ public final class MemoryQueue: CloudQueue {
 
     /// Does not wait: with a manual clock nothing becomes visible while it would.
     public func receive(max: Int, visibilityTimeoutSeconds: Int, waitSeconds: Int) async throws -> [QueueMessage] {
-        try faults.before(.receive)
+        try await faults.before(.receive)
         let now = clock.nowMicros()
         return messages.withLock { messages in
             var out: [QueueMessage] = []
@@ -58,12 +58,12 @@ public final class MemoryQueue: CloudQueue {
     }
 
     public func delete(receipt: String) async throws {
-        try faults.before(.deleteMessage)
+        try await faults.before(.deleteMessage)
         messages.withLock { $0.removeAll { $0.receipt == receipt } }
     }
 
     public func changeVisibility(receipt: String, seconds: Int) async throws -> String {
-        try faults.before(.changeVisibility)
+        try await faults.before(.changeVisibility)
         let now = clock.nowMicros()
         return try messages.withLock { messages in
             guard let i = messages.firstIndex(where: { $0.receipt == receipt }) else {

@@ -28,7 +28,7 @@ public final class MemoryStorage: CloudStorage {
 
     public func get(_ key: String, range: Range<Int>?) async throws -> StoredObject {
         try ObjectKey.validate(key)
-        try faults.before(.get, key: key)
+        try await faults.before(.get, key: key)
         guard let o = objects.withLock({ $0[key] }) else { throw StorageError(.notFound, key) }
         let lower = min(range?.lowerBound ?? 0, o.bytes.count)
         let upper = min(range?.upperBound ?? o.bytes.count, o.bytes.count)
@@ -38,7 +38,7 @@ public final class MemoryStorage: CloudStorage {
 
     public func head(_ key: String) async throws -> ObjectInfo {
         try ObjectKey.validate(key)
-        try faults.before(.head, key: key)
+        try await faults.before(.head, key: key)
         guard let o = objects.withLock({ $0[key] }) else { throw StorageError(.notFound, key) }
         return ObjectInfo(key: key, size: o.bytes.count, etag: o.etag)
     }
@@ -46,7 +46,7 @@ public final class MemoryStorage: CloudStorage {
     @discardableResult
     public func put(_ key: String, _ bytes: [UInt8], condition: PutCondition) async throws -> String {
         try ObjectKey.validate(key)
-        try faults.before(.put, key: key)
+        try await faults.before(.put, key: key)
         let etag = "\"m\(nextTag.add(1, ordering: .relaxed).newValue)\""
         try objects.withLock { objects in
             switch condition {
@@ -64,13 +64,13 @@ public final class MemoryStorage: CloudStorage {
 
     public func delete(_ key: String) async throws {
         try ObjectKey.validate(key)
-        try faults.before(.delete, key: key)
+        try await faults.before(.delete, key: key)
         _ = objects.withLock { $0.removeValue(forKey: key) }
         try faults.after(.delete, key: key)
     }
 
     public func list(prefix: String, startAfter: String?, limit: Int) async throws -> ListPage {
-        try faults.before(.list, key: prefix)
+        try await faults.before(.list, key: prefix)
         let all = objects.withLock { objects in
             objects.filter { entry in entry.key.hasPrefix(prefix) && (startAfter.map { Self.byteOrder($0, entry.key) } ?? true) }
                 .map { ObjectInfo(key: $0.key, size: $0.value.bytes.count, etag: $0.value.etag) }

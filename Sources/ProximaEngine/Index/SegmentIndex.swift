@@ -28,6 +28,15 @@ struct SegmentIndex: Sendable {
             case .ivf: try IVFIndex(serialized: body)
             }
         }
+
+        /// The index body (`size` bytes, read through `read`) opened for search
+        /// by ranged reads, when this kind has a cold path; nil for graphs.
+        func openCold(size: Int, read: @escaping IVFIndex.RangedFile.Read) async throws -> (index: any ColdANNIndex, cost: ColdReadCost)? {
+            switch self {
+            case .hnsw: return nil
+            case .ivf: return try await IVFIndex.RangedFile.open(size: size, read: read)
+            }
+        }
     }
 
     var kind: Kind
