@@ -10,4 +10,6 @@ public enum Emulators {
     public static let faultyMoto = Result { try EmulatorProcess("fault_proxy.py", arguments: [try moto.get()["endpoint"]]) }
     /// fake-gcs-server; `bucket` exists.
     public static let fakeGCS = Result { try EmulatorProcess("fake_gcs_server.py") }
+    /// Debian's redis-server with a password; `url` carries it.
+    public static let redis = Result { try EmulatorProcess("redis_server.py") }
 }

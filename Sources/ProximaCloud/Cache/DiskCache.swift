@@ -1,0 +1,224 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ProximaCore
+import Synchronization
+
+/// The local-disk tier (NVMe, or Lambda's /tmp): one file per entry, read
+/// through mmap, bounded by `capacityBytes` with least-recently-used
+/// eviction, kept across restarts.
+///
+/// A file is written to `tmp/` and renamed into place, so a process killed
+/// mid-write leaves only a temporary (removed at the next start), never a
+/// torn entry; each file carries its key and a CRC-32C of its value, checked
+/// on every read, so damage (a crash of the machine before the data reached
+/// the disk, a bad sector) reads as a miss and the file goes.
+///
+///     "PXCACHE1", u32 key length, key, i64 expiry (µs, -1 none),
+///     u64 value length, u32 CRC-32C of the value, value
+public final class DiskCache: CloudCache {
+    public let path: String
+    public let capacityBytes: Int
+    let clock: any WallClock
+    let entriesDir: String
+    let tmpDir: String
+
+    private struct Index {
+        /// file name -> (bytes on disk, recency)
+        var files: [String: (size: Int, tick: UInt64)] = [:]
+        var nextTick: UInt64 = 1
+        var bytes = 0
+    }
+
+    private let index = Mutex(Index())
+    private let counters = CacheCounters()
+    static let magic = Array("PXCACHE1".utf8)
+
+    /// Opens (or creates) the cache at `path`; entries a previous process left
+    /// count toward the bound, oldest modified first to go.
+    public init(path: String, capacityBytes: Int, clock: any WallClock = SystemClock()) throws {
+        self.path = path
+        self.capacityBytes = max(0, capacityBytes)
+        self.clock = clock
+        entriesDir = path + "/entries"
+        tmpDir = path + "/tmp"
+        try LocalDirectoryStorage.makeDirectories(entriesDir)
+        try LocalDirectoryStorage.makeDirectories(tmpDir)
+        for name in LocalDirectoryStorage.names(in: tmpDir) { unlink(tmpDir + "/" + name) }
+        var found: [(name: String, size: Int, mtime: Int)] = []
+        for name in LocalDirectoryStorage.names(in: entriesDir) {
+            var st = stat()
+            if stat(entriesDir + "/" + name, &st) == 0 { found.append((name, Int(st.st_size), Int(st.st_mtim.tv_sec))) }
+        }
+        index.withLock { ix in
+            for f in found.sorted(by: { $0.mtime < $1.mtime }) {
+                ix.files[f.name] = (f.size, ix.nextTick)
+                ix.nextTick += 1
+                ix.bytes += f.size
+            }
+        }
+        evictIfNeeded()
+    }
+
+    public var description: String { "disk \(path) (\(capacityBytes) bytes)" }
+
+    public var stats: CacheStats {
+        var s = counters.snapshot
+        (s.bytes, s.entries) = index.withLock { ($0.bytes, $0.files.count) }
+        return s
+    }
+
+    /// FNV-1a of the key, as hex: the file name (the key inside the file settles collisions).
+    static func fileName(_ key: String) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return String(h, radix: 16)
+    }
+
+    public func get(_ key: String) async throws -> [UInt8]? {
+        let value = try await LocalDirectoryStorage.run { [self] in
+            try withMapped(key) { Array($0) }
+        }
+        if value == nil { counters.miss() } else { counters.hit() }
+        return value
+    }
+
+    /// Runs `body` over the value stored under `key`, mapped from its file
+    /// (valid only inside `body`); nil when absent, expired or damaged.
+    /// Blocking: call it off the cooperative pool.
+    public func withMapped<R>(_ key: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        let name = Self.fileName(key)
+        let file = entriesDir + "/" + name
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        let size = Int(st.st_size)
+        guard size > 0, let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            remove(name)
+            return nil
+        }
+        defer { munmap(base, size) }
+        let bytes = UnsafeRawBufferPointer(start: base, count: size)
+        guard let value = Self.verify(bytes, key: key, now: clock.nowMicros()) else {
+            // Damaged, expired or another key's: it goes.
+            remove(name)
+            return nil
+        }
+        index.withLock { ix in
+            if ix.files[name] != nil {
+                ix.files[name]!.tick = ix.nextTick
+                ix.nextTick += 1
+            }
+        }
+        return try body(value)
+    }
+
+    /// The value inside a file's bytes, if the file is whole, unexpired and holds `key`.
+    static func verify(_ bytes: UnsafeRawBufferPointer, key: String, now: Int64) -> UnsafeRawBufferPointer? {
+        let keyBytes = Array(key.utf8)
+        var p = 0
+        func u32() -> UInt32? {
+            guard p + 4 <= bytes.count else { return nil }
+            defer { p += 4 }
+            return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: p, as: UInt32.self))
+        }
+        func u64() -> UInt64? {
+            guard p + 8 <= bytes.count else { return nil }
+            defer { p += 8 }
+            return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: p, as: UInt64.self))
+        }
+        guard bytes.count >= 8, Array(bytes[0..<8]) == magic else { return nil }
+        p = 8
+        guard let keyLength = u32(), Int(keyLength) == keyBytes.count, p + keyBytes.count <= bytes.count,
+            bytes[p..<(p + keyBytes.count)].elementsEqual(keyBytes)
+        else { return nil }
+        p += keyBytes.count
+        guard let expiry = u64().map({ Int64(bitPattern: $0) }), expiry < 0 || expiry > now else { return nil }
+        guard let length = u64(), let crc = u32(), p + Int(length) == bytes.count else { return nil }
+        let value = UnsafeRawBufferPointer(rebasing: bytes[p...])
+        guard CRC32C.checksum(value) == crc else { return nil }
+        return value
+    }
+
+    public func set(_ key: String, _ value: [UInt8], ttlSeconds: Int?) async throws {
+        var header = ByteWriter()
+        header.bytes(Self.magic)
+        header.u32(UInt32(key.utf8.count))
+        header.bytes(Array(key.utf8))
+        header.u64(UInt64(bitPattern: ttlSeconds.map { clock.nowMicros() + Int64($0) * 1_000_000 } ?? -1))
+        header.u64(UInt64(value.count))
+        header.u32(CRC32C.checksum(value))
+        let head = header.out
+        let size = head.count + value.count
+        guard size <= capacityBytes else { return }
+        let name = Self.fileName(key)
+        try await LocalDirectoryStorage.run { [self] in
+            let staged = tmpDir + "/" + LocalDirectoryStorage.randomName()
+            let fd = open(staged, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw LocalDirectoryStorage.error(errno, "cache write") }
+            var ok = Self.writeAll(fd, head) && Self.writeAll(fd, value)
+            close(fd)
+            ok = ok && rename(staged, entriesDir + "/" + name) == 0
+            guard ok else {
+                let code = errno
+                unlink(staged)
+                throw LocalDirectoryStorage.error(code, "cache write")
+            }
+        }
+        index.withLock { ix in
+            ix.bytes -= ix.files[name]?.size ?? 0
+            ix.files[name] = (size, ix.nextTick)
+            ix.nextTick += 1
+            ix.bytes += size
+        }
+        evictIfNeeded()
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { return false }
+            done += n
+        }
+        return true
+    }
+
+    public func delete(_ key: String) async throws { remove(Self.fileName(key)) }
+
+    public func clear() async throws {
+        let names = index.withLock { ix in
+            defer { ix = Index() }
+            return Array(ix.files.keys)
+        }
+        for name in names { unlink(entriesDir + "/" + name) }
+    }
+
+    private func remove(_ name: String) {
+        unlink(entriesDir + "/" + name)
+        index.withLock { ix in
+            if let f = ix.files.removeValue(forKey: name) { ix.bytes -= f.size }
+        }
+    }
+
+    /// Least recently used files go until the bytes held fit the bound.
+    private func evictIfNeeded() {
+        let victims: [String] = index.withLock { ix in
+            guard ix.bytes > capacityBytes else { return [] }
+            var out: [String] = []
+            for (name, f) in ix.files.sorted(by: { $0.value.tick < $1.value.tick }) where ix.bytes > capacityBytes {
+                ix.files[name] = nil
+                ix.bytes -= f.size
+                out.append(name)
+            }
+            return out
+        }
+        for name in victims { unlink(entriesDir + "/" + name) }
+        if !victims.isEmpty { counters.update { $0.evictions += victims.count } }
+    }
+}
