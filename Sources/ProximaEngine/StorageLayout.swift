@@ -37,6 +37,14 @@ public struct StorageLayout: Sendable {
     /// The outcome of one flush or compaction job, for `?wait=true`.
     public func jobKey(_ collectionId: String, job: String) -> String { jobsPrefix(collectionId) + job + ".json" }
 
+    /// Objects that are written once and never change while they exist: WAL
+    /// objects (sequence numbers claimed create-only), manifest versions
+    /// (create-only, never reused) and segment files. Caches may keep them
+    /// without revalidation; catalog entries and job results they may not.
+    public static func isImmutable(_ key: String) -> Bool {
+        key.contains("/wal/") || key.contains("/manifest/") || key.contains("/segments/")
+    }
+
     public static func pad(_ sequence: Int64) -> String { String(zeroPadded: sequence, width: 20) }
 
     public static func sequence(fromKey key: String) -> Int64? {

@@ -16,7 +16,8 @@ struct FunctionCommand: AsyncParsableCommand {
         discussion: """
             Environment: AWS_LAMBDA_RUNTIME_API (set by Lambda), _HANDLER (api | worker | sweep), \
             PROXIMADB_STORAGE (storage URL), PROXIMADB_QUEUE (queue URL: an SQS queue URL, sqs://name, \
-            dir:///path or inline), PROXIMADB_CACHE_DIR (default /tmp/proximadb), PROXIMADB_LOG_LEVEL, \
+            dir:///path or inline), PROXIMADB_CACHE_DIR (disk cache, default /tmp/proximadb), PROXIMADB_CACHE_MB \
+            (default 400), PROXIMADB_REDIS_URL (shared cache), PROXIMADB_LOG_LEVEL, \
             PROXIMADB_TENANT (default 'default'), PROXIMADB_MAX_BODY_MB, PROXIMADB_GC_GRACE_SECONDS, \
             PROXIMADB_FLUSH_THRESHOLD_MB; credentials from the AWS_* variables Lambda sets.
             """)
@@ -54,9 +55,11 @@ struct FunctionCommand: AsyncParsableCommand {
         guard let storageURL = env["PROXIMADB_STORAGE"], !storageURL.isEmpty else {
             throw ValidationError("PROXIMADB_STORAGE must name the storage URL (s3://bucket/prefix, gs://…, az://…, file:///…)")
         }
+        // Lambda's /tmp outlives an invocation in a warm sandbox: immutable objects read once stay there.
         let cacheDir = env["PROXIMADB_CACHE_DIR"] ?? "/tmp/proximadb"
-        try FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
-        let storage = try StorageURL.open(storageURL)
+        let storage = try cachedStorage(
+            StorageURL.open(storageURL), cacheDir: cacheDir, cacheMB: env["PROXIMADB_CACHE_MB"].flatMap(Int.init) ?? 400,
+            redisURL: env["PROXIMADB_REDIS_URL"])
         var jobs: (any CloudQueue)?
         if let url = env["PROXIMADB_QUEUE"], !url.isEmpty, url != "inline" { jobs = try await QueueURL.open(url).queue }
         if jobs == nil, role != .api {

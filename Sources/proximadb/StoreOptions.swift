@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import ProximaCloud
+import ProximaEngine
 
 /// Where the data lives and how much to log: shared by `serve` and `worker`.
 struct StoreOptions: ParsableArguments {
@@ -10,11 +11,31 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(help: "A local-disk cache of immutable objects (segments, index files, WAL, manifests) in this folder.")
+    var cacheDir: String?
+
+    @Option(help: "Most MiB the disk cache holds.")
+    var cacheMb: Int = 2048
+
+    @Option(help: "A Redis cache shared between processes: redis://[user:password@]host:port[/db][?prefix=p].")
+    var redisUrl: String?
+
     func logger(label: String) -> Logger {
         var logger = Logger(label: label)
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         return logger
     }
 
-    func open() throws -> any CloudStorage { try StorageURL.open(storage) }
+    /// The store, read through the cache tiers asked for (disk, then Redis).
+    func open() throws -> any CloudStorage {
+        try cachedStorage(StorageURL.open(storage), cacheDir: cacheDir, cacheMB: cacheMb, redisURL: redisUrl)
+    }
+}
+
+/// `store` behind the disk and Redis tiers that are configured; `store` itself when none is.
+func cachedStorage(_ store: any CloudStorage, cacheDir: String?, cacheMB: Int, redisURL: String?) throws -> any CloudStorage {
+    var tiers: [any CloudCache] = []
+    if let cacheDir, !cacheDir.isEmpty { tiers.append(try DiskCache(path: cacheDir, capacityBytes: max(1, cacheMB) << 20)) }
+    if let redisURL, !redisURL.isEmpty { tiers.append(try RedisCache(url: redisURL)) }
+    return tiers.isEmpty ? store : CachingStorage(store: store, tiers: tiers, isImmutable: StorageLayout.isImmutable)
 }

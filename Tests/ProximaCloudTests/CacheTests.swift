@@ -106,4 +106,32 @@ import Testing
         guard case .integer(let left) = try await first.command(["TTL", prefix + "ttl"]) else { Issue.record("TTL reply"); return }
         #expect(left > 0 && left <= 30)
     }
+
+    /// Immutable objects come from the nearest tier that has them; the rest,
+    /// and ranged reads, from the store. The store's semantics are unchanged.
+    @Test func cachingStorageReadsImmutableObjectsThroughItsTiers() async throws {
+        let store = MemoryStorage()
+        let near = MemoryCache(capacityBytes: 1 << 20), far = MemoryCache(capacityBytes: 1 << 20)
+        let cached = CachingStorage(store: store, tiers: [near, far]) { $0.hasPrefix("frozen/") }
+        try await StorageConformance.run(cached, prefix: "conformance/")
+        try await store.put("frozen/a", Array("immutable".utf8))
+        try await store.put("live/b", Array("changes".utf8))
+        let before = store.faults.calls(.get)
+        for _ in 0..<3 { #expect(try await cached.get("frozen/a").bytes == Array("immutable".utf8)) }
+        #expect(store.faults.calls(.get) == before + 1, "one store read, then the cache")
+        for _ in 0..<3 { _ = try await cached.get("live/b") }
+        #expect(store.faults.calls(.get) == before + 4, "mutable keys always go to the store")
+        _ = try await cached.get("frozen/a", range: 0..<3)
+        #expect(store.faults.calls(.get) == before + 5, "ranged reads go to the store")
+        // A far hit fills the near tier; a failing store does not matter while a tier has the object.
+        try await near.clear()
+        #expect(try await cached.get("frozen/a").bytes == Array("immutable".utf8))
+        #expect(try await near.get("frozen/a") != nil)
+        store.faults.fail(.get, count: 10)
+        #expect(try await cached.get("frozen/a").bytes == Array("immutable".utf8))
+        // Deleting through it removes the cached copies too.
+        try await cached.delete("frozen/a")
+        #expect(try await near.get("frozen/a") == nil)
+        #expect(try await far.get("frozen/a") == nil)
+    }
 }

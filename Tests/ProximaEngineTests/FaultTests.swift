@@ -106,4 +106,35 @@ import Testing
         #expect(try await fresh.open("c").stats().vectorCount == 64)
         for i in stride(from: 0, to: 64, by: 7) { #expect(try await fresh.getVector("c", id: "w\(i)").vector == [Float(i), 1]) }
     }
+
+    /// A process that starts cold behind a cache another process filled reads
+    /// no segment, manifest or WAL object from the store (counted).
+    @Test func coldEnginesReadImmutableObjectsFromASharedCache() async throws {
+        let storage = MemoryStorage()
+        let clock = ManualClock()
+        let writer = engine(storage, clock: clock)
+        _ = try await writer.createCollection(CollectionSpec(name: "c", dimension: 2), tenant: .default)
+        for i in 0..<5 { _ = try await writer.write("c", .insert([.init(id: "v\(i)", vector: [Float(i), 1])], upsert: false)) }
+        _ = try await writer.requestJob("c", kind: .flush, wait: true)
+        _ = try await writer.write("c", .insert([.init(id: "tail", vector: [9, 9])], upsert: false))
+        let shared = MemoryCache(capacityBytes: 64 << 20)
+        func coldEngine() -> Engine {
+            var settings = MaintenanceSettings()
+            settings.clock = clock
+            return Engine(
+                storage: CachingStorage(store: storage, tiers: [shared], isImmutable: StorageLayout.isImmutable), maintenance: settings,
+                logger: quietLogger)
+        }
+        let first = store(reads: storage)
+        #expect(try await coldEngine().open("c").stats().vectorCount == 6)
+        let afterFirst = store(reads: storage)
+        #expect(afterFirst > first)
+        #expect(try await coldEngine().open("c").stats().vectorCount == 6)
+        let immutableReads = store(reads: storage) - afterFirst
+        // The second cold start still reads the catalog (it may change); nothing immutable.
+        #expect(immutableReads <= 1, "\(immutableReads) store reads on the second cold start")
+        #expect(shared.stats.hits > 0)
+    }
+
+    func store(reads storage: MemoryStorage) -> Int { storage.faults.calls(.get) }
 }
