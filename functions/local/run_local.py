@@ -172,6 +172,8 @@ def main():
         for f in started:
             f.stop()
         check(harness.processes_under(sandbox.root) == [], "every function process is stopped (scale to zero)")
+        # Its /tmp cache starts empty, so the answer comes from the bucket alone.
+        env["PROXIMADB_CACHE_DIR"] = "/tmp/fresh-process-cache"
         fresh = function("api", 60)
         status, got, _, first_s = fresh.http("POST", "/collections/docs/search", {"vector": vectors[sample[0]].tolist(), "k": 3, "exact": True})
         check(status == 200 and [h["id"] for h in got["data"]["results"]] == after[0],
