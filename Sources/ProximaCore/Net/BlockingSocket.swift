@@ -54,11 +54,10 @@ public final class BlockingSocket {
         var offset = 0
         while offset < bytes.count {
             #if canImport(Glibc)
-            let flags = Int32(MSG_NOSIGNAL)
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
             #else
-            let flags: Int32 = 0
+            let n = bytes.withUnsafeBytes { Darwin.send(fd, $0.baseAddress! + offset, bytes.count - offset, 0) }
             #endif
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, flags) }
             if n < 0, errno == EINTR { continue }
             guard n > 0 else { throw Failure("send failed: errno \(errno)") }
             offset += n
