@@ -118,15 +118,15 @@ import Testing
         _ = try await writer.requestJob("c", kind: .flush, wait: true)
         _ = try await writer.write("c", .insert([.init(id: "tail", vector: [9, 9])], upsert: false))
         let shared = MemoryCache(capacityBytes: 64 << 20)
+        let cached = CachingStorage(store: storage, tiers: [shared], isImmutable: StorageLayout.isImmutable)
         func coldEngine() -> Engine {
             var settings = MaintenanceSettings()
             settings.clock = clock
-            return Engine(
-                storage: CachingStorage(store: storage, tiers: [shared], isImmutable: StorageLayout.isImmutable), maintenance: settings,
-                logger: quietLogger)
+            return Engine(storage: cached, maintenance: settings, logger: quietLogger)
         }
         let first = store(reads: storage)
         #expect(try await coldEngine().open("c").stats().vectorCount == 6)
+        await cached.settle()
         let afterFirst = store(reads: storage)
         #expect(afterFirst > first)
         #expect(try await coldEngine().open("c").stats().vectorCount == 6)

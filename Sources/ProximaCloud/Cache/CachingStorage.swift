@@ -1,14 +1,19 @@
+import Synchronization
+
 /// A `CloudStorage` that reads immutable objects through cache tiers
 /// (memory, local disk, Redis; nearest first): a hit in a tier is copied into
 /// the nearer ones, a miss everywhere is read from the store and written to
-/// every tier. Only whole-object reads of keys `isImmutable` accepts are
-/// cached (segments, index files, WAL objects: written once, never changed);
-/// everything else, ranged reads included, goes to the store. A failing
-/// tier is a miss, never an error: the store stays the source of truth.
+/// every tier. The copies are written in the background, so the reader that
+/// missed waits for the store only (`settle` waits for them). Only
+/// whole-object reads of keys `isImmutable` accepts are cached (segments,
+/// index files, WAL objects: written once, never changed); everything else,
+/// ranged reads included, goes to the store. A failing tier is a miss, never
+/// an error: the store stays the source of truth.
 public struct CachingStorage: CloudStorage {
     public let store: any CloudStorage
     public let tiers: [any CloudCache]
     let isImmutable: @Sendable (String) -> Bool
+    private let fills = FillTasks()
 
     public init(store: any CloudStorage, tiers: [any CloudCache], isImmutable: @escaping @Sendable (String) -> Bool) {
         self.store = store
@@ -22,14 +27,22 @@ public struct CachingStorage: CloudStorage {
         guard range == nil, !tiers.isEmpty, isImmutable(key) else { return try await store.get(key, range: range) }
         for (i, tier) in tiers.enumerated() {
             guard let bytes = try? await tier.get(key) else { continue }
-            for nearer in tiers[..<i] { try? await nearer.set(key, bytes) }
+            fill(Array(tiers[..<i]), key, bytes)
             // Written once: any ETag names the same bytes; the cached copy has none of its own.
             return StoredObject(bytes: bytes, etag: "cached")
         }
         let object = try await store.get(key, range: nil)
-        for tier in tiers { try? await tier.set(key, object.bytes) }
+        fill(tiers, key, object.bytes)
         return object
     }
+
+    private func fill(_ targets: [any CloudCache], _ key: String, _ bytes: [UInt8]) {
+        guard !targets.isEmpty else { return }
+        fills.add(Task { for tier in targets { try? await tier.set(key, bytes) } })
+    }
+
+    /// Waits until every copy started so far is written.
+    public func settle() async { await fills.waitAll() }
 
     public func head(_ key: String) async throws -> ObjectInfo { try await store.head(key) }
 
@@ -50,5 +63,26 @@ public struct CachingStorage: CloudStorage {
 
     public func list(prefix: String, startAfter: String?, limit: Int) async throws -> ListPage {
         try await store.list(prefix: prefix, startAfter: startAfter, limit: limit)
+    }
+}
+
+/// The background cache writes in flight.
+private final class FillTasks: Sendable {
+    private let tasks = Mutex<[Task<Void, Never>]>([])
+
+    func add(_ task: Task<Void, Never>) {
+        tasks.withLock { list in
+            list.removeAll { $0.isCancelled }
+            list.append(task)
+            if list.count > 256 { list.removeFirst(list.count - 256) }
+        }
+    }
+
+    func waitAll() async {
+        let pending = tasks.withLock { list in
+            defer { list.removeAll() }
+            return list
+        }
+        for task in pending { await task.value }
     }
 }
