@@ -20,7 +20,10 @@ struct BackgroundOptions: ParsableArguments {
     @Option(help: "Seconds a received job stays hidden from other workers (renewed while it runs).")
     var visibilityTimeout: Int = 120
 
-    var settings: MaintenanceSettings {
+    var settings: MaintenanceSettings { Self.settings(flushThresholdMb: flushThresholdMb, gcGraceSeconds: gcGraceSeconds) }
+
+    /// The engine's settings from the numbers people give (flags, or a function's environment).
+    static func settings(flushThresholdMb: Int, gcGraceSeconds: Int) -> MaintenanceSettings {
         var s = MaintenanceSettings()
         s.flushThresholdBytes = max(1, flushThresholdMb) << 20
         s.gcGraceMicros = Int64(max(0, gcGraceSeconds)) * 1_000_000

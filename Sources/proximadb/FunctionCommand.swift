@@ -65,9 +65,10 @@ struct FunctionCommand: AsyncParsableCommand {
         if jobs == nil, role != .api {
             throw ValidationError("the \(role.rawValue) role needs PROXIMADB_QUEUE (follow-up and swept jobs go there)")
         }
-        var settings = MaintenanceSettings()
-        if let mb = env["PROXIMADB_FLUSH_THRESHOLD_MB"].flatMap(Int.init) { settings.flushThresholdBytes = max(1, mb) << 20 }
-        if let s = env["PROXIMADB_GC_GRACE_SECONDS"].flatMap(Int64.init) { settings.gcGraceMicros = max(0, s) * 1_000_000 }
+        let defaults = try BackgroundOptions.parse([])
+        let settings = BackgroundOptions.settings(
+            flushThresholdMb: env["PROXIMADB_FLUSH_THRESHOLD_MB"].flatMap(Int.init) ?? defaults.flushThresholdMb,
+            gcGraceSeconds: env["PROXIMADB_GC_GRACE_SECONDS"].flatMap(Int.init) ?? defaults.gcGraceSeconds)
         var limits = RequestLimits()
         if let mb = env["PROXIMADB_MAX_BODY_MB"].flatMap(Int.init) { limits.maxBodyBytes = max(1, mb) << 20 }
         let engine = Engine(storage: storage, maintenance: settings, limits: limits, jobs: jobs, logger: logger)

@@ -36,7 +36,7 @@ public struct APIFunction: FunctionHandler {
         do {
             event = try HTTPEvent(json: try JSONParser.parse(invocation.event))
         } catch {
-            logger.error("api: not an HTTP event: \(error)")
+            // Logged once, by the runtime, with the rest of the error answers.
             return .error(type: "InvalidEvent", message: "the api function answers HTTP events (API Gateway, Function URL, ALB): \(error)")
         }
         let requestId = event.headers[.xRequestId] ?? invocation.requestId

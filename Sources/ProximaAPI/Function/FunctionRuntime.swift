@@ -105,7 +105,6 @@ public struct FunctionRuntime: Sendable {
             // Without a deadline (never from Lambda itself), allow Lambda's longest timeout.
             deadline: deadlineMs.map { Invocation.deadline(epochMilliseconds: $0) } ?? ContinuousClock.now + .seconds(900),
             traceId: response.headers["lambda-runtime-trace-id"],
-            functionARN: response.headers["lambda-runtime-invoked-function-arn"],
             event: response.body)
     }
 

@@ -23,8 +23,6 @@ struct HTTPEvent: Equatable {
     var target: String
     var headers: HTTPFields
     var body: [UInt8]
-    /// The front end's own request id (API Gateway's), when it sent one.
-    var frontEndRequestId: String?
 
     struct Invalid: Error, CustomStringConvertible {
         var description: String
@@ -59,7 +57,6 @@ struct HTTPEvent: Equatable {
         } else {
             throw Invalid(description: "not an HTTP event (no API Gateway, Function URL or ALB request fields)")
         }
-        frontEndRequestId = context?["requestId"]?.string
         let raw = o["body"]?.string ?? ""
         if o["isBase64Encoded"]?.bool == true, !raw.isEmpty {
             guard let data = Data(base64Encoded: raw, options: .ignoreUnknownCharacters) else {

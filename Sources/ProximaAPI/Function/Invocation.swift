@@ -10,17 +10,15 @@ public struct Invocation: Sendable {
     public var deadline: ContinuousClock.Instant
     /// `Lambda-Runtime-Trace-Id`, exported as `_X_AMZN_TRACE_ID` while the event runs.
     public var traceId: String?
-    public var functionARN: String?
     /// The event, as JSON bytes.
     public var event: [UInt8]
 
     public init(
-        requestId: String, deadline: ContinuousClock.Instant, traceId: String? = nil, functionARN: String? = nil, event: [UInt8]
+        requestId: String, deadline: ContinuousClock.Instant, traceId: String? = nil, event: [UInt8]
     ) {
         self.requestId = requestId
         self.deadline = deadline
         self.traceId = traceId
-        self.functionARN = functionARN
         self.event = event
     }
 

@@ -22,7 +22,6 @@ public struct WorkerFunction: FunctionHandler {
 
     public func handle(_ invocation: Invocation, logger: Logger) async -> InvocationResult {
         guard case .object(let event)? = try? JSONParser.parse(invocation.event), let records = event["Records"]?.array else {
-            logger.error("worker: not an SQS event")
             return .error(type: "InvalidEvent", message: "the worker function answers SQS events ({\"Records\": [...]})")
         }
         var failures: [String] = []

@@ -24,17 +24,11 @@ public enum QueueURL {
             )
         }
         if url.hasPrefix("https://") || url.hasPrefix("http://") {
-            guard let parsed = URL(string: url), let host = parsed.host, parsed.path.split(separator: "/").count == 2 else {
-                throw StorageError(.fatal, "an SQS queue URL looks like https://sqs.REGION.amazonaws.com/ACCOUNT/NAME")
-            }
-            let endpoint = "\(parsed.scheme ?? "https")://\(host)" + (parsed.port.map { ":\($0)" } ?? "")
-            let region = environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1"
             let transport = transport ?? HTTPTransport()
-            let credentials = AWSCredentialChain(environment: environment, region: region, transport: transport)
-            func queue(_ u: String) -> SQSQueue {
-                SQSQueue(queueURL: u, endpoint: endpoint, region: region, credentials: credentials, transport: transport)
-            }
-            return (queue(url), queue(url + "-dead"))
+            return (
+                try SQSQueue.at(url: url, environment: environment, transport: transport),
+                try SQSQueue.at(url: url + "-dead", environment: environment, transport: transport)
+            )
         }
         var path = url
         for scheme in ["dir://", "file://"] where path.hasPrefix(scheme) { path = String(path.dropFirst(scheme.count)) }

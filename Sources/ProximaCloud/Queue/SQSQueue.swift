@@ -32,7 +32,7 @@ public final class SQSQueue: CloudQueue {
         _ name: String, create: Bool, environment: [String: String] = ProcessInfo.processInfo.environment,
         transport: HTTPTransport = HTTPTransport()
     ) async throws -> SQSQueue {
-        let region = environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1"
+        let region = region(environment)
         let endpoint = environment["AWS_ENDPOINT_URL_SQS"] ?? environment["AWS_ENDPOINT_URL"] ?? "https://sqs.\(region).amazonaws.com"
         let credentials = AWSCredentialChain(environment: environment, region: region, transport: transport)
         let probe = SQSQueue(queueURL: "", endpoint: endpoint, region: region, credentials: credentials, transport: transport)
@@ -44,6 +44,24 @@ public final class SQSQueue: CloudQueue {
         }
         guard !url.isEmpty else { throw StorageError(.fatal, "SQS returned no URL for queue \(name)") }
         return SQSQueue(queueURL: url, endpoint: endpoint, region: region, credentials: credentials, transport: transport)
+    }
+
+    /// The queue at `url` (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`, or an
+    /// emulator's), without a request: the endpoint is the URL's origin.
+    public static func at(
+        url: String, environment: [String: String] = ProcessInfo.processInfo.environment, transport: HTTPTransport = HTTPTransport()
+    ) throws -> SQSQueue {
+        guard let parsed = URL(string: url), let host = parsed.host, parsed.path.split(separator: "/").count == 2 else {
+            throw StorageError(.fatal, "an SQS queue URL looks like https://sqs.REGION.amazonaws.com/ACCOUNT/NAME")
+        }
+        let endpoint = "\(parsed.scheme ?? "https")://\(host)" + (parsed.port.map { ":\($0)" } ?? "")
+        let region = region(environment)
+        let credentials = AWSCredentialChain(environment: environment, region: region, transport: transport)
+        return SQSQueue(queueURL: url, endpoint: endpoint, region: region, credentials: credentials, transport: transport)
+    }
+
+    static func region(_ environment: [String: String]) -> String {
+        environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1"
     }
 
     public func send(_ body: String, delaySeconds: Int) async throws {

@@ -16,6 +16,8 @@ public final class BlockingSocket {
 
     private var fd: Int32
     private var buffer: [UInt8] = []
+    /// Where `recv` writes, allocated once.
+    private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
 
     /// Connects to `host:port` (names resolved, IPv4 or IPv6), with Nagle off.
     public init(host: String, port: UInt16) throws {
@@ -66,12 +68,11 @@ public final class BlockingSocket {
 
     /// Reads more bytes into the buffer; a closed connection is a `Failure`.
     private func fill() throws {
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n < 0, errno == EINTR { continue }
             guard n > 0 else { throw Failure("the peer closed the connection") }
-            buffer.append(contentsOf: chunk[0..<n])
+            buffer.append(contentsOf: scratch[0..<n])
             return
         }
     }

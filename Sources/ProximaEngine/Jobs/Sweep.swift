@@ -61,22 +61,33 @@ struct Sweep: Sendable {
     func due(_ config: CollectionConfig, layout: StorageLayout, now: Int64) async throws -> [JobKind] {
         let maintenance = Maintenance(storage: storage, layout: layout, config: config, settings: settings, logger: logger)
         let latest = try await maintenance.manifests.latest()
+        // The oldest WAL object: past the manifest, everything after it is unflushed;
+        // covered by it, it is garbage (and unflushed WAL may still follow).
+        let walPrefix = layout.walPrefix(config.id)
+        let oldest = try await storage.list(prefix: walPrefix, startAfter: nil, limit: 1).objects.first
+            .flatMap { StorageLayout.sequence(fromKey: $0.key) }
+        let coveredWAL = oldest.map { $0 <= latest.walThrough } ?? false
+        var unflushed = oldest.map { $0 > latest.walThrough } ?? false
+        if coveredWAL {
+            let after = try await storage.list(prefix: walPrefix, startAfter: layout.walKey(config.id, sequence: latest.walThrough), limit: 1)
+            unflushed = !after.objects.isEmpty
+        }
         var kinds: [JobKind] = []
-        let walAfter = try await storage.list(
-            prefix: layout.walPrefix(config.id), startAfter: layout.walKey(config.id, sequence: latest.walThrough), limit: 1)
-        if !walAfter.objects.isEmpty { kinds.append(.flush) }
+        if unflushed { kinds.append(.flush) }
         if maintenance.needsCompaction(latest, now: now) { kinds.append(.compact) }
-        if try await hasGarbage(config, layout: layout, latest: latest) { kinds.append(.gc) }
+        if coveredWAL {
+            kinds.append(.gc)
+        } else if try await hasOtherGarbage(config, layout: layout) {
+            kinds.append(.gc)
+        }
         return kinds
     }
 
-    /// Whether garbage collection could find anything: a manifest older than
-    /// the newest, WAL a manifest already covers, or job results.
-    func hasGarbage(_ config: CollectionConfig, layout: StorageLayout, latest: Manifest) async throws -> Bool {
+    /// Whether garbage collection could find anything besides covered WAL: a
+    /// manifest older than the newest, or job results.
+    func hasOtherGarbage(_ config: CollectionConfig, layout: StorageLayout) async throws -> Bool {
         let manifests = try await storage.list(prefix: layout.manifestPrefix(config.id), startAfter: nil, limit: 2)
         if manifests.objects.count > 1 { return true }
-        let firstWAL = try await storage.list(prefix: layout.walPrefix(config.id), startAfter: nil, limit: 1).objects.first
-        if let key = firstWAL?.key, let seq = StorageLayout.sequence(fromKey: key), seq <= latest.walThrough { return true }
         return try await !storage.list(prefix: layout.jobsPrefix(config.id), startAfter: nil, limit: 1).objects.isEmpty
     }
 }

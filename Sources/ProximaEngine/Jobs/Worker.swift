@@ -105,15 +105,14 @@ public struct Worker: Sendable {
     ) async throws {
         let layout = StorageLayout(tenant: job.tenant)
         let catalog = CollectionCatalog(storage: storage, layout: layout)
-        let config: CollectionConfig
+        let current: CollectionConfig?
         do {
-            config = try await catalog.get(job.collection).0
+            current = try await catalog.get(job.collection).0
         } catch let e as ProximaError where e.code == .collectionNotFound {
-            if job.kind == .drop { try await dropData(job, storage: storage, layout: layout, logger: logger) }
-            return
+            current = nil
         }
-        guard config.id == job.collectionId else {
-            // Dropped and created again under the same name: the old id's data goes.
+        guard let config = current, config.id == job.collectionId else {
+            // Dropped (perhaps created again under the same name): only its data is left to delete.
             if job.kind == .drop { try await dropData(job, storage: storage, layout: layout, logger: logger) }
             return
         }
