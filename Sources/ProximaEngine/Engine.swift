@@ -17,10 +17,18 @@ public actor Engine {
     public nonisolated let jobs: (any CloudQueue)?
     let logger: Logger
     private var handles: [HandleKey: CollectionHandle] = [:]
+    /// Catalog entries as last read, by name: reads trust one for
+    /// `maintenance.catalogRecheck`, so a warm query reads no catalog.
+    private var catalogEntries: [CatalogKey: (config: CollectionConfig, readAt: ContinuousClock.Instant)] = [:]
 
     private struct HandleKey: Hashable {
         var tenant: Tenant
         var collectionId: String
+    }
+
+    private struct CatalogKey: Hashable {
+        var tenant: Tenant
+        var name: String
     }
 
     /// An engine over `storage`. `maintenance` holds the flush, compaction and
@@ -30,7 +38,7 @@ public actor Engine {
         storage: any CloudStorage, maintenance: MaintenanceSettings = MaintenanceSettings(), limits: RequestLimits = RequestLimits(),
         jobs: (any CloudQueue)? = nil, logger: Logger = Logger(label: "proximadb.engine")
     ) {
-        self.storage = storage
+        self.storage = Self.tallied(storage)
         self.maintenance = maintenance
         self.limits = limits
         self.jobs = jobs
@@ -46,15 +54,31 @@ public actor Engine {
     /// The object store, named without secrets (for `/health` and logs).
     public nonisolated var storageDescription: String { storage.description }
 
-    /// The object-store request counters, in Prometheus text format.
-    public nonisolated var storageMetricsText: String { StorageMetrics.shared.render() }
+    /// The store with its requests counted per query (`RequestTally`); behind
+    /// a cache, only what reaches the store counts.
+    static func tallied(_ storage: any CloudStorage) -> any CloudStorage {
+        if storage is TalliedStorage { return storage }
+        if let cached = storage as? CachingStorage {
+            return CachingStorage(store: tallied(cached.store), tiers: cached.tiers, isImmutable: cached.isImmutable)
+        }
+        return TalliedStorage(storage)
+    }
+
+    /// Object-store requests (in total and per search) and cache tiers, in Prometheus text format.
+    public nonisolated var storageMetricsText: String {
+        var out = StorageMetrics.shared.render() + QueryMetrics.shared.render()
+        if let cached = storage as? CachingStorage { out += cached.metricsText }
+        return out
+    }
 
     // MARK: collections
 
     /// Creates a collection in `tenant`'s catalog; `collection_exists` if the name is taken.
     public func createCollection(_ spec: CollectionSpec, tenant: Tenant) async throws(ProximaError) -> CollectionConfig {
         let config = try CollectionConfig(spec: spec, id: CollectionHandle.makeId(), now: maintenance.clock.nowMicros())
-        return try await convertingErrors { try await catalog(tenant).create(config) }
+        let created = try await convertingErrors { try await catalog(tenant).create(config) }
+        catalogEntries[CatalogKey(tenant: tenant, name: created.name)] = (created, .now)
+        return created
     }
 
     /// Every collection of `tenant`, by name.
@@ -72,13 +96,16 @@ public actor Engine {
     public func updateCollection(_ path: CollectionPath, _ patch: CollectionPatch) async throws(ProximaError) -> CollectionConfig {
         let now = maintenance.clock.nowMicros()
         // The next request notices the new config and rebuilds its handle (see `handle`).
-        return try await convertingErrors {
+        let updated = try await convertingErrors {
             try await catalog(path.tenant).update(path.name) { config in config = try config.applying(patch, now: now) }
         }
+        catalogEntries[CatalogKey(tenant: path.tenant, name: path.name)] = (updated, .now)
+        return updated
     }
 
     /// Drops a collection: its catalog entry at once, its data by a `drop` job (or at once without a queue).
     public func deleteCollection(_ path: CollectionPath) async throws(ProximaError) {
+        catalogEntries[CatalogKey(tenant: path.tenant, name: path.name)] = nil
         let config = try await convertingErrors { try await catalog(path.tenant).delete(path.name) }
         handles[HandleKey(tenant: path.tenant, collectionId: config.id)] = nil
         // The catalog entry is gone, so the data is unreachable. With a queue a
@@ -98,8 +125,11 @@ public actor Engine {
     // MARK: vectors
 
     /// A collection by path, for several operations on one catalog read.
-    public func open(_ path: CollectionPath) async throws(ProximaError) -> OpenCollection {
-        OpenCollection(handle: try await convertingErrors { try await handle(path) }, limits: limits)
+    /// `forWrite` reads the catalog entry now; otherwise one read within
+    /// `maintenance.catalogRecheck` is trusted (a collection dropped or
+    /// reconfigured by another process shows up here that much later).
+    public func open(_ path: CollectionPath, forWrite: Bool = true) async throws(ProximaError) -> OpenCollection {
+        OpenCollection(handle: try await convertingErrors { try await handle(path, fresh: forWrite) }, limits: limits)
     }
 
     /// Validates and commits a write; acknowledged only once its WAL object is in the store.
@@ -109,12 +139,28 @@ public actor Engine {
 
     /// One live record by id.
     public func getVector(_ path: CollectionPath, id: String) async throws(ProximaError) -> VectorRecord {
-        try await open(path).get(id)
+        try await open(path, forWrite: false).get(id)
     }
 
-    /// Nearest neighbours of each query; strongly consistent (every acknowledged write is seen).
+    /// Nearest neighbours of each query; strongly consistent (every
+    /// acknowledged write is seen) unless the request asks for `eventual`.
     public func search(_ request: SearchRequest) async throws(ProximaError) -> [[SearchHit]] {
-        try await open(request.collection).search(request)
+        let tally = RequestTally()
+        let hits = try await convertingErrors {
+            try await RequestTally.$current.withValue(tally) { try await self.open(request.collection, forWrite: false).search(request) }
+        }
+        QueryMetrics.shared.record(requests: tally.count, bytes: tally.bytes, consistency: request.consistency)
+        return hits
+    }
+
+    /// Loads what a collection's queries read (segments, indexes) ahead of
+    /// traffic; answers its stats and how many store requests that took.
+    public func warm(_ path: CollectionPath) async throws(ProximaError) -> (OpenCollection.Stats, requests: Int) {
+        let tally = RequestTally()
+        let stats = try await convertingErrors {
+            try await RequestTally.$current.withValue(tally) { try await self.open(path, forWrite: false).stats() }
+        }
+        return (stats, tally.count)
     }
 
     // MARK: background work
@@ -129,11 +175,13 @@ public actor Engine {
         let local = try await convertingErrors { try await submit(job) }
         guard wait else { return (job.jobId, nil) }
         try await convertingErrors { try await local?.value }
+        await manifestMayHaveChanged(path.tenant, config.id)
         let key = layout(path.tenant).jobKey(config.id, job: job.jobId)
         let deadline = ContinuousClock.now + waitTimeout
         var pause = Duration.milliseconds(20)
         while ContinuousClock.now < deadline {
             if let bytes = try? await storage.get(key).bytes, let json = try? JSONParser.parse(bytes), let report = JobReport(json: json) {
+                await manifestMayHaveChanged(path.tenant, config.id)
                 return (job.jobId, report)
             }
             try await convertingErrors { try await Task.sleep(for: pause) }
@@ -146,6 +194,13 @@ public actor Engine {
     /// follow-up jobs go to `jobs`.
     public nonisolated func runJob(_ job: JobMessage) async throws(ProximaError) {
         try await convertingErrors { try await Worker.execute(job, storage: storage, settings: maintenance, queue: jobs, logger: logger) }
+        if let tenant = try? Tenant(job.tenant) { await manifestMayHaveChanged(tenant, job.collectionId) }
+    }
+
+    /// A job in this process may have published a manifest: the collection's
+    /// handle lists them on its next read instead of waiting out `manifestRecheck`.
+    func manifestMayHaveChanged(_ tenant: Tenant, _ collectionId: String) async {
+        await handles[HandleKey(tenant: tenant, collectionId: collectionId)]?.manifestMayHaveChanged()
     }
 
     /// Queues the maintenance that is due on every collection of every
@@ -178,7 +233,10 @@ public actor Engine {
     nonisolated func submit(_ job: JobMessage) async throws -> Task<Void, any Error>? {
         guard let jobs else {
             let (storage, settings, logger) = (storage, maintenance, logger)
-            return Task.detached { try await Worker.execute(job, storage: storage, settings: settings, queue: nil, logger: logger) }
+            return Task.detached { [weak self] in
+                try await Worker.execute(job, storage: storage, settings: settings, queue: nil, logger: logger)
+                if let tenant = try? Tenant(job.tenant) { await self?.manifestMayHaveChanged(tenant, job.collectionId) }
+            }
         }
         try await jobs.send(job.json)
         return nil
@@ -186,10 +244,24 @@ public actor Engine {
 
     // MARK: handles
 
-    /// The handle for a collection; the catalog is read on every call, so a
-    /// collection dropped or recreated by another process is noticed.
-    func handle(_ path: CollectionPath) async throws -> CollectionHandle {
-        let (config, _) = try await catalog(path.tenant).get(path.name)
+    /// The handle for a collection. `fresh` reads the catalog now, so a
+    /// collection dropped or recreated by another process is noticed before a
+    /// write; otherwise a catalog read younger than `catalogRecheck` serves.
+    func handle(_ path: CollectionPath, fresh: Bool = true) async throws -> CollectionHandle {
+        let entryKey = CatalogKey(tenant: path.tenant, name: path.name)
+        let config: CollectionConfig
+        if !fresh, let seen = catalogEntries[entryKey], ContinuousClock.now - seen.readAt < maintenance.catalogRecheck {
+            config = seen.config
+        } else {
+            let readAt = ContinuousClock.now
+            do {
+                config = try await catalog(path.tenant).get(path.name).config
+            } catch {
+                catalogEntries[entryKey] = nil
+                throw error
+            }
+            catalogEntries[entryKey] = (config, readAt)
+        }
         let key = HandleKey(tenant: path.tenant, collectionId: config.id)
         if let h = handles[key], h.config == config { return h }
         let tenant = path.tenant

@@ -20,6 +20,9 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "A Redis cache shared between processes: redis://[user:password@]host:port[/db][?prefix=p].")
     var redisUrl: String?
 
+    @Option(help: ArgumentHelp("Adds this many milliseconds to every object-store request (benchmarks of the read path).", visibility: .hidden))
+    var storageLatencyMs: Int = 0
+
     func logger(label: String) -> Logger {
         var logger = Logger(label: label)
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
@@ -28,7 +31,9 @@ struct StoreOptions: ParsableArguments {
 
     /// The store, read through the cache tiers asked for (disk, then Redis).
     func open() throws -> any CloudStorage {
-        try cachedStorage(StorageURL.open(storage), cacheDir: cacheDir, cacheMB: cacheMb, redisURL: redisUrl)
+        var store = try StorageURL.open(storage)
+        if storageLatencyMs > 0 { store = LatencyStorage(store, latency: .milliseconds(storageLatencyMs)) }
+        return try cachedStorage(store, cacheDir: cacheDir, cacheMB: cacheMb, redisURL: redisUrl)
     }
 }
 

@@ -107,9 +107,10 @@ import Testing
                 try await fresh.search(queries: [q], k: 10, filter: nil, threshold: nil, targetRecall: 0.99)[0].map(\.record.id)
                     == approx.map(\.record.id))
         }
-        // IVF picks lists by euclidean distance to their centroids, which under-serves inner products on
-        // unequal norms: 0.92 here at target 0.99 (a known weakness, held to its measured level).
-        #expect(Double(hits) / 300 >= 0.88, "recall@10 \(Double(hits) / 300)")
+        // IVF picks lists by a bound on the inner product (centroid plus radius), so the calibrated
+        // target holds on unequal norms (picked by euclidean distance to centroids it was 0.92 here).
+        print("inner-product recall@10 at target 0.99: \(Double(hits) / 300)")
+        #expect(Double(hits) / 300 >= 0.97, "recall@10 \(Double(hits) / 300)")
     }
 
     /// A cold query on an IVF index file in S3 (moto, signed ranged GETs):

@@ -95,6 +95,16 @@ public struct RESTRoutes: Sendable {
             }
             return Envelope.success(["results": search.batch ? .array(lists) : lists[0]])
         }
+        router.post("/collections/:name/warm") { _, context in
+            let started = ContinuousClock.now
+            let (stats, requests) = try await engine.warm(try path(context))
+            let elapsed = ContinuousClock.now - started
+            return Envelope.success([
+                "vector_count": .int(Int64(stats.vectorCount)), "segments": .int(Int64(stats.segmentCount)),
+                "indexed_segments": .int(Int64(stats.indexedSegments)), "storage_requests": .int(Int64(requests)),
+                "seconds": .double(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18),
+            ])
+        }
         router.post("/collections/:name/flush") { request, context in
             try await Self.job(engine, request, try path(context), kind: .flush)
         }

@@ -120,7 +120,10 @@ struct RequestDecoder {
     func search(_ json: JSONValue, collection: CollectionPath) throws(ProximaError) -> Search {
         let o = try Self.object(
             json,
-            allowed: ["vector", "queries", "k", "top_k", "filter", "include_vectors", "include_metadata", "threshold", "exact", "target_recall"])
+            allowed: [
+                "vector", "queries", "k", "top_k", "filter", "include_vectors", "include_metadata", "threshold", "exact", "target_recall",
+                "consistency",
+            ])
         var queries: [[Float]] = []
         let batch: Bool
         switch (o["vector"], o["queries"]) {
@@ -160,9 +163,16 @@ struct RequestDecoder {
             guard let d = r.number else { throw ProximaError(.invalidRequest, "'target_recall' must be in (0, 1]") }
             targetRecall = d
         }
+        var consistency = Consistency.strong
+        if let c = o["consistency"], !c.isNull {
+            guard let name = c.string, let value = Consistency(rawValue: name) else {
+                throw ProximaError(.invalidRequest, "'consistency' must be \"strong\" or \"eventual\"")
+            }
+            consistency = value
+        }
         let request = SearchRequest(
             collection: collection, queries: queries, k: k, filter: filter, threshold: threshold,
-            exact: try Self.bool(o, "exact", default: false), targetRecall: targetRecall)
+            exact: try Self.bool(o, "exact", default: false), targetRecall: targetRecall, consistency: consistency)
         return Search(
             request: request, batch: batch, includeVectors: try Self.bool(o, "include_vectors", default: false),
             includeMetadata: try Self.bool(o, "include_metadata", default: true))

@@ -12,7 +12,7 @@ import Synchronization
 public struct CachingStorage: CloudStorage {
     public let store: any CloudStorage
     public let tiers: [any CloudCache]
-    let isImmutable: @Sendable (String) -> Bool
+    public let isImmutable: @Sendable (String) -> Bool
     private let fills = FillTasks()
 
     public init(store: any CloudStorage, tiers: [any CloudCache], isImmutable: @escaping @Sendable (String) -> Bool) {
@@ -39,6 +39,24 @@ public struct CachingStorage: CloudStorage {
     private func fill(_ targets: [any CloudCache], _ key: String, _ bytes: [UInt8]) {
         guard !targets.isEmpty else { return }
         fills.add(Task { for tier in targets { try? await tier.set(key, bytes) } })
+    }
+
+    /// Each tier's counters, in Prometheus text format.
+    public var metricsText: String {
+        let series: [(String, String, String, (CacheStats) -> Int)] = [
+            ("proximadb_cache_hits_total", "counter", "Reads a cache tier answered.", { $0.hits }),
+            ("proximadb_cache_misses_total", "counter", "Reads a cache tier could not answer.", { $0.misses }),
+            ("proximadb_cache_evictions_total", "counter", "Entries a cache tier dropped to stay within its size.", { $0.evictions }),
+            ("proximadb_cache_bytes", "gauge", "Bytes a cache tier holds.", { $0.bytes }),
+            ("proximadb_cache_entries", "gauge", "Entries a cache tier holds.", { $0.entries }),
+        ]
+        let stats = tiers.map { ($0.tier, $0.stats) }
+        var out = ""
+        for (name, type, help, value) in series {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (tier, s) in stats { out += "\(name){tier=\"\(tier)\"} \(value(s))\n" }
+        }
+        return out
     }
 
     /// Waits until every copy started so far is written.

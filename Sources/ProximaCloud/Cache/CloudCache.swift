@@ -20,6 +20,8 @@ public protocol CloudCache: Sendable {
     var stats: CacheStats { get }
     /// Names the tier, without secrets.
     var description: String { get }
+    /// The tier's kind for metric labels: "memory", "disk" or "redis".
+    var tier: String { get }
 }
 
 extension CloudCache {

@@ -62,6 +62,7 @@ public final class DiskCache: CloudCache {
         evictIfNeeded()
     }
 
+    public var tier: String { "disk" }
     public var description: String { "disk \(path) (\(capacityBytes) bytes)" }
 
     public var stats: CacheStats {

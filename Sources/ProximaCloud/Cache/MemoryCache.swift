@@ -30,6 +30,7 @@ public final class MemoryCache: CloudCache {
         self.clock = clock
     }
 
+    public var tier: String { "memory" }
     public var description: String { "memory (\(capacityBytes) bytes)" }
 
     public var stats: CacheStats { counters.snapshot }

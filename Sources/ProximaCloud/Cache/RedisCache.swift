@@ -59,6 +59,7 @@ public final class RedisCache: CloudCache, @unchecked Sendable {
         self.prefix = prefix
     }
 
+    public var tier: String { "redis" }
     public var description: String { "redis://\(host):\(port)/\(database) (prefix \(prefix))" }
 
     public var stats: CacheStats { counters.snapshot }

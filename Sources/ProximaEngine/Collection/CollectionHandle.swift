@@ -56,72 +56,79 @@ actor CollectionHandle {
     // MARK: reads
 
     /// Brings `state` up to every write acknowledged before the call: the
-    /// newest manifest first (reloading segments only when it covers WAL this
-    /// handle has not applied), then the WAL after it.
+    /// newest manifest when it may have changed (its segments loaded, the
+    /// tail it covers dropped), then the WAL after what is applied.
     ///
-    /// Why this order is safe while garbage collection deletes covered WAL
-    /// objects: an object is deleted only a grace period after a manifest
-    /// covering it appeared. If that manifest is newer than the one read here,
-    /// the object is still there a moment later when the WAL is read; if the
-    /// WAL shows a gap anyway, the manifest is read again.
-    func catchUp() async throws {
+    /// The WAL probe alone is enough while the last manifest listing is
+    /// younger than half the GC grace period: garbage collection deletes a WAL
+    /// object only a grace period after a manifest covering it appeared, so
+    /// every object after the applied sequence is still there to be found. A
+    /// warm query then costs one request. Past that age, or when the WAL shows
+    /// a gap, the manifests are listed again.
+    func catchUp(listingManifests: Bool = false) async throws {
         let manifests = ManifestStore(storage: storage, layout: layout, collectionId: config.id)
+        var forceListing = listingManifests
         for _ in 0..<16 {
-            if let newer = try await manifests.latest(after: manifest.version) {
-                if newer.walThrough > state.appliedSequence {
-                    let loaded: CollectionState
+            if forceListing || manifestListingIsStale {
+                let listedAt = ContinuousClock.now
+                if let newer = try await manifests.latest(after: manifest.version) {
                     do {
-                        loaded = try await load(newer)
+                        try await rebase(onto: newer)
                     } catch let missing as SegmentIO.Missing {
                         // Collected under us: fine if a newer manifest replaced it, else lost.
                         if try await manifests.latest(after: newer.version) != nil { continue }
                         throw ProximaError(.storageCorrupted, "segment \(missing.segment) of '\(config.name)' is missing")
                     }
-                    if newer.walThrough > state.appliedSequence { state = loaded }
                 }
-                do {
-                    try await attachIndexes(of: newer)
-                } catch is SegmentIO.Missing {
-                    continue  // replaced meanwhile: the next round sees the newer manifest
-                }
-                if newer.version > manifest.version {
-                    manifest = newer
-                    unflushed.removeAll { $0.sequence <= newer.walThrough }
-                    lastFlushRequest = nil
-                }
+                manifestListedAt = listedAt
             }
             if try await applyWAL() {
+                caughtUpAt = ContinuousClock.now
                 // A process that only reads (or restarted over a long WAL) asks for the flush too.
                 await requestFlushIfNeeded()
                 return
             }
+            forceListing = true
         }
         // A gap no newer manifest explains, round after round: an object is lost.
         throw ProximaError(.storageCorrupted, "the WAL of '\(config.name)' has a gap after sequence \(state.appliedSequence)")
     }
 
-    /// The state a manifest describes: its segments in order, each with its index.
-    private func load(_ m: Manifest) async throws -> CollectionState {
-        let io = SegmentIO(storage: storage, layout: layout, config: config)
-        var s = CollectionState(dimension: config.dimension, metric: config.distanceMetric)
-        for segment in m.segments {
-            s.apply(segmentRows: try await io.read(segment))
-            if let index = try await io.readIndex(segment) { s.attach(segment: segment.id, index: index) }
-        }
-        s.markApplied(through: m.walThrough)
-        return s
+    /// When the manifests were last listed (nil: never).
+    private(set) var manifestListedAt: ContinuousClock.Instant?
+    /// When `state` last reflected every acknowledged write.
+    private(set) var caughtUpAt: ContinuousClock.Instant?
+
+    private var manifestListingIsStale: Bool {
+        guard let at = manifestListedAt else { return true }
+        let grace = Duration.microseconds(settings.gcGraceMicros)
+        return ContinuousClock.now - at >= min(settings.manifestRecheck, grace / 2)
     }
 
-    /// Makes the attached indexes those of `m`'s segments: a process that is
-    /// ahead of a flush or compaction keeps its records and gains their indexes.
-    private func attachIndexes(of m: Manifest) async throws {
+    /// Makes `state` the segments of `m` plus the tail after it: segments
+    /// already loaded are kept as they are, the others read with their indexes.
+    private func rebase(onto m: Manifest) async throws {
+        guard m.version > manifest.version else { return }
         let io = SegmentIO(storage: storage, layout: layout, config: config)
-        let live = Set(m.segments.map(\.id))
-        for gone in state.attachedSegments.subtracting(live) { state.detach(segment: gone) }
-        for segment in m.segments where segment.index != nil && !state.attachedSegments.contains(segment.id) {
-            guard let index = try await io.readIndex(segment) else { continue }
-            if !state.attachedSegments.contains(segment.id) { state.attach(segment: segment.id, index: index) }
+        let loaded = Dictionary(state.view.segments.map { ($0.data.id, $0.data) }, uniquingKeysWith: { a, _ in a })
+        var segments: [LoadedSegment] = []
+        for segment in m.segments {
+            if let s = loaded[segment.id] {
+                segments.append(s)
+                continue
+            }
+            async let rows = io.read(segment)
+            async let index = io.readIndex(segment)
+            let (r, i) = try await (rows, index)
+            let dimension = config.dimension
+            segments.append(await ComputeQueue.run { LoadedSegment(id: segment.id, rows: r, dimension: dimension, index: i) })
         }
+        // Another caller may have rebased while this one read.
+        guard m.version > manifest.version else { return }
+        state.rebase(onto: segments, walThrough: m.walThrough)
+        manifest = m
+        unflushed.removeAll { $0.sequence <= m.walThrough }
+        lastFlushRequest = nil
     }
 
     /// Applies the WAL objects after the applied sequence. Probes the next key
@@ -178,12 +185,42 @@ actor CollectionHandle {
         return try body(state)
     }
 
-    func stats(now: Int64) async throws -> OpenCollection.Stats {
+    /// The collection as of every acknowledged write, for a query to search
+    /// without holding this actor (writes go on meanwhile). `eventual`: as of
+    /// at most `settings.eventualStaleness` ago, with no request when a
+    /// catch-up was that recent (one is started in the background when it is
+    /// half that old).
+    func snapshot(_ consistency: Consistency) async throws -> CollectionView {
+        if consistency == .eventual, let at = caughtUpAt {
+            let age = ContinuousClock.now - at
+            if age < settings.eventualStaleness {
+                if age >= settings.eventualStaleness / 2, !refreshing {
+                    refreshing = true
+                    Task {
+                        try? await self.catchUp()
+                        self.refreshed()
+                    }
+                }
+                return state.view
+            }
+        }
         try await catchUp()
+        return state.view
+    }
+
+    private var refreshing = false
+    private func refreshed() { refreshing = false }
+
+    /// Lists the manifests on the next catch-up (this process published one).
+    func manifestMayHaveChanged() { manifestListedAt = nil }
+
+    /// What the collection holds, with the newest manifest listed (one request more than a query).
+    func stats(now: Int64) async throws -> OpenCollection.Stats {
+        try await catchUp(listingManifests: true)
         return OpenCollection.Stats(
             vectorCount: state.liveCount(now: now), vectorBytes: state.vectorBytes, walSequence: state.appliedSequence,
             manifestVersion: manifest.version, segmentCount: manifest.segments.count, unflushedWALBytes: unflushedBytes,
-            indexedSegments: state.attachedSegments.count)
+            indexedSegments: state.view.indexedSegments)
     }
 
     // MARK: writes
@@ -303,10 +340,13 @@ extension CollectionHandle {
     /// Takes over another handle's materialised state (same collection, newer config).
     func adopt(_ other: CollectionHandle) async {
         let (s, m, u) = await (other.state, other.manifest, other.unflushed)
+        let (listed, caught) = await (other.manifestListedAt, other.caughtUpAt)
         if s.appliedSequence > state.appliedSequence {
             state = s
             manifest = m
             unflushed = u
+            manifestListedAt = listed
+            caughtUpAt = caught
         }
     }
 }

@@ -2,235 +2,99 @@ import ProximaCore
 import ProximaFormat
 import ProximaIndex
 
-/// The materialised view of a collection: every applied WAL entry, laid out
-/// for scanning. Vectors are one contiguous row-major block; a freed slot is
-/// reused by the next insert.
+/// What one process knows of a collection: the segments of the manifest it
+/// read and every WAL entry applied after it, as a `CollectionView` that
+/// queries take as a snapshot, plus the lookup of ids in the tail that only
+/// writes need.
 ///
-/// A value type with no I/O: the handle around it feeds it WAL entries.
+/// A value type with no I/O: the handle around it loads segments and feeds it
+/// WAL entries.
 public struct CollectionState: Sendable {
     public let dimension: Int
     public let metric: DistanceMetric
     /// Highest WAL sequence applied; every entry up to it is reflected here.
     public private(set) var appliedSequence: Int64 = 0
-
-    private var slotOf: [String: Int] = [:]
-    private var ids: [String] = []
-    private var vectors: [Float] = []
-    private var inverseNorms: [Float] = []
-    private var metadata: [[String: JSONValue]] = []
-    private var timestamps: [Int64] = []
-    /// Int64.max when the record never expires.
-    private var expiresAt: [Int64] = []
-    private var versions: [Int64] = []
-    private var live: [Bool] = []
-    private var freeSlots: [Int] = []
-
-    /// A segment's ANN index mapped onto this state's slots. Node j stands
-    /// for `slots[j]` only while that slot still holds the version the node was
-    /// built from: a later write or delete of the id supersedes the node (the
-    /// delete bitmap), and the slot is searched exactly instead.
-    struct AttachedIndex: Sendable {
-        let segment: String
-        let index: SegmentIndex
-        /// Slot per node; -1 where the node was already superseded when attached.
-        let slots: [Int32]
-    }
-
-    private var attached: [AttachedIndex] = []
-    /// Per slot: a valid index node stands for it. Live slots that are not
-    /// covered (the WAL tail, superseded rows) are scanned exactly.
-    private var covered: [Bool] = []
+    private(set) var view: CollectionView
+    /// The tail row holding each id's newest entry.
+    private var tailRowOf: [String: Int] = [:]
 
     public init(dimension: Int, metric: DistanceMetric) {
         self.dimension = dimension
         self.metric = metric
+        view = CollectionView(dimension: dimension, metric: metric)
+    }
+
+    // MARK: reads
+
+    /// The newest entry for `id`: the tail's, else the newest segment's.
+    private func newest(_ id: String) -> VectorRecord? {
+        if let t = tailRowOf[id] { return view.tail.isDeleted(t) ? nil : view.tail.record(at: t) }
+        return view.segmentRecord(id).record
+    }
+
+    public func record(_ id: String, now: Int64) -> VectorRecord? {
+        guard let r = newest(id), (r.expiresAt ?? .max) > now else { return nil }
+        return r
+    }
+
+    /// Whether the id exists and is not expired (an expired id may be inserted again).
+    public func contains(_ id: String, now: Int64) -> Bool { record(id, now: now) != nil }
+
+    /// Ids of live records matching `filter`.
+    public func ids(matching filter: Filter, now: Int64) -> [String] {
+        var positions: [CollectionView.Position] = []
+        view.forEachVisible { p, expires, metadata in
+            if expires > now, filter.matches(metadata) { positions.append(p) }
+        }
+        return positions.map { view.record(at: $0).id }
     }
 
     public func liveCount(now: Int64) -> Int {
         var n = 0
-        for slot in 0..<live.count where live[slot] && expiresAt[slot] > now { n += 1 }
+        view.forEachVisible { _, expires, _ in if expires > now { n += 1 } }
         return n
     }
 
-    public var vectorBytes: Int { slotOf.count * dimension * 4 }
-
-    // MARK: reads
-
-    public func record(_ id: String, now: Int64) -> VectorRecord? {
-        guard let slot = slotOf[id], expiresAt[slot] > now else { return nil }
-        return record(at: slot)
+    /// Bytes of vectors of the records not deleted (expired ones included until compaction drops them).
+    public var vectorBytes: Int {
+        var n = 0
+        view.forEachVisible { _, _, _ in n += 1 }
+        return n * dimension * 4
     }
 
-    /// Whether the id exists and is not expired (an expired id may be inserted again).
-    public func contains(_ id: String, now: Int64) -> Bool {
-        guard let slot = slotOf[id] else { return false }
-        return expiresAt[slot] > now
-    }
-
-    func record(at slot: Int) -> VectorRecord {
-        VectorRecord(
-            id: ids[slot], vector: Array(vectors[(slot * dimension)..<((slot + 1) * dimension)]), metadata: metadata[slot],
-            timestamp: timestamps[slot], expiresAt: expiresAt[slot] == .max ? nil : expiresAt[slot], version: versions[slot])
-    }
-
-    /// Ids of live records matching `filter`.
-    public func ids(matching filter: Filter, now: Int64) -> [String] {
-        var out: [String] = []
-        for slot in 0..<live.count where live[slot] && expiresAt[slot] > now && filter.matches(metadata[slot]) {
-            out.append(ids[slot])
-        }
-        return out
-    }
-
-    public struct Hit: Sendable {
-        public var record: VectorRecord
-        public var distance: Float
-    }
-
-    /// Segments whose index is attached.
-    var attachedSegments: Set<String> { Set(attached.map(\.segment)) }
-
-    /// Maps a segment's index onto the current slots.
-    mutating func attach(segment: String, index: SegmentIndex) {
-        var slots = [Int32](repeating: -1, count: index.nodeIds.count)
-        for j in 0..<index.nodeIds.count {
-            guard let slot = slotOf[index.nodeIds[j]], versions[slot] == index.nodeVersions[j], live[slot], !covered[slot] else { continue }
-            slots[j] = Int32(slot)
-            covered[slot] = true
-        }
-        attached.append(AttachedIndex(segment: segment, index: index, slots: slots))
-    }
-
-    /// Drops a segment's index (its segment left the manifest); what it covered is scanned exactly until another covers it.
-    mutating func detach(segment: String) {
-        guard let i = attached.firstIndex(where: { $0.segment == segment }) else { return }
-        let gone = attached.remove(at: i)
-        for (j, s) in gone.slots.enumerated() where s >= 0 && versions[Int(s)] == gone.index.nodeVersions[j] {
-            covered[Int(s)] = false
-        }
-    }
-
-    /// Top-k over live, unexpired records passing `filter`: through the
-    /// attached indexes at `width` plus an exact scan of what they do not
-    /// cover, or exactly over everything when `width` is nil or nothing is indexed.
-    func search(_ query: [Float], k: Int, filter: Filter?, now: Int64, width: SegmentIndex.Width?) -> [Hit] {
-        let filter = filter.flatMap { $0.isTrivial ? nil : $0 }
-        guard let width, !attached.isEmpty, k > 0 else { return search(query, k: k, filter: filter, now: now) }
-        var top = TopK(k: k)
-        let (live, covered, versions, expiresAt, metadata) = (self.live, self.covered, self.versions, self.expiresAt, self.metadata)
-        for a in attached {
-            let slots = a.slots, built = a.index.nodeVersions
-            let hits = a.index.search(query, k: k, width: width, filtered: filter != nil) { node in
-                let s = Int(slots[Int(node)])
-                return s >= 0 && covered[s] && versions[s] == built[Int(node)] && expiresAt[s] > now
-                    && (filter?.matches(metadata[s]) ?? true)
-            }
-            for h in hits { top.insert(slot: Int(slots[Int(h.node)]), distance: h.distance) }
-        }
-        // Index hits are covered slots; the rest is scanned exactly, in slot order (sequential memory).
-        query.withUnsafeBufferPointer { q in
-            vectors.withUnsafeBufferPointer { v in
-                let qInv = DistanceKernels.inverseNorm(q.baseAddress!, dimension)
-                for slot in 0..<live.count where live[slot] && !covered[slot] && expiresAt[slot] > now {
-                    let d = metric.distance(
-                        q.baseAddress!, v.baseAddress! + slot * dimension, dimension: dimension, inverseNormA: qInv,
-                        inverseNormB: inverseNorms[slot])
-                    if top.accepts(d), filter?.matches(metadata[slot]) ?? true { top.insert(slot: slot, distance: d) }
-                }
-            }
-        }
-        return top.sorted().map { Hit(record: record(at: $0.slot), distance: $0.distance) }
-    }
-
-    /// Exact top-k over live, unexpired records passing `filter`.
-    public func search(_ query: [Float], k: Int, filter: Filter?, now: Int64) -> [Hit] {
-        let scan = FlatScan(metric: metric, dimension: dimension)
-        let filter = filter.flatMap { $0.isTrivial ? nil : $0 }
-        let candidates = vectors.withUnsafeBufferPointer { v in
-            inverseNorms.withUnsafeBufferPointer { norms in
-                live.withUnsafeBufferPointer { live in
-                    expiresAt.withUnsafeBufferPointer { expires in
-                        scan.search(
-                            query: query, k: k, vectors: v.baseAddress ?? UnsafePointer(bitPattern: 16)!,
-                            inverseNorms: norms.baseAddress, count: live.count
-                        ) { slot in
-                            live[slot] && expires[slot] > now && (filter?.matches(metadata[slot]) ?? true)
-                        }
-                    }
-                }
-            }
-        }
-        return candidates.map { Hit(record: record(at: $0.slot), distance: $0.distance) }
-    }
+    /// Segments loaded, by id.
+    var segmentIds: [String] { view.segments.map(\.data.id) }
 
     // MARK: writes
 
     /// Applies one committed WAL object. Entries at or below `appliedSequence` are ignored.
     public mutating func apply(_ entries: [WALEntry], sequence: Int64) {
         guard sequence > appliedSequence else { return }
-        for entry in entries {
-            switch entry.operation {
-            case .insert, .upsert, .update: put(entry.record)
-            case .delete: remove(entry.record.id)
-            }
-        }
+        for entry in entries { append(entry.record, deleted: entry.operation == .delete, sequence: sequence) }
         appliedSequence = sequence
     }
 
-    /// Applies one segment's rows (segments in manifest order: later wins).
-    public mutating func apply(segmentRows rows: [SegmentRow]) {
-        for row in rows {
-            if row.deleted { remove(row.record.id) } else { put(row.record) }
-        }
+    private mutating func append(_ record: VectorRecord, deleted: Bool, sequence: Int64) {
+        if let t = tailRowOf[record.id] { view.markTailSuperseded(t) } else { view.maskSegmentRow(of: record.id) }
+        tailRowOf[record.id] = view.appendTail(record, deleted: deleted, sequence: sequence)
     }
 
-    /// Declares every WAL entry up to `sequence` applied (its segments are loaded).
-    public mutating func markApplied(through sequence: Int64) {
-        appliedSequence = max(appliedSequence, sequence)
+    /// Rebuilds over a manifest's segments (in its order) holding the WAL
+    /// through `walThrough`: tail entries it covers are dropped, newer ones kept.
+    mutating func rebase(onto segments: [LoadedSegment], walThrough: Int64) {
+        let kept = view.tail.rows(after: walThrough)
+        view = CollectionView(dimension: dimension, metric: metric, segments: segments)
+        tailRowOf = [:]
+        for row in kept { append(row.record, deleted: row.deleted, sequence: row.sequence) }
+        appliedSequence = max(appliedSequence, walThrough)
     }
 
-    private mutating func put(_ r: VectorRecord) {
-        precondition(r.vector.count == dimension, "WAL record of the wrong dimension")
-        let slot: Int
-        if let existing = slotOf[r.id] {
-            slot = existing
-        } else if let free = freeSlots.popLast() {
-            slot = free
-            slotOf[r.id] = slot
-        } else {
-            slot = live.count
-            slotOf[r.id] = slot
-            ids.append("")
-            vectors.append(contentsOf: repeatElement(0, count: dimension))
-            inverseNorms.append(0)
-            metadata.append([:])
-            timestamps.append(0)
-            expiresAt.append(0)
-            versions.append(0)
-            live.append(false)
-            covered.append(false)
-        }
-        ids[slot] = r.id
-        vectors.withUnsafeMutableBufferPointer { dst in
-            r.vector.withUnsafeBufferPointer { src in
-                (dst.baseAddress! + slot * dimension).update(from: src.baseAddress!, count: dimension)
-            }
-        }
-        inverseNorms[slot] = r.vector.withUnsafeBufferPointer { DistanceKernels.inverseNorm($0.baseAddress!, dimension) }
-        metadata[slot] = r.metadata
-        timestamps[slot] = r.timestamp
-        expiresAt[slot] = r.expiresAt ?? .max
-        versions[slot] = r.version
-        live[slot] = true
-        covered[slot] = false
-    }
+    // MARK: search
 
-    private mutating func remove(_ id: String) {
-        guard let slot = slotOf.removeValue(forKey: id) else { return }
-        live[slot] = false
-        ids[slot] = ""
-        metadata[slot] = [:]
-        covered[slot] = false
-        freeSlots.append(slot)
+    typealias Hit = CollectionView.Hit
+
+    /// Exact top-k over live, unexpired records passing `filter`.
+    func search(_ query: [Float], k: Int, filter: Filter?, now: Int64) -> [Hit] {
+        view.search(query, k: k, filter: filter, now: now, width: nil)
     }
 }

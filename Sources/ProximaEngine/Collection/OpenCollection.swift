@@ -57,14 +57,15 @@ public struct OpenCollection: Sendable {
         let now = handle.settings.clock.nowMicros()
         let width = request.exact ? nil : Self.width(config, targetRecall: request.targetRecall)
         let (k, filter, threshold) = (request.k, request.filter, request.threshold)
-        return try await convertingErrors {
-            try await handle.read { state in
-                request.queries.map { q in
-                    state.search(q, k: k, filter: filter, now: now, width: width).compactMap { hit in
-                        let score = metric.score(fromDistance: hit.distance)
-                        if let threshold, score < threshold { return nil }
-                        return SearchHit(record: hit.record, distance: hit.distance, score: score)
-                    }
+        // Searched outside the handle (a slow query holds up no write) and off the cooperative pool.
+        let view = try await convertingErrors { try await handle.snapshot(request.consistency) }
+        let queries = request.queries
+        return await ComputeQueue.run {
+            queries.map { q in
+                view.search(q, k: k, filter: filter, now: now, width: width).compactMap { hit in
+                    let score = metric.score(fromDistance: hit.distance)
+                    if let threshold, score < threshold { return nil }
+                    return SearchHit(record: hit.record, distance: hit.distance, score: score)
                 }
             }
         }

@@ -1,6 +1,7 @@
 import ProximaCore
 
-/// Thresholds for flush, compaction and garbage collection: engine-wide
+/// Thresholds for flush, compaction and garbage collection, and how long
+/// cached catalog and manifest reads are trusted: engine-wide
 /// defaults, overridden per collection by its settings (the seed's names);
 /// and the wall clock that records, expiries and grace periods are read by.
 public struct MaintenanceSettings: Sendable {
@@ -19,6 +20,17 @@ public struct MaintenanceSettings: Sendable {
     public var orphanSegmentAgeMicros: Int64 = 3600 * 1_000_000
     /// Segments with fewer live rows get no ANN index (an exact scan of them is as fast).
     public var indexMinRows = 2_000
+    /// How long a process trusts its last listing of a collection's manifests
+    /// before listing again (also bounded by half the GC grace period, which
+    /// is what makes skipping the listing safe): how soon a flush elsewhere
+    /// shows up here as segments and indexes instead of WAL tail.
+    public var manifestRecheck: Duration = .seconds(1)
+    /// How stale an `eventual` read may be: it skips the WAL probe when the
+    /// last catch-up is younger than this.
+    public var eventualStaleness: Duration = .seconds(1)
+    /// How long a reader trusts a collection's catalog entry (its config, and
+    /// that it exists) before reading it again; writes always read it.
+    public var catalogRecheck: Duration = .seconds(1)
     /// The time of day for timestamps, TTL, job ids and grace periods (tests move it by hand).
     public var clock: any WallClock = SystemClock()
 

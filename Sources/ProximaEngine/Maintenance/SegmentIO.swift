@@ -20,9 +20,12 @@ struct SegmentIO: Sendable {
 
     func write(_ rows: [SegmentRow], jobId: String, now: Int64) async throws -> Manifest.Segment {
         let id = Self.newSegmentId(now: now)
-        let bytes = try SegmentCodec.encode(
-            rows, dimension: config.dimension, fields: config.filterableFields,
-            info: ["collection_id": .string(config.id), "segment_id": .string(id), "job_id": .string(jobId)])
+        let config = config
+        let bytes = try await ComputeQueue.run {
+            try SegmentCodec.encode(
+                rows, dimension: config.dimension, fields: config.filterableFields,
+                info: ["collection_id": .string(config.id), "segment_id": .string(id), "job_id": .string(jobId)])
+        }
         try await storage.put(layout.segmentDataKey(config.id, segment: id), bytes, condition: .createOnly)
         var minV = Int64.max, maxV = Int64.min
         var earliest: Int64?
@@ -34,11 +37,11 @@ struct SegmentIO: Sendable {
             if let e = r.record.expiresAt, !r.deleted { earliest = min(earliest ?? e, e) }
         }
         var indexFile: Manifest.IndexFile?
-        if let index = SegmentIndex.build(config: config, rows: rows, minRows: indexMinRows) {
-            let encoded = index.encode()
-            try await storage.put(
-                layout.segmentIndexKey(config.id, segment: id, kind: index.kind.rawValue), encoded, condition: .createOnly)
-            indexFile = Manifest.IndexFile(kind: index.kind.rawValue, bytes: encoded.count, crc32c: CRC32C.checksum(encoded))
+        let minRows = indexMinRows
+        let built = await ComputeQueue.run { SegmentIndex.build(config: config, rows: rows, minRows: minRows).map { ($0.kind, $0.encode()) } }
+        if let (kind, encoded) = built {
+            try await storage.put(layout.segmentIndexKey(config.id, segment: id, kind: kind.rawValue), encoded, condition: .createOnly)
+            indexFile = Manifest.IndexFile(kind: kind.rawValue, bytes: encoded.count, crc32c: CRC32C.checksum(encoded))
         }
         return Manifest.Segment(
             id: id, rows: rows.count, tombstones: tombstones, bytes: bytes.count, crc32c: CRC32C.checksum(bytes),
@@ -58,7 +61,7 @@ struct SegmentIO: Sendable {
             throw ProximaError(.storageCorrupted, "index of segment \(segment.id) of '\(config.name)' is damaged (checksum mismatch)")
         }
         do {
-            return try SegmentIndex.decode(bytes)
+            return try await ComputeQueue.run { try SegmentIndex.decode(bytes) }
         } catch {
             throw ProximaError(.storageCorrupted, "index of segment \(segment.id) of '\(config.name)' is unreadable: \(error)")
         }
@@ -80,7 +83,7 @@ struct SegmentIO: Sendable {
             throw Missing(segment: segment.id)
         }
         do {
-            let decoded = try SegmentCodec.decode(bytes, checksum: segment.crc32c)
+            let decoded = try await ComputeQueue.run { try SegmentCodec.decode(bytes, checksum: segment.crc32c) }
             guard decoded.rows.count == segment.rows else { throw FormatError("\(decoded.rows.count) rows, manifest says \(segment.rows)") }
             return decoded.rows
         } catch {

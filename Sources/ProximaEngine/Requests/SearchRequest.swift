@@ -18,11 +18,13 @@ public struct SearchRequest: Sendable {
     public var exact: Bool
     /// Each segment index's width from the recall it measured at build, in (0, 1].
     public var targetRecall: Double?
+    public var consistency: Consistency
 
     public init(
         collection: CollectionPath, queries: [[Float]], k: Int = 10, filter: Filter? = nil, threshold: Float? = nil,
-        exact: Bool = false, targetRecall: Double? = nil
+        exact: Bool = false, targetRecall: Double? = nil, consistency: Consistency = .strong
     ) {
+        self.consistency = consistency
         self.collection = collection
         self.queries = queries
         self.k = k
@@ -47,6 +49,14 @@ public struct SearchRequest: Sendable {
             throw ProximaError(.invalidRequest, "'target_recall' must be in (0, 1]")
         }
     }
+}
+
+/// What a read must see. `strong` (the default): every write acknowledged
+/// before it started, for one object-store request when the process is warm.
+/// `eventual`: what this process saw at most `MaintenanceSettings.eventualStaleness`
+/// ago (1 s by default), with no request at all when warm.
+public enum Consistency: String, Sendable {
+    case strong, eventual
 }
 
 /// One result: the record as stored, its distance in the metric's own terms,

@@ -8,8 +8,13 @@ import ProximaCore
 /// ```
 /// "PXIVF001" | u32 metric | u32 dimension | u32 codes | u32 lists | u64 count | u32 pq subspaces | u32 0
 /// | u64 seed | 8 × (u64 offset, u64 length) sections | padding to 192 bytes | 64-byte aligned sections:
-/// quantizer floats, centroids, list offsets (u64, lists + 1), ids (i32; none when slots are positions), codes, vectors
+/// quantizer floats, centroids, [list radii (f32 × lists, inner product only)], list offsets (u64, lists + 1),
+/// ids (i32; none when slots are positions), codes, vectors
 /// ```
+///
+/// The section table's slots are, in order: quantizer, centroids, list offsets,
+/// ids, codes, vectors, list radii; the radii lie between the centroids and the
+/// list offsets in the file, so they are part of the prefix.
 extension IVFIndex {
     static let magic: [UInt8] = Array("PXIVF001".utf8)
     /// 48 bytes of fields and 8 section entries, padded to a multiple of 64.
@@ -19,6 +24,8 @@ extension IVFIndex {
     public struct FileLayout: Sendable, Equatable {
         public var quantizer: Range<Int>
         public var centroids: Range<Int>
+        /// Empty unless the metric is the inner product.
+        public var listRadii: Range<Int>
         public var listOffsets: Range<Int>
         public var ids: Range<Int>
         public var codes: Range<Int>
@@ -42,10 +49,13 @@ extension IVFIndex {
         // The header is a multiple of 64 bytes, so alignment within the body is alignment in the file.
         quantizerFloats.withUnsafeBytes { section($0) }
         centroids.withUnsafeBytes { section($0) }
+        listRadii.withUnsafeBytes { section($0) }
+        let radii = sections.removeLast()
         listOffsets64.withUnsafeBytes { section($0) }
         ids.withUnsafeBytes { section($0) }
         codes.withUnsafeBytes { section($0) }
         vectors.withUnsafeBytes { section($0) }
+        sections.append(radii)
         var w = ByteWriter()
         w.bytes(Self.magic)
         w.u32(UInt32(DistanceMetric.allCases.firstIndex(of: metric)!))
@@ -81,7 +91,16 @@ extension IVFIndex {
             ranges.append(offset..<(offset + length))
             end = offset + length
         }
-        return FileLayout(quantizer: ranges[0], centroids: ranges[1], listOffsets: ranges[2], ids: ranges[3], codes: ranges[4], vectors: ranges[5])
+        // Radii (slot 7) sit between the centroids and the list offsets; files from before them have none.
+        let offset = Int(clamping: try r.u64()), length = Int(clamping: try r.u64())
+        var radii = ranges[2].lowerBound..<ranges[2].lowerBound
+        if length > 0 {
+            guard offset >= ranges[1].upperBound, length <= ranges[2].lowerBound - offset else { throw FormatError("IVF radii outside their place") }
+            radii = offset..<(offset + length)
+        }
+        return FileLayout(
+            quantizer: ranges[0], centroids: ranges[1], listRadii: radii, listOffsets: ranges[2], ids: ranges[3], codes: ranges[4],
+            vectors: ranges[5])
     }
 
     public init(serialized data: [UInt8]) throws(FormatError) {
@@ -93,7 +112,7 @@ extension IVFIndex {
         let vectors = try reader.array(Float.self, count: layout.vectors.count / 4)
         self.init(
             metric: skeleton.metric, dimension: skeleton.dimension, parameters: skeleton.parameters, count: skeleton.count,
-            centroids: skeleton.centroids, listOffsets: skeleton.listOffsets, ids: ids, vectors: vectors, codes: Array(data[layout.codes]),
+            centroids: skeleton.centroids, listOffsets: skeleton.listOffsets, listRadii: skeleton.listRadii, ids: ids, vectors: vectors, codes: Array(data[layout.codes]),
             quantizer: skeleton.quantizer, productQuantizer: skeleton.productQuantizer, binaryQuantizer: skeleton.binaryQuantizer)
     }
 
@@ -123,14 +142,14 @@ extension IVFIndex {
         var reader = ByteReader(data)
         reader.offset = layout.listOffsets.lowerBound
         let offsets = try reader.array(UInt64.self, count: layout.listOffsets.count / 8).map { Int(clamping: $0) }
-        let centroids = try floats(layout.centroids), q = try floats(layout.quantizer)
+        let centroids = try floats(layout.centroids), q = try floats(layout.quantizer), radii = try floats(layout.listRadii)
         let rowBytes = switch codes {
         case .flat: 0
         case .sq8: dim
         case .pq: subspaces
         case .rabitq: BinaryQuantizer(dimension: dim, seed: seed).rowBytes
         }
-        guard centroids.count == lists * dim, offsets.count == lists + 1, offsets.first == 0, offsets.last == count,
+        guard centroids.count == lists * dim, radii.isEmpty || radii.count == lists, offsets.count == lists + 1, offsets.first == 0, offsets.last == count,
             zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }), layout.ids.count == count * 4 || layout.ids.isEmpty,
             layout.vectors.count == count * dim * 4, layout.codes.count == count * rowBytes, layout.vectors.upperBound == fileSize
         else { throw FormatError("IVF sections do not agree") }
@@ -153,7 +172,7 @@ extension IVFIndex {
         let skeleton = IVFIndex(
             metric: DistanceMetric.allCases[metricCode], dimension: dim,
             parameters: Parameters(nLists: lists, codes: codes, pqSubspaces: codes == .pq ? subspaces : nil, seed: seed), count: count,
-            centroids: centroids, listOffsets: offsets, ids: [], vectors: [], codes: [], quantizer: scalar, productQuantizer: product,
+            centroids: centroids, listOffsets: offsets, listRadii: radii, ids: [], vectors: [], codes: [], quantizer: scalar, productQuantizer: product,
             binaryQuantizer: binary)
         return (skeleton, layout)
     }

@@ -28,6 +28,10 @@ public struct IVFIndex: Sendable {
     public private(set) var centroids: [Float]
     /// List `l` is positions `listOffsets[l] ..< listOffsets[l + 1]`.
     public private(set) var listOffsets: [Int]
+    /// For inner products: each list's radius, the largest distance of one of
+    /// its vectors from its centroid, so `q·c + |q|·r` bounds `q·x` over the
+    /// list (empty for the other metrics, which rank lists by distance).
+    public private(set) var listRadii: [Float]
     /// Caller's slot for each position; empty when slots are positions
     /// (`renumberedByPosition`), which saves 4 bytes a vector.
     public private(set) var ids: [Int32]
@@ -108,6 +112,7 @@ public struct IVFIndex: Sendable {
         self.centroids = centroids
         self.centroidGraph = Self.graph(over: centroids, dimension: dim)
         self.listOffsets = offsets
+        self.listRadii = metric == .dotProduct ? Self.radii(ordered, listOffsets: offsets, centroids: centroids, dimension: dim) : []
         self.ids = ids
         self.vectors = ordered
         var scalar: ScalarQuantizer?, product: ProductQuantizer?, binary: BinaryQuantizer?
@@ -141,6 +146,19 @@ public struct IVFIndex: Sendable {
         self.productQuantizer = product
         self.binaryQuantizer = binary
         self.codes = codes
+    }
+
+    /// Per list, the largest distance of its rows from its centroid.
+    static func radii(_ rows: [Float], listOffsets offsets: [Int], centroids: [Float], dimension dim: Int) -> [Float] {
+        rows.withUnsafeBufferPointer { v in
+            centroids.withUnsafeBufferPointer { c in
+                (0..<(offsets.count - 1)).map { l in
+                    var r: Float = 0
+                    for p in offsets[l]..<offsets[l + 1] { r = max(r, DistanceKernels.squaredL2(v.baseAddress! + p * dim, c.baseAddress! + l * dim, dim)) }
+                    return r.squareRoot()
+                }
+            }
+        }
     }
 
     /// Binary code rows of the `rows` in each list, from their residuals to the list's centroid.
@@ -188,7 +206,7 @@ public struct IVFIndex: Sendable {
     /// An index from its stored parts (see `IVFIndex+Serialization`); without
     /// ids, codes and vectors it is the skeleton a ranged search starts from.
     init(
-        metric: DistanceMetric, dimension: Int, parameters: Parameters, count: Int, centroids: [Float], listOffsets: [Int], ids: [Int32],
+        metric: DistanceMetric, dimension: Int, parameters: Parameters, count: Int, centroids: [Float], listOffsets: [Int], listRadii: [Float], ids: [Int32],
         vectors: [Float], codes: [UInt8], quantizer: ScalarQuantizer?, productQuantizer: ProductQuantizer?,
         binaryQuantizer: BinaryQuantizer?
     ) {
@@ -199,6 +217,7 @@ public struct IVFIndex: Sendable {
         self.centroids = centroids
         self.centroidGraph = Self.graph(over: centroids, dimension: dimension)
         self.listOffsets = listOffsets
+        self.listRadii = listRadii
         self.ids = ids
         self.vectors = vectors
         self.codes = codes
@@ -270,8 +289,19 @@ public struct IVFIndex: Sendable {
 
     /// The `nProbes` lists whose centroids are nearest, with the squared
     /// distance to each: by a scan or, when there are many, their graph.
+    /// For inner products, the lists whose bound `q·c + |q|·r` on any of
+    /// their rows' products is largest (its negation is the distance):
+    /// ranking by the centroid alone under-serves large-norm rows in wide lists.
     func nearestLists(_ q: UnsafePointer<Float>, _ nProbes: Int) -> [TopK.Candidate] {
         let dim = dimension, wanted = min(nProbes, listCount)
+        if metric == .dotProduct, listRadii.count == listCount {
+            let qNorm = DistanceKernels.dot(q, q, dim).squareRoot()
+            var probe = TopK(k: wanted)
+            centroids.withUnsafeBufferPointer { c in
+                for l in 0..<listCount { probe.insert(slot: l, distance: -(DistanceKernels.dot(q, c.baseAddress! + l * dim, dim) + qNorm * listRadii[l])) }
+            }
+            return probe.sorted()
+        }
         if let centroidGraph {
             return centroidGraph.search(Array(UnsafeBufferPointer(start: q, count: dim)), k: wanted, ef: max(64, 2 * nProbes)).map {
                 TopK.Candidate(slot: Int($0.slot), distance: $0.distance * $0.distance)

@@ -1,0 +1,201 @@
+import Dispatch
+import Foundation
+import ProximaCore
+import Synchronization
+import ProximaFormat
+import ProximaIndex
+
+/// A snapshot of a collection as of one WAL sequence: the manifest's
+/// segments (shared, immutable) with a mask of the rows something newer
+/// replaced, and the WAL tail after them. A value: a query takes one and
+/// searches it without holding the collection, while writes go on and change
+/// only their own copy (the masks and the tail chunk they touch).
+struct CollectionView: Sendable {
+    struct SegmentView: Sendable {
+        let data: LoadedSegment
+        /// Rows not to answer: tombstones, and rows a newer segment or the tail replaces.
+        var masked: Bitset
+    }
+
+    let dimension: Int
+    let metric: DistanceMetric
+    private(set) var segments: [SegmentView] = []
+    private(set) var tail: WALTail
+
+    init(dimension: Int, metric: DistanceMetric) {
+        self.dimension = dimension
+        self.metric = metric
+        tail = WALTail(dimension: dimension)
+    }
+
+    /// Segments in manifest order (a later one's rows win), masked against each other.
+    init(dimension: Int, metric: DistanceMetric, segments: [LoadedSegment]) {
+        self.init(dimension: dimension, metric: metric)
+        var masks = segments.map { s in
+            var m = s.shadowed
+            for r in 0..<s.count where s.tombstones[r] { m[r] = true }
+            return m
+        }
+        // Each pair once, from the smaller side: rows of the older segment whose id the newer one holds.
+        for j in segments.indices {
+            for i in 0..<j {
+                let (older, newer) = (segments[i], segments[j])
+                if newer.count <= older.count {
+                    for id in newer.ids { if let r = older.rowOf[id] { masks[i][Int(r)] = true } }
+                } else {
+                    for r in 0..<older.count where newer.rowOf[older.ids[r]] != nil { masks[i][r] = true }
+                }
+            }
+        }
+        self.segments = zip(segments, masks).map { SegmentView(data: $0, masked: $1) }
+    }
+
+    // MARK: changes (made by `CollectionState`)
+
+    /// Masks the newest segment row holding `id` (a write in the tail replaces it).
+    mutating func maskSegmentRow(of id: String) {
+        for i in segments.indices.reversed() {
+            if let r = segments[i].data.rowOf[id] {
+                segments[i].masked[Int(r)] = true
+                return
+            }
+        }
+    }
+
+    mutating func appendTail(_ record: VectorRecord, deleted: Bool, sequence: Int64) -> Int {
+        tail.append(record, deleted: deleted, sequence: sequence)
+    }
+
+    mutating func markTailSuperseded(_ row: Int) { tail.markSuperseded(row) }
+
+    // MARK: reads
+
+    /// The newest segment row for `id`: the record, or nil when deleted,
+    /// replaced by the tail, or absent (`found` says whether any segment names it).
+    func segmentRecord(_ id: String) -> (found: Bool, record: VectorRecord?) {
+        for s in segments.reversed() {
+            guard let r = s.data.rowOf[id].map(Int.init) else { continue }
+            if s.masked[r] { return (true, nil) }
+            return (true, s.data.record(at: r))
+        }
+        return (false, nil)
+    }
+
+    /// Calls `body` with every visible (neither deleted nor replaced) record
+    /// position: `.segment(i, row)` or `.tail(row)`, with its expiry and metadata.
+    func forEachVisible(_ body: (Position, Int64, [String: JSONValue]) -> Void) {
+        for (i, s) in segments.enumerated() {
+            let data = s.data
+            s.masked.forEachClear { r in body(.segment(i, r), data.expiresAt[r], data.metadata[r]) }
+        }
+        for (c, chunk) in tail.chunks.enumerated() {
+            for j in 0..<chunk.count where chunk.isVisible(j) {
+                body(.tail(c * WALTail.chunkRows + j), chunk.expiresAt[j], chunk.metadata[j])
+            }
+        }
+    }
+
+    enum Position: Hashable {
+        case segment(Int, Int)
+        case tail(Int)
+    }
+
+    func record(at p: Position) -> VectorRecord {
+        switch p {
+        case .segment(let i, let r): segments[i].data.record(at: r)
+        case .tail(let t): tail.record(at: t)
+        }
+    }
+
+    var indexedSegments: Int { segments.count { $0.data.index != nil } }
+
+    // MARK: search
+
+    struct Hit: Sendable {
+        var record: VectorRecord
+        var distance: Float
+    }
+
+    /// Top-k over live, unexpired records passing `filter`: through each
+    /// segment's index at `width`, exactly over the rest (unindexed segments,
+    /// the tail); exactly over everything when `width` is nil.
+    func search(_ query: [Float], k: Int, filter: Filter?, now: Int64, width: SegmentIndex.Width?) -> [Hit] {
+        guard k > 0 else { return [] }
+        let filter = filter.flatMap { $0.isTrivial ? nil : $0 }
+        let scan = FlatScan(metric: metric, dimension: dimension)
+        // Candidates from every source, their slot `source << 32 | row`.
+        var top = TopK(k: k)
+        for (i, s) in segments.enumerated() {
+            let data = s.data, masked = s.masked
+            let base = i << 32
+            if let width, let index = data.index {
+                let nodeRows = data.nodeRows
+                let hits = index.search(query, k: k, width: width, filtered: filter != nil) { node in
+                    let r = Int(nodeRows[Int(node)])
+                    return r >= 0 && !masked[r] && data.expiresAt[r] > now && (filter?.matches(data.metadata[r]) ?? true)
+                }
+                for h in hits { top.insert(slot: base | Int(nodeRows[Int(h.node)]), distance: h.distance) }
+                // Rows no node stands for (none, unless the index and segment disagree) are scanned.
+                for r in data.unindexedRows where !masked[r] && data.expiresAt[r] > now && (filter?.matches(data.metadata[r]) ?? true) {
+                    let d = data.vectors.withUnsafeBufferPointer { v in
+                        query.withUnsafeBufferPointer { q in
+                            metric.distance(
+                                q.baseAddress!, v.baseAddress! + r * dimension, dimension: dimension,
+                                inverseNormA: DistanceKernels.inverseNorm(q.baseAddress!, dimension), inverseNormB: data.inverseNorms[r])
+                        }
+                    }
+                    top.insert(slot: base | r, distance: d)
+                }
+                continue
+            }
+            let hits = data.vectors.withUnsafeBufferPointer { v in
+                data.inverseNorms.withUnsafeBufferPointer { norms in
+                    scan.search(query: query, k: k, vectors: v.baseAddress ?? UnsafePointer(bitPattern: 16)!, inverseNorms: norms.baseAddress, count: data.count) { r in
+                        !masked[r] && data.expiresAt[r] > now && (filter?.matches(data.metadata[r]) ?? true)
+                    }
+                }
+            }
+            for h in hits { top.insert(slot: base | h.slot, distance: h.distance) }
+        }
+        let tailSource = segments.count
+        for h in searchTail(query, k: k, filter: filter, now: now, scan: scan) {
+            top.insert(slot: tailSource << 32 | h.slot, distance: h.distance)
+        }
+        return top.sorted().map { c in
+            let source = c.slot >> 32, row = c.slot & 0xFFFF_FFFF
+            let p: Position = source == tailSource ? .tail(row) : .segment(source, row)
+            return Hit(record: record(at: p), distance: c.distance)
+        }
+    }
+
+    /// Exact top-k of the tail's visible rows (slots are tail rows), its
+    /// chunks scanned on all cores when there are enough of them.
+    private func searchTail(_ query: [Float], k: Int, filter: Filter?, now: Int64, scan: FlatScan) -> [TopK.Candidate] {
+        let chunks = tail.chunks
+        @Sendable func scanChunks(_ range: Range<Int>) -> TopK {
+            var top = TopK(k: k)
+            for c in range {
+                let chunk = chunks[c]
+                let hits = chunk.vectors.withUnsafeBufferPointer { v in
+                    chunk.inverseNorms.withUnsafeBufferPointer { norms in
+                        scan.search(query: query, k: k, vectors: v.baseAddress ?? UnsafePointer(bitPattern: 16)!, inverseNorms: norms.baseAddress, count: chunk.count) { j in
+                            chunk.isVisible(j) && chunk.expiresAt[j] > now && (filter?.matches(chunk.metadata[j]) ?? true)
+                        }
+                    }
+                }
+                for h in hits { top.insert(slot: c * WALTail.chunkRows + h.slot, distance: h.distance) }
+            }
+            return top
+        }
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount, chunks.count * WALTail.chunkRows * dimension / FlatScan.parallelChunkFloats)
+        guard workers > 1 else { return scanChunks(0..<chunks.count).sorted() }
+        let parts = Mutex([TopK](repeating: TopK(k: k), count: workers))
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let found = scanChunks((w * chunks.count / workers)..<((w + 1) * chunks.count / workers))
+            parts.withLock { $0[w] = found }
+        }
+        var top = TopK(k: k)
+        for p in parts.withLock({ $0 }) { top.merge(p) }
+        return top.sorted()
+    }
+}

@@ -1,0 +1,100 @@
+import ProximaCore
+import ProximaFormat
+import ProximaIndex
+
+/// One segment's rows and index, loaded and never changed afterwards: every
+/// snapshot of the collection that names the segment shares this one object,
+/// so neither a query nor a write copies it. What a later write supersedes is
+/// a mask beside it (`CollectionView.SegmentView`), not a change in here.
+final class LoadedSegment: Sendable {
+    let id: String
+    let dimension: Int
+    let ids: [String]
+    /// Row-major; a tombstone's row is zeros.
+    let vectors: [Float]
+    let inverseNorms: [Float]
+    let metadata: [[String: JSONValue]]
+    let timestamps: [Int64]
+    /// `Int64.max` where the record never expires.
+    let expiresAt: [Int64]
+    let versions: [Int64]
+    /// Rows that delete their id (hiding it in older segments).
+    let tombstones: Bitset
+    /// Rows another row of this segment replaces (a segment should hold an id once; if not, the newest wins).
+    let shadowed: Bitset
+    let rowOf: [String: Int32]
+    let index: SegmentIndex?
+    /// Per index node, the row it was built from (-1: none matches).
+    let nodeRows: [Int32]
+    /// With an index: live rows no node stands for (searched exactly; normally none).
+    let unindexedRows: [Int]
+
+    var count: Int { ids.count }
+
+    init(id: String, rows: [SegmentRow], dimension: Int, index: SegmentIndex?) {
+        self.id = id
+        self.dimension = dimension
+        let n = rows.count
+        var ids: [String] = [], metadata: [[String: JSONValue]] = []
+        var timestamps: [Int64] = [], expires: [Int64] = [], versions: [Int64] = []
+        ids.reserveCapacity(n)
+        metadata.reserveCapacity(n)
+        timestamps.reserveCapacity(n)
+        expires.reserveCapacity(n)
+        versions.reserveCapacity(n)
+        var vectors = [Float](repeating: 0, count: n * dimension)
+        var norms = [Float](repeating: 0, count: n)
+        var tombstones = Bitset(count: n), shadowed = Bitset(count: n)
+        var rowOf = [String: Int32](minimumCapacity: n)
+        for (r, row) in rows.enumerated() {
+            let rec = row.record
+            ids.append(rec.id)
+            metadata.append(rec.metadata)
+            timestamps.append(rec.timestamp)
+            expires.append(rec.expiresAt ?? .max)
+            versions.append(rec.version)
+            if row.deleted {
+                tombstones[r] = true
+            } else {
+                vectors.withUnsafeMutableBufferPointer { dst in
+                    rec.vector.withUnsafeBufferPointer { src in
+                        (dst.baseAddress! + r * dimension).update(from: src.baseAddress!, count: dimension)
+                        norms[r] = DistanceKernels.inverseNorm(src.baseAddress!, dimension)
+                    }
+                }
+            }
+            if let other = rowOf[rec.id] {
+                if versions[Int(other)] > rec.version {
+                    shadowed[r] = true
+                    continue
+                }
+                shadowed[Int(other)] = true
+            }
+            rowOf[rec.id] = Int32(r)
+        }
+        var nodeRows: [Int32] = []
+        var unindexed: [Int] = []
+        if let index {
+            nodeRows = [Int32](repeating: -1, count: index.nodeIds.count)
+            var covered = Bitset(count: n)
+            for j in 0..<index.nodeIds.count {
+                if let r = rowOf[index.nodeIds[j]], versions[Int(r)] == index.nodeVersions[j], !tombstones[Int(r)], !covered[Int(r)] {
+                    nodeRows[j] = r
+                    covered[Int(r)] = true
+                }
+            }
+            unindexed = (0..<n).filter { !covered[$0] && !tombstones[$0] && !shadowed[$0] }
+        }
+        self.unindexedRows = unindexed
+        (self.ids, self.vectors, self.inverseNorms, self.metadata) = (ids, vectors, norms, metadata)
+        (self.timestamps, self.expiresAt, self.versions) = (timestamps, expires, versions)
+        (self.tombstones, self.shadowed, self.rowOf, self.index, self.nodeRows) = (tombstones, shadowed, rowOf, index, nodeRows)
+    }
+
+    func record(at row: Int) -> VectorRecord {
+        VectorRecord(
+            id: ids[row], vector: tombstones[row] ? [] : Array(vectors[(row * dimension)..<((row + 1) * dimension)]),
+            metadata: metadata[row], timestamp: timestamps[row], expiresAt: expiresAt[row] == .max ? nil : expiresAt[row],
+            version: versions[row])
+    }
+}

@@ -1,0 +1,111 @@
+import ProximaCloud
+import ProximaTesting
+import Testing
+@testable import ProximaCore
+@testable import ProximaEngine
+
+/// What a query costs and holds: requests to the object store per warm
+/// query, and that searching never holds up the collection's writes.
+@Suite struct ReadPathTests {
+    func engine(_ storage: MemoryStorage, clock: ManualClock = ManualClock(), manifestRecheck: Duration = .seconds(30)) -> Engine {
+        var settings = MaintenanceSettings()
+        settings.clock = clock
+        settings.flushThresholdBytes = 1 << 40
+        settings.manifestRecheck = manifestRecheck
+        settings.catalogRecheck = .seconds(30)
+        settings.eventualStaleness = .seconds(30)
+        return Engine(storage: storage, maintenance: settings, logger: quietLogger)
+    }
+
+    func requests(_ storage: MemoryStorage) -> Int {
+        [Faults.Operation.get, .head, .list, .put, .delete].reduce(0) { $0 + storage.faults.calls($1) }
+    }
+
+    func query(_ engine: Engine, _ v: [Float], consistency: Consistency = .strong) async throws -> [String] {
+        try await engine.search(
+            SearchRequest(collection: "c", queries: [v], k: 3, consistency: consistency)
+        )[0].map(\.record.id)
+    }
+
+    /// A warm, strongly consistent query costs one request (the WAL probe);
+    /// an eventual one none; and a strong one still sees what another process
+    /// wrote a moment ago, flushed or not.
+    @Test func warmQueriesCostOneRequestAndStayConsistent() async throws {
+        let storage = MemoryStorage()
+        let reader = engine(storage), writer = engine(storage)
+        _ = try await writer.createCollection(CollectionSpec(name: "c", dimension: 2, distanceMetric: .euclidean), tenant: .default)
+        for i in 0..<50 { _ = try await writer.write("c", .insert([.init(id: "v\(i)", vector: [Float(i), 0])], upsert: false)) }
+        _ = try await writer.requestJob("c", kind: .flush, wait: true)
+        _ = try await writer.write("c", .insert([.init(id: "tail", vector: [100, 0])], upsert: false))
+
+        #expect(try await query(reader, [100, 0]).first == "tail")
+        var before = requests(storage)
+        for i in 0..<20 { #expect(try await query(reader, [Float(i), 0]).first == "v\(i)") }
+        #expect(requests(storage) - before == 20, "strong warm queries: one request each")
+        before = requests(storage)
+        _ = try await reader.getVector("c", id: "v3")
+        #expect(requests(storage) - before == 1)
+
+        before = requests(storage)
+        for i in 0..<20 { _ = try await query(reader, [Float(i), 0], consistency: .eventual) }
+        #expect(requests(storage) == before, "eventual warm queries: no request")
+
+        // Strong reads see a write made elsewhere at once; eventual ones may lag by the staleness bound.
+        _ = try await writer.write("c", .insert([.init(id: "new", vector: [200, 0])], upsert: false))
+        _ = try await writer.write("c", .delete(ids: ["v7"], requireExisting: true))
+        #expect(try await query(reader, [200, 0]).first == "new")
+        #expect(try await query(reader, [7, 0]).first != "v7")
+        // A flush elsewhere changes nothing a query sees, before or after this process notices it.
+        _ = try await writer.requestJob("c", kind: .flush, wait: true)
+        #expect(try await query(reader, [200, 0]).first == "new")
+        #expect(try await reader.open("c").stats().vectorCount == 51)
+    }
+
+    /// A process that lists manifests again after `manifestRecheck` serves the
+    /// flushed records from segments with their indexes, not from its tail.
+    @Test func aNewManifestIsPickedUpAfterTheRecheckInterval() async throws {
+        let storage = MemoryStorage()
+        let reader = engine(storage, manifestRecheck: .milliseconds(50)), writer = engine(storage)
+        _ = try await writer.createCollection(CollectionSpec(name: "c", dimension: 2, distanceMetric: .euclidean), tenant: .default)
+        for i in 0..<10 { _ = try await writer.write("c", .insert([.init(id: "v\(i)", vector: [Float(i), 0])], upsert: false)) }
+        #expect(try await reader.open("c").stats().segmentCount == 0)
+        _ = try await writer.requestJob("c", kind: .flush, wait: true)
+        try await Task.sleep(for: .milliseconds(60))
+        let stats = try await reader.open("c").stats()
+        #expect(stats.segmentCount == 1 && stats.unflushedWALBytes == 0 && stats.vectorCount == 10)
+        #expect(try await query(reader, [4, 0]).first == "v4")
+    }
+
+    /// A search runs on a snapshot, outside the collection: writes to the
+    /// same collection are acknowledged while a long search is still running.
+    @Test func searchesDoNotHoldUpWrites() async throws {
+        let storage = MemoryStorage()
+        let engine = engine(storage)
+        let dim = 32
+        _ = try await engine.createCollection(CollectionSpec(name: "c", dimension: dim), tenant: .default)
+        var rng = SplitMix64(seed: 7)
+        var batch: [WriteIntent.NewRecord] = []
+        for i in 0..<20_000 {
+            batch.append(.init(id: "v\(i)", vector: (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) }))
+            if batch.count == 5_000 {
+                _ = try await engine.write("c", .insert(batch, upsert: false))
+                batch = []
+            }
+        }
+        let queries = (0..<400).map { _ in (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) } }
+        let search = Task {
+            _ = try await engine.search(SearchRequest(collection: "c", queries: queries, k: 10, exact: true))
+            return ContinuousClock.now
+        }
+        // Let the search take its snapshot, then write while it scans.
+        try await Task.sleep(for: .milliseconds(200))
+        var written: [ContinuousClock.Instant] = []
+        for i in 0..<5 {
+            _ = try await engine.write("c", .insert([.init(id: "w\(i)", vector: [Float](repeating: 0.5, count: dim))], upsert: false))
+            written.append(.now)
+        }
+        let searched = try await search.value
+        #expect(written.allSatisfy { $0 < searched }, "writes waited for the search")
+        #expect(try await engine.getVector("c", id: "w4").id == "w4")
+    }
+}
