@@ -35,6 +35,8 @@ public struct ProximaError: Error, Sendable, Equatable, CustomStringConvertible 
         case unsupportedMediaType = "unsupported_media_type"
         // 429
         case rateLimited = "rate_limited"
+        /// Writes arrive faster than flushes index them: the unindexed WAL passed `max_unindexed_bytes`.
+        case indexingBacklog = "indexing_backlog"
         // 503
         case storageUnavailable = "storage_unavailable"
         // 504: the caller's time budget (a function's deadline) ran out first
@@ -46,10 +48,13 @@ public struct ProximaError: Error, Sendable, Equatable, CustomStringConvertible 
 
     public let code: Code
     public let message: String
+    /// When trying again makes sense (429 and 503 answers carry it as `Retry-After`).
+    public let retryAfterSeconds: Int?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, retryAfterSeconds: Int? = nil) {
         self.code = code
         self.message = message
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     public var description: String { "\(code.rawValue): \(message)" }

@@ -11,6 +11,9 @@ struct BackgroundOptions: ParsableArguments {
     @Option(help: "Unflushed WAL (MiB) that triggers a flush, unless a collection sets max_wal_size_bytes.")
     var flushThresholdMb: Int = 32
 
+    @Option(help: "Unflushed WAL (MiB) past which writes get 429 indexing_backlog, unless a collection sets max_unindexed_bytes.")
+    var maxUnindexedMb: Int = 1024
+
     @Option(help: "Seconds unreferenced objects stay readable before garbage collection deletes them.")
     var gcGraceSeconds: Int = 600
 
@@ -20,12 +23,15 @@ struct BackgroundOptions: ParsableArguments {
     @Option(help: "Seconds a received job stays hidden from other workers (renewed while it runs).")
     var visibilityTimeout: Int = 120
 
-    var settings: MaintenanceSettings { Self.settings(flushThresholdMb: flushThresholdMb, gcGraceSeconds: gcGraceSeconds) }
+    var settings: MaintenanceSettings {
+        Self.settings(flushThresholdMb: flushThresholdMb, maxUnindexedMb: maxUnindexedMb, gcGraceSeconds: gcGraceSeconds)
+    }
 
     /// The engine's settings from the numbers people give (flags, or a function's environment).
-    static func settings(flushThresholdMb: Int, gcGraceSeconds: Int) -> MaintenanceSettings {
+    static func settings(flushThresholdMb: Int, maxUnindexedMb: Int, gcGraceSeconds: Int) -> MaintenanceSettings {
         var s = MaintenanceSettings()
         s.flushThresholdBytes = max(1, flushThresholdMb) << 20
+        s.maxUnindexedBytes = max(1, maxUnindexedMb) << 20
         s.gcGraceMicros = Int64(max(0, gcGraceSeconds)) * 1_000_000
         return s
     }

@@ -18,7 +18,7 @@ struct FunctionCommand: AsyncParsableCommand {
             PROXIMADB_STORAGE (storage URL), PROXIMADB_QUEUE (queue URL: an SQS queue URL, sqs://name, \
             dir:///path or inline), PROXIMADB_CACHE_DIR (disk cache, default /tmp/proximadb), PROXIMADB_CACHE_MB \
             (default 400), PROXIMADB_REDIS_URL (shared cache), PROXIMADB_LOG_LEVEL, \
-            PROXIMADB_TENANT (default 'default'), PROXIMADB_MAX_BODY_MB, PROXIMADB_GC_GRACE_SECONDS, \
+            PROXIMADB_TENANT (default 'default'), PROXIMADB_MAX_BODY_MB, PROXIMADB_GC_GRACE_SECONDS, PROXIMADB_MAX_UNINDEXED_MB, \
             PROXIMADB_FLUSH_THRESHOLD_MB; credentials from the AWS_* variables Lambda sets.
             """)
 
@@ -68,6 +68,7 @@ struct FunctionCommand: AsyncParsableCommand {
         let defaults = try BackgroundOptions.parse([])
         let settings = BackgroundOptions.settings(
             flushThresholdMb: env["PROXIMADB_FLUSH_THRESHOLD_MB"].flatMap(Int.init) ?? defaults.flushThresholdMb,
+            maxUnindexedMb: env["PROXIMADB_MAX_UNINDEXED_MB"].flatMap(Int.init) ?? defaults.maxUnindexedMb,
             gcGraceSeconds: env["PROXIMADB_GC_GRACE_SECONDS"].flatMap(Int.init) ?? defaults.gcGraceSeconds)
         var limits = RequestLimits()
         if let mb = env["PROXIMADB_MAX_BODY_MB"].flatMap(Int.init) { limits.maxBodyBytes = max(1, mb) << 20 }

@@ -17,6 +17,16 @@ import Testing
         return Engine(storage: storage, maintenance: settings, logger: quietLogger)
     }
 
+    /// The error `body` throws, or nil.
+    func failure(_ body: () async throws -> WriteOutcome) async -> ProximaError? {
+        do {
+            _ = try await body()
+            return nil
+        } catch {
+            return (error as? ProximaError) ?? ProximaError(.internalError, "\(error)")
+        }
+    }
+
     func requests(_ storage: MemoryStorage) -> Int {
         [Faults.Operation.get, .head, .list, .put, .delete].reduce(0) { $0 + storage.faults.calls($1) }
     }
@@ -107,5 +117,46 @@ import Testing
         let searched = try await search.value
         #expect(written.allSatisfy { $0 < searched }, "writes waited for the search")
         #expect(try await engine.getVector("c", id: "w4").id == "w4")
+    }
+
+    /// A writer faster than indexing (here: nobody runs the queued flushes)
+    /// gets 429 `indexing_backlog` with a retry time once the unindexed WAL
+    /// passes `max_unindexed_bytes`; what was acknowledged stays, the backlog
+    /// stays within the bound plus one write, and writes go through again
+    /// once a flush has run.
+    @Test func writesPastTheIndexingBacklogAreRefused() async throws {
+        let storage = MemoryStorage()
+        let clock = ManualClock()
+        let queue = MemoryQueue(clock: clock)
+        var settings = MaintenanceSettings()
+        settings.clock = clock
+        settings.flushThresholdBytes = 8 << 10
+        let engine = Engine(storage: storage, maintenance: settings, jobs: queue, logger: quietLogger)
+        _ = try await engine.createCollection(
+            CollectionSpec(name: "c", dimension: 8, distanceMetric: .euclidean, settings: ["max_unindexed_bytes": .int(32 << 10)]), tenant: .default)
+        var acknowledged: [String] = []
+        var refused: ProximaError?
+        for batch in 0..<100 {
+            let records = (0..<20).map { i in WriteIntent.NewRecord(id: "b\(batch)-\(i)", vector: [Float](repeating: Float(batch), count: 8)) }
+            refused = await failure { try await engine.write("c", .insert(records, upsert: false)) }
+            if refused != nil { break }
+            acknowledged += records.compactMap(\.id)
+        }
+        #expect(refused?.code == .indexingBacklog)
+        #expect((refused?.retryAfterSeconds ?? 0) >= 1)
+        let stats = try await engine.open("c").stats()
+        #expect(stats.unflushedWALBytes > 32 << 10 && stats.unflushedWALBytes < (32 << 10) + (8 << 10))
+        #expect(stats.oldestUnflushedWrite != nil)
+        #expect(stats.vectorCount == acknowledged.count)
+        #expect(queue.depth >= 1, "the flush was asked for")
+        // Indexing catches up: the queued flushes run, and writes are accepted again.
+        while let message = try await queue.receive(max: 1, visibilityTimeoutSeconds: 60, waitSeconds: 0).first {
+            try await engine.runJob(try #require(JobMessage(json: message.body)))
+            try await queue.delete(receipt: message.receipt)
+        }
+        _ = try await engine.write("c", .insert([.init(id: "after", vector: [Float](repeating: 1, count: 8))], upsert: false))
+        let fresh = Engine(storage: storage, maintenance: settings, logger: quietLogger)
+        #expect(try await fresh.open("c").stats().vectorCount == acknowledged.count + 1)
+        for id in acknowledged.shuffled().prefix(20) { #expect(try await fresh.getVector("c", id: id).id == id) }
     }
 }

@@ -1,6 +1,7 @@
 """The read path between processes: Redis as the tier handlers share, what a
 search costs in object-store requests (from /metrics), and /warm."""
 import json
+import time
 import os
 import re
 import subprocess
@@ -93,3 +94,102 @@ def test_warm_loads_a_collection_ahead_of_queries(server):
     assert warm["storage_requests"] >= 1 and warm["seconds"] >= 0
     missing = server.request("POST", "/collections/nope/warm")
     assert missing.status_code == 404 and missing.json()["error"] == "collection_not_found"
+
+
+def test_killed_handlers_never_serve_a_torn_or_damaged_cache_entry(data_dir, tmp_path):
+    """kill -9 while the disk cache is being filled, again and again, then
+    damage every entry left: each restart answers exactly as the store does."""
+    import random
+    import signal
+    import threading
+
+    cache = str(tmp_path / "cache")
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((4000, 16)).astype(np.float32)
+    extra = ["--cache-dir", cache, "--gc-grace-seconds", "600"]
+    server = Server(data_dir, extra=extra)
+    try:
+        server.ok("POST", "/collections", json={"name": "c", "dimension": 16, "distance_metric": "euclidean",
+                                                "indexing_algorithm": "ivf"})
+        for lo in range(0, 4000, 1000):
+            server.ok("POST", "/collections/c/vectors",
+                      json={"vectors": [{"id": f"v{i}", "vector": vectors[i].tolist()} for i in range(lo, lo + 1000)]})
+            server.ok("POST", "/collections/c/flush?wait=true")
+    finally:
+        server.stop()
+    queries = rng.standard_normal((20, 16)).astype(np.float32)
+    exact = [[f"v{i}" for i in np.argsort(((vectors - q) ** 2).sum(axis=1))[:5]] for q in queries]
+
+    def answers(s):
+        return [[h["id"] for h in s.ok("POST", "/collections/c/search", json={"vector": q.tolist(), "k": 5, "exact": True})["results"]]
+                for q in queries]
+
+    chooser = random.Random(11)
+    for _ in range(6):
+        s = Server(data_dir, extra=extra)
+        stop = threading.Event()
+
+        def load():
+            while not stop.is_set():
+                try:
+                    s.request("POST", "/collections/c/search", json={"vector": queries[0].tolist(), "k": 5}, timeout=5)
+                except Exception:
+                    return
+
+        t = threading.Thread(target=load)
+        t.start()
+        time.sleep(chooser.uniform(0.0, 0.3))
+        s.proc.send_signal(signal.SIGKILL)
+        s.proc.wait()
+        stop.set()
+        t.join()
+        s.log.close()
+        survivor = Server(data_dir, extra=extra)
+        try:
+            assert answers(survivor) == exact
+        finally:
+            survivor.stop()
+
+    entries = [os.path.join(d, f) for d, _, files in os.walk(cache) for f in files if "/entries" in d]
+    assert entries, "the disk cache holds nothing"
+    for path in entries:
+        with open(path, "r+b") as f:
+            size = os.path.getsize(path)
+            f.seek(size - 1)
+            last = f.read(1)
+            f.seek(size - 1)
+            f.write(bytes([last[0] ^ 0xFF]))
+    damaged = Server(data_dir, extra=extra)
+    try:
+        assert answers(damaged) == exact
+    finally:
+        damaged.stop()
+
+
+def test_writes_past_the_indexing_backlog_get_429_with_retry_after(server):
+    server.ok("POST", "/collections", json={"name": "c", "dimension": 32, "distance_metric": "euclidean",
+                                            "config": {"max_unindexed_bytes": 50000, "max_wal_size_bytes": 1000000000}})
+    acknowledged, refused = 0, None
+    for batch in range(200):
+        r = server.request("POST", "/collections/c/vectors",
+                           json={"vectors": [{"id": f"b{batch}-{i}", "vector": [float(batch)] * 32} for i in range(50)]})
+        if r.status_code == 429:
+            refused = r
+            break
+        assert r.status_code == 200, r.text
+        acknowledged += 50
+    assert refused is not None, "never refused"
+    assert refused.json()["error"] == "indexing_backlog"
+    retry = int(refused.headers["Retry-After"])
+    assert 1 <= retry <= 60
+    info = server.ok("GET", "/collections/c")
+    assert info["unflushed_wal_bytes"] > 50000 and info["oldest_unindexed_write_at"]
+    # The refusal asked for a flush (the threshold alone never would): once it ran, writes go through.
+    deadline = time.time() + 60
+    while True:
+        time.sleep(retry)
+        r = server.request("POST", "/collections/c/vectors", json={"vectors": [{"id": "after", "vector": [1.0] * 32}]})
+        if r.status_code == 200:
+            break
+        assert r.status_code == 429 and time.time() < deadline, r.text
+    assert server.ok("GET", "/collections/c")["vector_count"] == acknowledged + 1

@@ -8,7 +8,9 @@ enum Envelope {
     }
 
     static func failure(_ error: ProximaError) -> Response {
-        json(failureJSON(error), status: status(for: error.code))
+        var response = json(failureJSON(error), status: status(for: error.code))
+        if let seconds = error.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
+        return response
     }
 
     static func failureJSON(_ error: ProximaError) -> JSONValue {
@@ -38,7 +40,7 @@ enum Envelope {
         case .collectionExists, .vectorExists, .conflict: .conflict
         case .payloadTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
-        case .rateLimited: .tooManyRequests
+        case .rateLimited, .indexingBacklog: .tooManyRequests
         case .storageUnavailable: .serviceUnavailable
         case .deadlineExceeded: .gatewayTimeout
         case .storageCorrupted, .internalError: .internalServerError

@@ -154,6 +154,7 @@ public struct RESTRoutes: Sendable {
             o["manifest_version"] = .int(stats.manifestVersion)
             o["segment_count"] = .int(Int64(stats.segmentCount))
             o["unflushed_wal_bytes"] = .int(Int64(stats.unflushedWALBytes))
+            o["oldest_unindexed_write_at"] = stats.oldestUnflushedWrite.map { .string(Timestamp.rfc3339(micros: $0)) } ?? .null
             o["indexed_segment_count"] = .int(Int64(stats.indexedSegments))
         }
         return .object(o)

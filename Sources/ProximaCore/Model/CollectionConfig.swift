@@ -31,7 +31,7 @@ public struct CollectionConfig: Sendable, Equatable {
     /// Tunables from the seed (WAL thresholds, compaction, index parameters).
     /// Unknown keys are rejected so a typo never passes silently.
     public static let knownSettings: [String: JSONValueKind] = [
-        "max_wal_size_bytes": .integer, "min_files_for_compaction": .integer, "max_files_per_compaction": .integer,
+        "max_wal_size_bytes": .integer, "max_unindexed_bytes": .integer, "min_files_for_compaction": .integer, "max_files_per_compaction": .integer,
         "target_file_size_mb": .integer, "default_ttl_seconds": .integer,
         "m": .integer, "ef_construction": .integer, "ef_search": .integer,
         "n_lists": .integer, "n_probes": .integer, "pq_subvectors": .integer, "quantization": .string,

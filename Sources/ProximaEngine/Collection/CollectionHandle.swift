@@ -23,8 +23,8 @@ actor CollectionHandle {
     private(set) var state: CollectionState
     /// The newest manifest seen; `state` reflects it and the WAL after it.
     private(set) var manifest = Manifest.empty
-    /// Sizes of applied WAL objects the manifest does not cover yet.
-    private var unflushed: [(sequence: Int64, bytes: Int)] = []
+    /// Sizes of applied WAL objects the manifest does not cover yet, and when each was written.
+    private var unflushed: [(sequence: Int64, bytes: Int, writtenAt: Int64)] = []
     private var lastFlushRequest: (bytes: Int, at: Int64)?
     private var queue: [Pending] = []
     private var committing = false
@@ -166,14 +166,34 @@ actor CollectionHandle {
 
     private func applied(_ entries: [WALEntry], sequence: Int64, bytes: Int) {
         state.apply(entries, sequence: sequence)
-        if sequence > manifest.walThrough { unflushed.append((sequence, bytes)) }
+        if sequence > manifest.walThrough { unflushed.append((sequence, bytes, entries.first?.record.timestamp ?? 0)) }
+    }
+
+    /// When the oldest write no segment holds yet was made (nil: none).
+    var oldestUnflushedWrite: Int64? { unflushed.map(\.writtenAt).min() }
+
+    /// Refuses a write while the unindexed WAL is past its bound, after
+    /// checking for a flush this process has not seen yet.
+    private func checkBacklog() async throws {
+        guard unflushedBytes > settings.maxUnindexedBytes else { return }
+        try await catchUp(listingManifests: true)
+        let backlog = unflushedBytes
+        guard backlog > settings.maxUnindexedBytes else { return }
+        await requestFlushIfNeeded(force: true)
+        // Time for flushes to take the excess at a modest 16 MB/s.
+        let seconds = max(1, min(60, (backlog - settings.maxUnindexedBytes) / (16 << 20) + 1))
+        throw ProximaError(
+            .indexingBacklog,
+            "'\(config.name)' has \(backlog) bytes of writes not yet indexed (bound \(settings.maxUnindexedBytes)); try again in \(seconds) s",
+            retryAfterSeconds: seconds)
     }
 
     /// Asks for a flush once the unflushed WAL passes the threshold, and again
     /// if it grows by another threshold or a minute passes without a manifest.
-    private func requestFlushIfNeeded() async {
+    /// `force`: whatever the threshold (the backlog bound is passed).
+    private func requestFlushIfNeeded(force: Bool = false) async {
         let bytes = unflushedBytes
-        guard bytes >= settings.flushThresholdBytes else { return }
+        guard force || bytes >= settings.flushThresholdBytes else { return }
         let now = settings.clock.nowMicros()
         if let last = lastFlushRequest, bytes < last.bytes + settings.flushThresholdBytes, now - last.at < 60_000_000 { return }
         lastFlushRequest = (bytes, now)
@@ -220,6 +240,7 @@ actor CollectionHandle {
         return OpenCollection.Stats(
             vectorCount: state.liveCount(now: now), vectorBytes: state.vectorBytes, walSequence: state.appliedSequence,
             manifestVersion: manifest.version, segmentCount: manifest.segments.count, unflushedWALBytes: unflushedBytes,
+            oldestUnflushedWrite: oldestUnflushedWrite,
             indexedSegments: state.view.indexedSegments)
     }
 
@@ -267,6 +288,7 @@ actor CollectionHandle {
             attempt += 1
             do {
                 try await catchUp()
+                try await checkBacklog()
             } catch {
                 for p in group { p.continuation.resume(throwing: ProximaError(converting: error)) }
                 return

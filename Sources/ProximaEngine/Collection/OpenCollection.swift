@@ -19,8 +19,10 @@ public struct OpenCollection: Sendable {
         /// The newest manifest version (0: nothing flushed yet).
         public var manifestVersion: Int64
         public var segmentCount: Int
-        /// WAL bytes not yet in a segment (what the next flush takes).
+        /// WAL bytes not yet in a segment (what the next flush takes): the indexing backlog.
         public var unflushedWALBytes: Int
+        /// When the oldest write not yet in a segment was made (µs; nil when there is none).
+        public var oldestUnflushedWrite: Int64?
         /// Segments whose ANN index this process searches through.
         public var indexedSegments: Int
     }

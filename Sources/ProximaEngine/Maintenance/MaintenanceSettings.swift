@@ -7,6 +7,9 @@ import ProximaCore
 public struct MaintenanceSettings: Sendable {
     /// Unflushed WAL bytes that trigger a flush (`max_wal_size_bytes`).
     public var flushThresholdBytes = 32 << 20
+    /// Unflushed WAL bytes past which writes are refused with 429
+    /// `indexing_backlog` until flushes catch up (`max_unindexed_bytes`).
+    public var maxUnindexedBytes = 1 << 30
     /// At most this much WAL goes into one flush job.
     public var maxFlushBytes = 512 << 20
     public var minFilesForCompaction = 4
@@ -40,6 +43,7 @@ public struct MaintenanceSettings: Sendable {
     public func applying(_ config: CollectionConfig) -> MaintenanceSettings {
         var s = self
         if let v = config.setting("max_wal_size_bytes"), v > 0 { s.flushThresholdBytes = Int(v) }
+        if let v = config.setting("max_unindexed_bytes"), v > 0 { s.maxUnindexedBytes = Int(v) }
         if let v = config.setting("min_files_for_compaction"), v > 1 { s.minFilesForCompaction = Int(v) }
         if let v = config.setting("max_files_per_compaction"), v > 1 { s.maxFilesPerCompaction = Int(v) }
         if let v = config.setting("target_file_size_mb"), v > 0 { s.targetFileBytes = Int(v) << 20 }
