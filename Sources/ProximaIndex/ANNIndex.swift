@@ -15,8 +15,10 @@ public protocol ANNIndex: Sendable {
     func search(_ query: [Float], k: Int, width: Int, accept: ((Int32) -> Bool)?, plan: FilterPlan?) -> [(slot: Int32, distance: Float)]
     /// Recall@10 at each width, measured on queries near its own rows.
     func measureRecall() -> RecallCalibration
-    /// The stored form, laid out for mmap and ranged reads.
-    func serialized() -> [UInt8]
+    /// The stored form, laid out for mmap and ranged reads; without the
+    /// vectors it was built on when `includingVectors` is false (whoever
+    /// opens it supplies them: a segment's index keeps no second copy).
+    func serialized(includingVectors: Bool) -> [UInt8]
 }
 
 extension HNSWIndex: ANNIndex {

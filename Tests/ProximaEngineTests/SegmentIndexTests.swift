@@ -14,32 +14,47 @@ import Testing
         }
     }
 
-    @Test(arguments: [CollectionConfig.IndexingAlgorithm.hnsw, .ivf])
-    func storedIndexesSearchAsBuilt(_ algorithm: CollectionConfig.IndexingAlgorithm) throws {
+    /// Index files keep no vectors (the segment has the one copy): they open
+    /// with the rows' vectors handed in, and search exactly as built.
+    @Test(arguments: [CollectionConfig.IndexingAlgorithm.hnsw, .ivf], [DistanceMetric.euclidean, .cosine])
+    func storedIndexesSearchAsBuilt(_ algorithm: CollectionConfig.IndexingAlgorithm, _ metric: DistanceMetric) throws {
         let config = try CollectionConfig(
-            spec: CollectionSpec(name: "c", dimension: 16, distanceMetric: .euclidean, indexingAlgorithm: algorithm), id: "id", now: 0)
-        let built = try #require(SegmentIndex.build(config: config, rows: rows(3000, dim: 16), minRows: 100))
-        let read = try SegmentIndex.decode(built.encode())
+            spec: CollectionSpec(name: "c", dimension: 16, distanceMetric: metric, indexingAlgorithm: algorithm), id: "id", now: 0)
+        let segment = rows(3000, dim: 16)
+        let byId = Dictionary(uniqueKeysWithValues: segment.map { ($0.record.id, $0.record.vector) })
+        let built = try #require(SegmentIndex.build(config: config, rows: segment, minRows: 100))
+        let file = built.encode()
+        let withVectors = SegmentIndexFile(
+            kind: built.kind.fileCode, nodeIds: built.nodeIds, nodeVersions: built.nodeVersions, calibration: built.calibration.points,
+            body: built.index.serialized(includingVectors: true)
+        ).encode()
+        #expect(withVectors.count - file.count >= 3000 * 16 * 4, "the stored index keeps a copy of the vectors")
+        #expect(throws: FormatError.self) { try SegmentIndex.decode(file) { _ in nil } }
+        let read = try SegmentIndex.decode(file) { byId[$0] }
         #expect(read.kind == built.kind && read.nodeIds == built.nodeIds && read.nodeVersions == built.nodeVersions)
         #expect(read.calibration == built.calibration && !read.calibration.points.isEmpty)
         let query = rows(1, dim: 16)[0].record.vector
         let width = SegmentIndex.Width(ef: 64, probes: 8)
         let a = built.search(query, k: 10, width: width, filtered: false) { _ in true }
         let b = read.search(query, k: 10, width: width, filtered: false) { _ in true }
-        #expect(a.map(\.node) == b.map(\.node) && a.count == 10)
+        #expect(a.map { $0.node } == b.map { $0.node } && a.count == 10)
     }
 
     @Test func ivfSearchesColdThroughRangedReadsAsItDoesInMemory() async throws {
         let config = try CollectionConfig(
             spec: CollectionSpec(name: "c", dimension: 16, distanceMetric: .euclidean, indexingAlgorithm: .ivf), id: "id", now: 0)
         let built = try #require(SegmentIndex.build(config: config, rows: rows(3000, dim: 16), minRows: 100))
-        let body = built.index.serialized()
-        let (cold, opened) = try #require(try await SegmentIndex.Kind.ivf.openCold(size: body.count) { range in Array(body[range]) })
+        let byId = Dictionary(uniqueKeysWithValues: rows(3000, dim: 16).map { ($0.record.id, $0.record.vector) })
+        let body = built.index.serialized(includingVectors: false)
+        // Rerank vectors come from the segment's rows, by node (position).
+        let nodeIds = built.nodeIds
+        let (cold, opened) = try #require(
+            try await SegmentIndex.Kind.ivf.openCold(size: body.count, read: { range in Array(body[range]) }, vectors: { positions in positions.map { byId[nodeIds[$0]]! } }))
         #expect(cold.count == 3000 && opened.rounds <= 2)
         for query in rows(5, dim: 16).map(\.record.vector) {
             let (hits, cost) = try await cold.search(query, k: 10, width: 8)
             let warm = built.index.search(query, k: 10, width: 8, accept: nil, plan: nil)
-            #expect(hits.map(\.slot) == warm.map(\.slot))
+            #expect(hits.map { $0.slot } == warm.map { $0.slot })
             #expect(cost.rounds == 2 && cost.bytes < body.count / 2)
         }
         #expect(try await SegmentIndex.Kind.hnsw.openCold(size: 0) { _ in [] } == nil)

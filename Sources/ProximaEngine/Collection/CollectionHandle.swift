@@ -118,10 +118,14 @@ actor CollectionHandle {
                 continue
             }
             async let rows = io.read(segment)
-            async let index = io.readIndex(segment)
+            async let index = io.readIndexFile(segment)
             let (r, i) = try await (rows, index)
             let dimension = config.dimension
-            segments.append(await ComputeQueue.run { LoadedSegment(id: segment.id, rows: r, dimension: dimension, index: i) })
+            do {
+                segments.append(try await ComputeQueue.run { try LoadedSegment(id: segment.id, rows: r, dimension: dimension, indexFile: i) })
+            } catch {
+                throw ProximaError(.storageCorrupted, "index of segment \(segment.id) of '\(config.name)' is unreadable: \(error)")
+            }
         }
         // Another caller may have rebased while this one read.
         guard m.version > manifest.version else { return }
@@ -286,6 +290,7 @@ actor CollectionHandle {
         var attempt = 0
         while true {
             attempt += 1
+            let probedAt = ContinuousClock.now
             do {
                 try await catchUp()
                 try await checkBacklog()
@@ -326,8 +331,13 @@ actor CollectionHandle {
             var sync = [UInt8](repeating: 0, count: 16)
             for j in 0..<16 { sync[j] = UInt8.random(in: 0...255) }
             let bytes = WALCodec.encode(entries, sync: sync)
+            let key = layout.walKey(config.id, sequence: sequence)
             do {
-                try await storage.put(layout.walKey(config.id, sequence: sequence), bytes, condition: .createOnly)
+                try await storage.put(key, bytes, condition: .createOnly)
+                if try await filledACollectedHole(sequence, since: probedAt) {
+                    try? await storage.delete(key)
+                    continue
+                }
             } catch let e as StorageError where e.kind == .preconditionFailed && attempt < 1000 {
                 continue  // another writer took this sequence: catch up and resolve again
             } catch {
@@ -345,6 +355,19 @@ actor CollectionHandle {
             await requestFlushIfNeeded()
             return
         }
+    }
+
+    /// Whether the WAL object just created at `sequence` took the place of
+    /// one garbage collection deleted after a manifest covered it: then no
+    /// segment holds it, and it must not be acknowledged. Possible only when
+    /// the write took longer than the GC grace period from its catch-up to its
+    /// put (the deleted object was written after the probe, flushed, and
+    /// collected a grace period later), so only then does it cost a listing.
+    private func filledACollectedHole(_ sequence: Int64, since probedAt: ContinuousClock.Instant) async throws -> Bool {
+        guard ContinuousClock.now - probedAt >= Duration.microseconds(settings.gcGraceMicros) else { return false }
+        let manifests = ManifestStore(storage: storage, layout: layout, collectionId: config.id)
+        guard let newer = try await manifests.latest(after: manifest.version) else { return false }
+        return newer.walThrough >= sequence
     }
 
     static func makeId() -> String {

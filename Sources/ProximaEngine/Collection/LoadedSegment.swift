@@ -31,6 +31,20 @@ final class LoadedSegment: Sendable {
 
     var count: Int { ids.count }
 
+    /// The segment's rows with its index file (nil: none), whose nodes take their vectors from the rows.
+    convenience init(id: String, rows: [SegmentRow], dimension: Int, indexFile: [UInt8]?) throws(FormatError) {
+        var index: SegmentIndex?
+        if let indexFile {
+            var rowOf = [String: Int](minimumCapacity: rows.count)
+            for (r, row) in rows.enumerated() where !row.deleted {
+                if let other = rowOf[row.record.id], rows[other].record.version > row.record.version { continue }
+                rowOf[row.record.id] = r
+            }
+            index = try SegmentIndex.decode(indexFile) { id in rowOf[id].map { rows[$0].record.vector } }
+        }
+        self.init(id: id, rows: rows, dimension: dimension, index: index)
+    }
+
     init(id: String, rows: [SegmentRow], dimension: Int, index: SegmentIndex?) {
         self.id = id
         self.dimension = dimension

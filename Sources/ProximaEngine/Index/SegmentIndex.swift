@@ -22,19 +22,23 @@ struct SegmentIndex: Sendable {
             }
         }
 
-        func decode(_ body: [UInt8]) throws(FormatError) -> any ANNIndex {
+        /// `vectors`: the nodes' vectors, row-major in node order, for a body that keeps none.
+        func decode(_ body: [UInt8], vectors: [Float]?) throws(FormatError) -> any ANNIndex {
             switch self {
-            case .hnsw: try HNSWIndex(serialized: body)
-            case .ivf: try IVFIndex(serialized: body)
+            case .hnsw: try HNSWIndex(serialized: body, vectors: vectors)
+            case .ivf: try IVFIndex(serialized: body, vectors: vectors)
             }
         }
 
         /// The index body (`size` bytes, read through `read`) opened for search
         /// by ranged reads, when this kind has a cold path; nil for graphs.
-        func openCold(size: Int, read: @escaping IVFIndex.RangedFile.Read) async throws -> (index: any ColdANNIndex, cost: ColdReadCost)? {
+        /// `vectors` reads the rerank vectors of nodes (from the segment's data).
+        func openCold(
+            size: Int, read: @escaping IVFIndex.RangedFile.Read, vectors: IVFIndex.RangedFile.VectorRead? = nil
+        ) async throws -> (index: any ColdANNIndex, cost: ColdReadCost)? {
             switch self {
             case .hnsw: return nil
-            case .ivf: return try await IVFIndex.RangedFile.open(size: size, read: read)
+            case .ivf: return try await IVFIndex.RangedFile.open(size: size, read: read, vectors: vectors)
             }
         }
     }
@@ -125,18 +129,26 @@ struct SegmentIndex: Sendable {
 
     // MARK: file
 
-    /// The stored form (`SegmentIndexFile` in ProximaFormat).
+    /// The stored form (`SegmentIndexFile` in ProximaFormat), without the
+    /// vectors: the segment's data holds the one copy of them.
     func encode() -> [UInt8] {
         SegmentIndexFile(
             kind: kind.fileCode, nodeIds: nodeIds, nodeVersions: nodeVersions,
-            calibration: calibration.points, body: index.serialized()
+            calibration: calibration.points, body: index.serialized(includingVectors: false)
         ).encode()
     }
 
-    static func decode(_ bytes: [UInt8]) throws(FormatError) -> SegmentIndex {
+    /// Opens a stored index; `vector` gives the vector of a node's id (from
+    /// the segment's rows), for files that keep none.
+    static func decode(_ bytes: [UInt8], vector: (String) -> [Float]?) throws(FormatError) -> SegmentIndex {
         let file = try SegmentIndexFile.decode(bytes)
         guard let kind = Kind(fileCode: file.kind) else { throw FormatError("unknown segment index kind \(file.kind)") }
-        let index = try kind.decode(file.body)
+        var vectors: [Float] = []
+        for id in file.nodeIds {
+            guard let v = vector(id) else { throw FormatError("index node '\(id)' is not a live row of its segment") }
+            vectors += v
+        }
+        let index = try kind.decode(file.body, vectors: vectors)
         guard index.count == file.nodeIds.count else {
             throw FormatError("segment index has \(index.count) nodes, its table \(file.nodeIds.count)")
         }

@@ -48,8 +48,9 @@ struct SegmentIO: Sendable {
             minVersion: rows.isEmpty ? 0 : minV, maxVersion: rows.isEmpty ? 0 : maxV, earliestExpiry: earliest, index: indexFile)
     }
 
-    /// The segment's index, verified against its manifest entry; nil when it has none.
-    func readIndex(_ segment: Manifest.Segment) async throws -> SegmentIndex? {
+    /// The segment's index file, verified against its manifest entry; nil
+    /// when it has none. Opening it takes the segment's rows (its vectors are there).
+    func readIndexFile(_ segment: Manifest.Segment) async throws -> [UInt8]? {
         guard let file = segment.index else { return nil }
         let bytes: [UInt8]
         do {
@@ -60,11 +61,7 @@ struct SegmentIO: Sendable {
         guard bytes.count == file.bytes, CRC32C.checksum(bytes) == file.crc32c else {
             throw ProximaError(.storageCorrupted, "index of segment \(segment.id) of '\(config.name)' is damaged (checksum mismatch)")
         }
-        do {
-            return try await ComputeQueue.run { try SegmentIndex.decode(bytes) }
-        } catch {
-            throw ProximaError(.storageCorrupted, "index of segment \(segment.id) of '\(config.name)' is unreadable: \(error)")
-        }
+        return bytes
     }
 
     /// A segment a manifest names is gone: collected because newer manifests

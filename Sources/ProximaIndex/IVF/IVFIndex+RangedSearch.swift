@@ -11,6 +11,9 @@ extension IVFIndex {
     /// here.
     public struct RangedFile: Sendable {
         public typealias Read = @Sendable (Range<Int>) async throws -> [UInt8]
+        /// The raw vectors at these positions, for a file that keeps none
+        /// (they come from the segment's data by range).
+        public typealias VectorRead = @Sendable ([Int]) async throws -> [[Float]]
 
         /// What reading cost: rounds of reads issued together, requests, bytes.
         public struct Cost: Sendable, Equatable {
@@ -20,6 +23,7 @@ extension IVFIndex {
         }
 
         let read: Read
+        let vectorRead: VectorRead?
         let layout: FileLayout
         /// The index without ids, codes or vectors.
         let skeleton: IVFIndex
@@ -29,7 +33,9 @@ extension IVFIndex {
         public var count: Int { skeleton.count }
 
         /// Opens a file of `size` bytes, reading `prefixGuess` bytes first.
-        public static func open(size: Int, prefixGuess: Int = 256 << 10, read: @escaping Read) async throws -> (RangedFile, Cost) {
+        public static func open(
+            size: Int, prefixGuess: Int = 256 << 10, read: @escaping Read, vectors: VectorRead? = nil
+        ) async throws -> (RangedFile, Cost) {
             var cost = Cost()
             var prefix = try await read(0..<min(size, max(prefixGuess, headerBytes)))
             cost.rounds += 1
@@ -45,7 +51,10 @@ extension IVFIndex {
                 prefix += rest
             }
             let (skeleton, _) = try IVFIndex.skeleton(prefix: prefix, fileSize: size)
-            return (RangedFile(read: read, layout: layout, skeleton: skeleton), cost)
+            if layout.vectors.isEmpty, skeleton.count > 0, vectors == nil {
+                throw FormatError("this IVF index file keeps no vectors: open it with a source for them")
+            }
+            return (RangedFile(read: read, vectorRead: vectors, layout: layout, skeleton: skeleton), cost)
         }
 
         /// The `k` nearest slots among the `nProbes` nearest lists, as
@@ -81,18 +90,34 @@ extension IVFIndex {
             let candidates = top.sorted()
             let dim = index.dimension
             let keepsIds = !layout.ids.isEmpty
+            let externalVectors = reranks && layout.vectors.isEmpty
             var wanted: [Range<Int>] = []
             for c in candidates {
-                if reranks { wanted.append((layout.vectors.lowerBound + c.slot * dim * 4)..<(layout.vectors.lowerBound + (c.slot + 1) * dim * 4)) }
+                if reranks, !externalVectors {
+                    wanted.append((layout.vectors.lowerBound + c.slot * dim * 4)..<(layout.vectors.lowerBound + (c.slot + 1) * dim * 4))
+                }
                 if keepsIds { wanted.append((layout.ids.lowerBound + c.slot * 4)..<(layout.ids.lowerBound + c.slot * 4 + 4)) }
             }
+            // The same round: the file's pieces, and the vectors from their source when the file keeps none.
+            async let fetchedVectors = externalVectors ? vectorRead!(candidates.map(\.slot)) : []
             let pieces = try await fetchCoalesced(wanted, &cost)
+            let external = try await fetchedVectors
+            if externalVectors {
+                guard external.count == candidates.count, external.allSatisfy({ $0.count == dim }) else {
+                    throw FormatError("the vector source answered \(external.count) vectors for \(candidates.count) positions")
+                }
+                cost.requests += 1
+                if wanted.isEmpty { cost.rounds += 1 }
+            }
             var final = TopK(k: k)
             var slots: [Int: Int] = [:]
             q.withUnsafeBufferPointer { qb in
-                for c in candidates {
+                for (i, c) in candidates.enumerated() {
                     var distance = c.distance
-                    if reranks {
+                    if externalVectors {
+                        let v = index.metric == .cosine ? HNSWIndex.normalised(external[i], dimension: dim) : external[i]
+                        distance = v.withUnsafeBufferPointer { index.exactDistance(qb.baseAddress!, $0.baseAddress!) }
+                    } else if reranks {
                         let base = layout.vectors.lowerBound + c.slot * dim * 4
                         let bytes = pieces.bytes(base..<(base + dim * 4))
                         let vector = [Float](unsafeUninitializedCapacity: dim) { out, n in

@@ -34,7 +34,13 @@ extension IVFIndex {
         public var prefix: Range<Int> { 0..<listOffsets.upperBound }
     }
 
-    public func serialized() -> [UInt8] {
+    public func serialized() -> [UInt8] { serialized(includingVectors: true) }
+
+    /// Without the full vectors when the lists hold codes (their rerank
+    /// vectors then come from whoever opens it: `init(serialized:vectors:)`,
+    /// `RangedFile.open(…, vectors:)`); `flat` lists are the vectors, and stay.
+    public func serialized(includingVectors: Bool) -> [UInt8] {
+        let keepVectors = includingVectors || parameters.codes == .flat
         var quantizerFloats: [Float] = []
         if let q = quantizer { quantizerFloats = q.minimum + q.scale }
         if let pq = productQuantizer { quantizerFloats = pq.codebooks }
@@ -54,7 +60,7 @@ extension IVFIndex {
         listOffsets64.withUnsafeBytes { section($0) }
         ids.withUnsafeBytes { section($0) }
         codes.withUnsafeBytes { section($0) }
-        vectors.withUnsafeBytes { section($0) }
+        (keepVectors ? vectors : []).withUnsafeBytes { section($0) }
         sections.append(radii)
         var w = ByteWriter()
         w.bytes(Self.magic)
@@ -103,13 +109,21 @@ extension IVFIndex {
             vectors: ranges[5])
     }
 
-    public init(serialized data: [UInt8]) throws(FormatError) {
+    /// Opens a stored index; `vectors` (row-major, raw, in position order)
+    /// must be given for a file without them, and are ignored otherwise.
+    public init(serialized data: [UInt8], vectors external: [Float]? = nil) throws(FormatError) {
         let (skeleton, layout) = try Self.skeleton(prefix: data, fileSize: data.count)
         var reader = ByteReader(data)
         reader.offset = layout.ids.lowerBound
         let ids = try reader.array(Int32.self, count: layout.ids.count / 4)
         reader.offset = layout.vectors.lowerBound
-        let vectors = try reader.array(Float.self, count: layout.vectors.count / 4)
+        var vectors = try reader.array(Float.self, count: layout.vectors.count / 4)
+        if vectors.count != skeleton.count * skeleton.dimension {
+            guard let external, external.count == skeleton.count * skeleton.dimension else {
+                throw FormatError("the IVF index needs its \(skeleton.count) vectors of \(skeleton.dimension) dimensions")
+            }
+            vectors = skeleton.metric == .cosine ? HNSWIndex.normalised(external, dimension: skeleton.dimension) : external
+        }
         self.init(
             metric: skeleton.metric, dimension: skeleton.dimension, parameters: skeleton.parameters, count: skeleton.count,
             centroids: skeleton.centroids, listOffsets: skeleton.listOffsets, listRadii: skeleton.listRadii, ids: ids, vectors: vectors, codes: Array(data[layout.codes]),
@@ -151,7 +165,8 @@ extension IVFIndex {
         }
         guard centroids.count == lists * dim, radii.isEmpty || radii.count == lists, offsets.count == lists + 1, offsets.first == 0, offsets.last == count,
             zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }), layout.ids.count == count * 4 || layout.ids.isEmpty,
-            layout.vectors.count == count * dim * 4, layout.codes.count == count * rowBytes, layout.vectors.upperBound == fileSize
+            layout.vectors.count == count * dim * 4 || (layout.vectors.isEmpty && codes != .flat),
+            layout.codes.count == count * rowBytes, layout.vectors.upperBound == fileSize
         else { throw FormatError("IVF sections do not agree") }
         var scalar: ScalarQuantizer?
         var product: ProductQuantizer?
