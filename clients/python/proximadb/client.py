@@ -40,11 +40,16 @@ class Record:
     version: Optional[int] = None
 
 
+def _floats(v: Any) -> List[float]:
+    """One vector as plain floats, from a list or a 1-d numpy array (numpy scalars included)."""
+    if hasattr(v, "tolist"):
+        v = v.tolist()
+    return [float(x) for x in v]
+
+
 def _rows(vectors: Any) -> List[List[float]]:
-    """Lists of floats from a list of lists or a 2-d numpy array."""
-    if hasattr(vectors, "tolist"):
-        vectors = vectors.tolist()
-    return [list(v.tolist() if hasattr(v, "tolist") else v) for v in vectors]
+    """Lists of floats from a list of vectors or a 2-d numpy array."""
+    return [_floats(v) for v in vectors]
 
 
 def _is_matrix(vector: Any) -> bool:
@@ -55,7 +60,7 @@ def _is_matrix(vector: Any) -> bool:
     if len(vector) == 0:
         return False
     first = vector[0]
-    return isinstance(first, (list, tuple)) or hasattr(first, "tolist")
+    return isinstance(first, (list, tuple)) or getattr(first, "ndim", 0) >= 1
 
 
 class Client:
@@ -222,7 +227,7 @@ class Collection:
         2-d ``vector`` (a list of lists). ``filter`` is Mongo-style
         (``{"genre": "news", "year": {"$gte": 2020}}``)."""
         batch = _is_matrix(vector)
-        queries = _rows(vector) if batch else [list(vector.tolist() if hasattr(vector, "tolist") else vector)]
+        queries = _rows(vector) if batch else [_floats(vector)]
         options: Dict[str, Any] = {"k": k, "include_vectors": include_vectors, "include_metadata": include_metadata}
         if filter is not None:
             options["filter"] = dict(filter)

@@ -1,39 +1,7 @@
-"""A real `proximadb serve` on a free loopback port per test, from
-PROXIMADB_BIN (the repository's test command sets it) or PATH."""
-import os
-import re
-import shutil
-import subprocess
-import tempfile
-
+"""A real server per test (see `server.py`)."""
 import pytest
 
-
-class Server:
-    def __init__(self, extra=()):
-        binary = os.environ.get("PROXIMADB_BIN") or shutil.which("proximadb")
-        if not binary:
-            raise RuntimeError("set PROXIMADB_BIN to a proximadb binary")
-        self.data = tempfile.mkdtemp(prefix="proximadb-client-")
-        self.proc = subprocess.Popen([binary, "serve", "--storage", self.data, "--port", "0", "--log-level", "warning", *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.url = None
-        for line in self.proc.stdout:
-            m = re.search(r"listening on (http://\S+)", line)
-            if m:
-                self.url = m.group(1)
-                break
-        if not self.url:
-            self.stop()
-            raise RuntimeError("proximadb serve did not start")
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        shutil.rmtree(self.data, ignore_errors=True)
+from server import Server
 
 
 @pytest.fixture
