@@ -175,3 +175,21 @@ def test_hostile_and_unicode_ids_round_trip(seeded):
         got = seeded.ok("GET", "/collections/docs/vectors/" + urllib.parse.quote(vid, safe=""))
         assert got["id"] == vid
         seeded.ok("DELETE", "/collections/docs/vectors/" + urllib.parse.quote(vid, safe=""))
+
+
+def test_seed_shaped_requests_are_accepted(server):
+    """The seed's single-record insert body and its `filters` search key are
+    aliases; sending both shapes at once is a 400, and nothing is written."""
+    server.ok("POST", "/collections", json={"name": "seed", "dimension": 2, "distance_metric": "euclidean"})
+    one = server.ok("POST", "/collections/seed/vectors", json={"id": "a", "vector": [1, 0], "metadata": {"g": "x"}})
+    assert one == {"ids": ["a"], "count": 1}
+    assert server.ok("POST", "/collections/seed/vectors", json={"vector": [0, 1], "metadata": {"g": "y"}})["count"] == 1
+    assert server.ok("POST", "/collections/seed/vectors", json={"id": "a", "vector": [2, 0], "upsert": True})["ids"] == ["a"]
+    hits = server.ok("POST", "/collections/seed/search", json={"vector": [1, 0], "k": 5, "filters": {"g": "y"}})["results"]
+    assert len(hits) == 1 and hits[0]["metadata"] == {"g": "y"}
+    for body, path in [({"vectors": [{"vector": [1, 1]}], "vector": [1, 1]}, "vectors"),
+                       ({"vector": [1, 0], "filter": {"g": "x"}, "filters": {"g": "y"}}, "search")]:
+        r = server.request("POST", f"/collections/seed/{path}", json=body)
+        assert r.status_code == 400 and r.json()["error"] == "invalid_request", r.text
+    assert server.ok("GET", "/collections/seed")["vector_count"] == 2
+    assert server.ok("GET", "/collections/seed/vectors/a")["vector"] == [2, 0]

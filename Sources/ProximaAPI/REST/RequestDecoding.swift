@@ -49,7 +49,16 @@ struct RequestDecoder {
     // MARK: writes
 
     func insert(_ json: JSONValue) throws(ProximaError) -> WriteIntent {
-        let o = try Self.object(json, allowed: ["vectors", "upsert"])
+        let o = try Self.object(json, allowed: ["vectors", "upsert", "id", "vector", "metadata", "expires_at"])
+        // The seed's single-record body (`{id?, vector, metadata?}`) is a batch of one.
+        if o["vector"] != nil || o["id"] != nil || o["metadata"] != nil || o["expires_at"] != nil {
+            guard o["vectors"] == nil else { throw ProximaError(.invalidRequest, "send 'vectors', or one record's 'vector', not both") }
+            var record = o
+            let upsert = record.removeValue(forKey: "upsert")
+            var body: [String: JSONValue] = ["vectors": .array([.object(record)])]
+            if let upsert { body["upsert"] = upsert }
+            return try insert(.object(body))
+        }
         guard let v = o["vectors"] else { throw ProximaError(.invalidRequest, "'vectors' is required") }
         guard case .array(let items) = v else { throw ProximaError(.invalidRequest, "'vectors' must be an array") }
         // Checked before decoding so a huge batch costs nothing.
@@ -121,8 +130,8 @@ struct RequestDecoder {
         let o = try Self.object(
             json,
             allowed: [
-                "vector", "queries", "k", "top_k", "filter", "include_vectors", "include_metadata", "threshold", "exact", "target_recall",
-                "consistency",
+                "vector", "queries", "k", "top_k", "filter", "filters", "include_vectors", "include_metadata", "threshold", "exact",
+                "target_recall", "consistency",
             ])
         var queries: [[Float]] = []
         let batch: Bool
@@ -152,7 +161,10 @@ struct RequestDecoder {
             }
             k = value
         }
-        let filter = try o["filter"].flatMap { f throws(ProximaError) in f.isNull ? nil : try Filter.parse(f) }
+        // `filters` is the seed's name for it.
+        let filterValues = [o["filter"], o["filters"]].compactMap { $0 }.filter { !$0.isNull }
+        guard filterValues.count <= 1 else { throw ProximaError(.invalidRequest, "send 'filter' or 'filters', not both") }
+        let filter = try filterValues.first.map { f throws(ProximaError) in try Filter.parse(f) }
         var threshold: Float?
         if let t = o["threshold"], !t.isNull {
             guard let d = t.number, d.isFinite else { throw ProximaError(.invalidRequest, "'threshold' must be a number") }
