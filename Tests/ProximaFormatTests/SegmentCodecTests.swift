@@ -38,8 +38,18 @@ import Testing
         let rows = Self.rows(count, dimension: 24)
         let bytes = try SegmentCodec.encode(rows, dimension: 24, fields: Self.fields, info: ["collection_id": "c"], options: options)
         let decoded = try SegmentCodec.decode(bytes)
-        #expect(decoded.rows == rows)
+        // Live rows first, tombstones last: the order a segment keeps so its vectors sit at computable offsets.
+        #expect(decoded.rows == rows.filter { !$0.deleted } + rows.filter(\.deleted))
         #expect(decoded.info["collection_id"] == "c")
+        // Every live row's vector, read by byte range from the file alone.
+        let layout = try #require(SegmentCodec.VectorLayout(info: decoded.info))
+        #expect(layout.liveRows == rows.count { !$0.deleted } && layout.dimension == 24)
+        for (r, row) in decoded.rows.enumerated() where !row.deleted {
+            let range = try #require(layout.range(ofRow: r))
+            let floats = Array(bytes[range]).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            #expect(floats == row.record.vector)
+        }
+        #expect(layout.range(ofRow: layout.liveRows) == nil && layout.range(ofRow: -1) == nil)
     }
 
     @Test func levelCodingRoundTrips() throws {
@@ -60,8 +70,10 @@ import Testing
         let file = try ParquetFile(bytes: SegmentCodec.encode(rows, dimension: 4, fields: Self.fields, options: options))
         let versionColumn = try #require(file.columnIndex("version"))
         #expect(file.rowGroups.count == 3)
-        #expect(file.rowGroups[1].chunks[versionColumn].statistics?.min == .int(200))
-        #expect(file.rowGroups[1].chunks[versionColumn].statistics?.max == .int(299))
+        // Rows as written (live first): the second row group holds rows 100..<200 of that order.
+        let written = (rows.filter { !$0.deleted } + rows.filter(\.deleted))[100..<200].map(\.record.version)
+        #expect(file.rowGroups[1].chunks[versionColumn].statistics?.min == .int(written.min()!))
+        #expect(file.rowGroups[1].chunks[versionColumn].statistics?.max == .int(written.max()!))
         let category = try #require(file.columnIndex("category"))
         #expect(file.rowGroups[0].chunks[category].statistics?.min == .string([]))
     }

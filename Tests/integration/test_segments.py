@@ -62,6 +62,16 @@ def test_pyarrow_and_duckdb_read_segments(data_dir):
             if r[field] is not None:
                 got[field] = r[field]
         assert got == meta, (r["id"], got, meta)
+    # Live rows first and the vector column uncompressed: the footer's vector_pages place every
+    # live row's floats at a byte range of the file (what a cold query's rerank reads).
+    assert [r["deleted"] for r in rows] == [False] * len(live) + [True]
+    assert info["live_rows"] == len(live)
+    raw = open(path, "rb").read()
+    pages = info["vector_pages"]
+    for i, r in enumerate(rows[:len(live)]):
+        first, offset = max((p for p in pages if p[0] <= i), key=lambda p: p[0])
+        start = offset + (i - first) * 16 * 4
+        assert np.array_equal(np.frombuffer(raw[start:start + 64], dtype="<f4"), expected[r["id"]][0]), r["id"]
 
     # DuckDB, with SQL over the typed columns.
     con = duckdb.connect()

@@ -32,12 +32,16 @@ public struct ParquetColumn: Sendable, Equatable {
     /// Required columns hold no nulls (and store no definition levels).
     public var required: Bool
     public var annotation: Annotation
+    /// Pages zstd-compressed (when the writer compresses at all); an
+    /// uncompressed column's values sit at offsets the writer reports, for ranged reads.
+    public var compressed: Bool
 
-    public init(_ name: String, _ data: ParquetColumnData, required: Bool = false, annotation: Annotation = .none) {
+    public init(_ name: String, _ data: ParquetColumnData, required: Bool = false, annotation: Annotation = .none, compressed: Bool = true) {
         self.name = name
         self.data = data
         self.required = required
         self.annotation = annotation
+        self.compressed = compressed
     }
 }
 

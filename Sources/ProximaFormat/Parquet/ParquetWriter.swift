@@ -11,8 +11,23 @@ public enum ParquetWriter {
         public init() {}
     }
 
+    /// Where an uncompressed column's values start in the file, page by page:
+    /// a PLAIN row's values are contiguous from there.
+    public struct PageValues: Sendable, Equatable {
+        public var firstRow: Int
+        public var offset: Int
+    }
+
     public static func write(
         _ columns: [ParquetColumn], metadata: [(String, String)] = [], options: Options = Options()
+    ) throws(FormatError) -> [UInt8] {
+        try write(columns, options: options) { _ in metadata }
+    }
+
+    /// As `write`, with the footer's key-value metadata made once the pages
+    /// are written, from where each uncompressed column's values landed.
+    public static func write(
+        _ columns: [ParquetColumn], options: Options = Options(), metadata: ([String: [PageValues]]) -> [(String, String)]
     ) throws(FormatError) -> [UInt8] {
         let rows = columns.first?.data.rowCount ?? 0
         for c in columns {
@@ -21,15 +36,20 @@ public enum ParquetWriter {
         }
         var out = ParquetCode.magic
         var rowGroups: [RowGroupMeta] = []
+        var pages: [String: [PageValues]] = [:]
         var start = 0
         repeat {
             let end = min(rows, start + max(1, options.rowGroupRows))
             var group = RowGroupMeta(rows: end - start, chunks: [])
-            for c in columns { group.chunks.append(writeChunk(c, rows: start..<end, options: options, into: &out)) }
+            for c in columns {
+                let chunk = writeChunk(c, rows: start..<end, options: options, into: &out)
+                if chunk.codec == ParquetCode.uncompressed { pages[c.name, default: []] += chunk.pages }
+                group.chunks.append(chunk)
+            }
             rowGroups.append(group)
             start = end
         } while start < rows
-        let footer = encodeFooter(columns, rows: rows, rowGroups: rowGroups, metadata: metadata)
+        let footer = encodeFooter(columns, rows: rows, rowGroups: rowGroups, metadata: metadata(pages))
         out += footer
         withUnsafeBytes(of: UInt32(footer.count).littleEndian) { out += $0 }
         out += ParquetCode.magic
@@ -42,6 +62,8 @@ public enum ParquetWriter {
         var uncompressedSize: Int
         var levelCount: Int
         var statistics: ParquetStatistics?
+        var codec: Int32
+        var pages: [PageValues] = []
     }
 
     struct RowGroupMeta {
@@ -50,16 +72,17 @@ public enum ParquetWriter {
     }
 
     private static func writeChunk(_ c: ParquetColumn, rows: Range<Int>, options: Options, into out: inout [UInt8]) -> ChunkMeta {
+        let compress = options.compress && c.compressed
         var meta = ChunkMeta(
             dataPageOffset: out.count, compressedSize: 0, uncompressedSize: 0, levelCount: 0,
-            statistics: c.statistics(rows: rows))
+            statistics: c.statistics(rows: rows), codec: compress ? ParquetCode.zstd : ParquetCode.uncompressed)
         let rowBytes = max(1, c.estimatedBytes(rows: rows) / max(1, rows.count))
         let pageRows = max(1, options.pageBytes / rowBytes)
         var page = rows.lowerBound
         repeat {
             let pageEnd = min(rows.upperBound, page + pageRows)
-            let (body, levelCount) = c.encodePage(rows: page..<pageEnd)
-            let stored = options.compress ? Zstd.compress(body) : body
+            let (body, levelCount, valuesStart) = c.encodePage(rows: page..<pageEnd)
+            let stored = compress ? Zstd.compress(body) : body
             let header = ThriftWriter.encode { h in
                 h.i32(1, ParquetCode.dataPage)
                 h.i32(2, Int32(body.count))
@@ -72,6 +95,7 @@ public enum ParquetWriter {
                     d.i32(4, ParquetCode.rle)
                 }
             }
+            if !compress { meta.pages.append(PageValues(firstRow: page, offset: out.count + header.count + valuesStart)) }
             out += header
             out += stored
             meta.compressedSize += header.count + stored.count
@@ -112,7 +136,7 @@ public enum ParquetWriter {
                                 m.list(2, .i32, count: 2) { w, i in w.element(i == 0 ? ParquetCode.plain : ParquetCode.rle) }
                                 let path = column.path
                                 m.list(3, .binary, count: path.count) { w, i in w.element(path[i]) }
-                                m.i32(4, ParquetCode.zstd)
+                                m.i32(4, chunk.codec)
                                 m.i64(5, Int64(chunk.levelCount))
                                 m.i64(6, Int64(chunk.uncompressedSize))
                                 m.i64(7, Int64(chunk.compressedSize))
@@ -276,8 +300,9 @@ extension ParquetColumn {
     }
 
     /// One data page: repetition levels, definition levels (each with a
-    /// 4-byte length), then PLAIN values. Returns the body and its level count.
-    func encodePage(rows: Range<Int>) -> ([UInt8], Int) {
+    /// 4-byte length), then PLAIN values. Returns the body, its level count,
+    /// and where in the body the values start.
+    func encodePage(rows: Range<Int>) -> ([UInt8], Int, Int) {
         var out: [UInt8] = []
         func levels(_ l: [UInt8]) {
             var encoded: [UInt8] = []
@@ -285,8 +310,10 @@ extension ParquetColumn {
             withUnsafeBytes(of: UInt32(encoded.count).littleEndian) { out += $0 }
             out += encoded
         }
+        var valuesStart = 0
         func definitions<T>(_ values: ArraySlice<T?>) {
             if !required { levels(values.map { $0 == nil ? 0 : 1 }) }
+            valuesStart = out.count
         }
         switch data {
         case .int64(let v):
@@ -325,9 +352,10 @@ extension ParquetColumn {
             }
             levels(rep)
             levels(def)
+            valuesStart = out.count
             values[offsets[rows.lowerBound]..<offsets[rows.upperBound]].withUnsafeBytes { out += $0 }
-            return (out, def.count)
+            return (out, def.count, valuesStart)
         }
-        return (out, rows.count)
+        return (out, rows.count, valuesStart)
     }
 }

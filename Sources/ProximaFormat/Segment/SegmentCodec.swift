@@ -22,6 +22,11 @@ public struct SegmentRow: Sendable, Equatable {
 /// `timestamp`, `expires_at`, `version`, `deleted`. pyarrow and DuckDB read it
 /// as it is; the footer's `proximadb.segment` entry says which column holds
 /// which field, so decoding never depends on the collection's current config.
+///
+/// Live rows come first and tombstones last, and the `vector` column is
+/// stored uncompressed, so live row r's floats sit at a computable offset
+/// (`VectorLayout`, from the footer's `vector_pages`): the segment is the one
+/// copy of its vectors, read by range for rerank.
 public enum SegmentCodec {
     static let fixedColumns: Set<String> = ["id", "vector", "extra_meta", "timestamp", "expires_at", "version", "deleted"]
     public static let formatVersion = 1
@@ -44,6 +49,7 @@ public enum SegmentCodec {
         var typed = [[JSONValue?]](repeating: [], count: fields.count)
         ids.reserveCapacity(rows.count)
         vectors.reserveCapacity(rows.count * dimension)
+        let rows = rows.filter { !$0.deleted } + rows.filter(\.deleted)
         for row in rows {
             let r = row.record
             guard row.deleted || r.vector.count == dimension else {
@@ -69,7 +75,7 @@ public enum SegmentCodec {
         }
         var columns = [
             ParquetColumn("id", .string(ids), required: true),
-            ParquetColumn("vector", .floatList(values: vectors, offsets: offsets), required: true),
+            ParquetColumn("vector", .floatList(values: vectors, offsets: offsets), required: true, compressed: false),
         ]
         var described: [JSONValue] = []
         for (i, f) in fields.enumerated() {
@@ -97,8 +103,13 @@ public enum SegmentCodec {
         meta["dimension"] = .int(Int64(dimension))
         meta["fields"] = .array(described)
         meta["rows"] = .int(Int64(rows.count))
+        meta["live_rows"] = .int(Int64(rows.count { !$0.deleted }))
         do {
-            return try ParquetWriter.write(columns, metadata: [("proximadb.segment", JSONWriter.string(.object(meta)))], options: options)
+            return try ParquetWriter.write(columns, options: options) { pages in
+                var m = meta
+                m["vector_pages"] = .array((pages["vector"] ?? []).map { .array([.int(Int64($0.firstRow)), .int(Int64($0.offset))]) })
+                return [("proximadb.segment", JSONWriter.string(.object(m)))]
+            }
         } catch { throw FormatError("segment: \(error)") }
     }
 
@@ -181,6 +192,47 @@ public enum SegmentCodec {
             throw e
         } catch {
             throw FormatError("segment: \(error)")
+        }
+    }
+
+    /// Where each live row's vector sits in a segment file written by
+    /// `encode` (nil for files from before, whose vectors are compressed).
+    public struct VectorLayout: Sendable, Equatable {
+        public let dimension: Int
+        public let liveRows: Int
+        /// (first row, file offset of its first float), by first row.
+        let pages: [(firstRow: Int, offset: Int)]
+
+        public static func == (a: Self, b: Self) -> Bool {
+            a.dimension == b.dimension && a.liveRows == b.liveRows && a.pages.elementsEqual(b.pages) { $0 == $1 }
+        }
+
+        /// From the footer's `proximadb.segment` entry.
+        public init?(info: [String: JSONValue]) {
+            guard let dimension = info["dimension"]?.integer, dimension > 0, let live = info["live_rows"]?.integer,
+                let entries = info["vector_pages"]?.array
+            else { return nil }
+            var pages: [(Int, Int)] = []
+            for e in entries {
+                guard let pair = e.array, pair.count == 2, let row = pair[0].integer, let offset = pair[1].integer, row >= 0, offset >= 0,
+                    row >= (pages.last?.0 ?? 0)
+                else { return nil }
+                pages.append((Int(row), Int(offset)))
+            }
+            guard pages.first?.0 == 0 || (live == 0 && pages.isEmpty) else { return nil }
+            (self.dimension, self.liveRows, self.pages) = (Int(dimension), Int(live), pages)
+        }
+
+        /// The byte range of live row `row`'s float32 values.
+        public func range(ofRow row: Int) -> Range<Int>? {
+            guard row >= 0, row < liveRows else { return nil }
+            var lo = 0, hi = pages.count - 1
+            while lo < hi {
+                let mid = (lo + hi + 1) / 2
+                if pages[mid].firstRow <= row { lo = mid } else { hi = mid - 1 }
+            }
+            let start = pages[lo].offset + (row - pages[lo].firstRow) * dimension * 4
+            return start..<(start + dimension * 4)
         }
     }
 }
