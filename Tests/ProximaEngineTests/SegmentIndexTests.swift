@@ -22,16 +22,22 @@ import Testing
         let config = try CollectionConfig(
             spec: CollectionSpec(name: "c", dimension: 16, distanceMetric: metric, indexingAlgorithm: algorithm), id: "id", now: 0)
         let segment = rows(3000, dim: 16)
-        let byId = Dictionary(uniqueKeysWithValues: segment.map { ($0.record.id, $0.record.vector) })
         let built = try #require(SegmentIndex.build(config: config, rows: segment, minRows: 100))
         let file = built.encode()
         let withVectors = SegmentIndexFile(
-            kind: built.kind.fileCode, nodeIds: built.nodeIds, nodeVersions: built.nodeVersions, calibration: built.calibration.points,
+            kind: built.kind.fileCode, nodeRows: built.nodeRows, calibration: built.calibration.points,
             body: built.index.serialized(includingVectors: true)
         ).encode()
         #expect(withVectors.count - file.count >= 3000 * 16 * 4, "the stored index keeps a copy of the vectors")
-        #expect(throws: FormatError.self) { try SegmentIndex.decode(file) { _ in nil } }
-        let read = try SegmentIndex.decode(file) { byId[$0] }
+        #expect(file.count - built.index.serialized(includingVectors: false).count <= 3000 * 4 + 1024, "the node table is a row each")
+        #expect(throws: FormatError.self) { try SegmentIndex.decode(file, rows: Array(segment.prefix(10))) }
+        let read = try SegmentIndex.decode(file, rows: segment)
+        // Files from before row tables (ids and versions, vectors inside) still open, onto the same rows.
+        let legacy = SegmentIndexFile(
+            kind: built.kind.fileCode, nodeIds: built.nodeIds, nodeVersions: built.nodeVersions, calibration: built.calibration.points,
+            body: built.index.serialized(includingVectors: true)
+        ).encode()
+        #expect(try SegmentIndex.decode(legacy, rows: segment).nodeRows == built.nodeRows)
         #expect(read.kind == built.kind && read.nodeIds == built.nodeIds && read.nodeVersions == built.nodeVersions)
         #expect(read.calibration == built.calibration && !read.calibration.points.isEmpty)
         let query = rows(1, dim: 16)[0].record.vector
@@ -50,15 +56,15 @@ import Testing
         let segment = try SegmentCodec.encode(rows(3000, dim: 16), dimension: 16, fields: [])
         let decoded = try SegmentCodec.decode(segment)
         let layout = try #require(SegmentCodec.VectorLayout(info: decoded.info))
-        let rowOf = Dictionary(uniqueKeysWithValues: decoded.rows.enumerated().map { ($1.record.id, $0) })
-        let nodeIds = built.nodeIds
+        // Nodes name their rows: no id table is needed to find a candidate's vector.
+        let nodeRows = built.nodeRows
         let vectorBytesRead = Counter()
         let (cold, opened) = try #require(
             try await SegmentIndex.Kind.ivf.openCold(
                 size: body.count, read: { range in Array(body[range]) },
                 vectors: { positions in
                     positions.map { p in
-                        let range = layout.range(ofRow: rowOf[nodeIds[p]]!)!
+                        let range = layout.range(ofRow: Int(nodeRows[p]))!
                         vectorBytesRead.add(range.count)
                         return Array(segment[range]).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
                     }

@@ -33,15 +33,7 @@ final class LoadedSegment: Sendable {
 
     /// The segment's rows with its index file (nil: none), whose nodes take their vectors from the rows.
     convenience init(id: String, rows: [SegmentRow], dimension: Int, indexFile: [UInt8]?) throws(FormatError) {
-        var index: SegmentIndex?
-        if let indexFile {
-            var rowOf = [String: Int](minimumCapacity: rows.count)
-            for (r, row) in rows.enumerated() where !row.deleted {
-                if let other = rowOf[row.record.id], rows[other].record.version > row.record.version { continue }
-                rowOf[row.record.id] = r
-            }
-            index = try SegmentIndex.decode(indexFile) { id in rowOf[id].map { rows[$0].record.vector } }
-        }
+        let index = try indexFile.map { f throws(FormatError) in try SegmentIndex.decode(f, rows: rows) }
         self.init(id: id, rows: rows, dimension: dimension, index: index)
     }
 

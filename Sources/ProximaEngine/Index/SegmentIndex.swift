@@ -45,6 +45,8 @@ struct SegmentIndex: Sendable {
 
     var kind: Kind
     var index: any ANNIndex
+    /// Per node, its row in the segment's rows (file order: live rows first), and that row's id and version.
+    var nodeRows: [Int32]
     var nodeIds: [String]
     var nodeVersions: [Int64]
     /// Recall@10 by search width, measured at build; empty in files from before calibration.
@@ -60,18 +62,19 @@ struct SegmentIndex: Sendable {
     }
 
     /// The index the collection's `indexing_algorithm` asks for, over the
-    /// segment's live rows; nil when exact search is the better plan (flat,
+    /// segment's live rows (`rows` in the segment file's order: nodes name
+    /// rows by position); nil when exact search is the better plan (flat,
     /// small segments, binary metrics).
     static func build(config: CollectionConfig, rows: [SegmentRow], minRows: Int) -> SegmentIndex? {
-        let live = rows.filter { !$0.deleted }
-        guard live.count >= minRows, !config.distanceMetric.requiresBinaryVectors else { return nil }
+        let liveRows = rows.indices.filter { !rows[$0].deleted }
+        guard liveRows.count >= minRows, !config.distanceMetric.requiresBinaryVectors else { return nil }
         switch config.indexingAlgorithm {
         case .flat: return nil
         // HNSW over raw inner products loses recall on vectors of unequal norms (and the MIPS-to-L2
         // reduction measured 0.86-0.89 recall@10 where IVF ranks them well): dot product uses IVF.
-        case .hnsw where config.distanceMetric == .dotProduct: return buildIVF(config, live)
-        case .hnsw: return buildHNSW(config, live)
-        case .ivf, .pq: return buildIVF(config, live)
+        case .hnsw where config.distanceMetric == .dotProduct: return buildIVF(config, rows, liveRows)
+        case .hnsw: return buildHNSW(config, rows, liveRows)
+        case .ivf, .pq: return buildIVF(config, rows, liveRows)
         }
     }
 
@@ -80,15 +83,16 @@ struct SegmentIndex: Sendable {
         return HNSWIndex.Parameters(m: max(4, min(64, setting("m", 16))), efConstruction: max(16, min(1000, setting("ef_construction", 200))))
     }
 
-    static func buildHNSW(_ config: CollectionConfig, _ live: [SegmentRow]) -> SegmentIndex {
+    static func buildHNSW(_ config: CollectionConfig, _ rows: [SegmentRow], _ liveRows: [Int]) -> SegmentIndex {
         var index = HNSWIndex(metric: config.distanceMetric, dimension: config.dimension, parameters: hnswParameters(config))
-        for row in live { index.add(row.record.vector) }
+        for r in liveRows { index.add(rows[r].record.vector) }
         return SegmentIndex(
-            kind: .hnsw, index: index, nodeIds: live.map(\.record.id), nodeVersions: live.map(\.record.version),
-            calibration: index.measureRecall())
+            kind: .hnsw, index: index, nodeRows: liveRows.map { Int32($0) }, nodeIds: liveRows.map { rows[$0].record.id },
+            nodeVersions: liveRows.map { rows[$0].record.version }, calibration: index.measureRecall())
     }
 
-    static func buildIVF(_ config: CollectionConfig, _ live: [SegmentRow]) -> SegmentIndex {
+    static func buildIVF(_ config: CollectionConfig, _ rows: [SegmentRow], _ liveRows: [Int]) -> SegmentIndex {
+        let live = liveRows.map { rows[$0] }
         let dim = config.dimension
         var vectors: [Float] = []
         vectors.reserveCapacity(live.count * dim)
@@ -110,8 +114,8 @@ struct SegmentIndex: Sendable {
         ).renumberedByPosition()
         let nodes = order.map { live[Int($0)] }
         return SegmentIndex(
-            kind: .ivf, index: index, nodeIds: nodes.map(\.record.id), nodeVersions: nodes.map(\.record.version),
-            calibration: index.measureRecall())
+            kind: .ivf, index: index, nodeRows: order.map { Int32(liveRows[Int($0)]) }, nodeIds: nodes.map(\.record.id),
+            nodeVersions: nodes.map(\.record.version), calibration: index.measureRecall())
     }
 
     /// Nearest nodes among those `accept` keeps, nearest first, in the metric's
@@ -133,27 +137,39 @@ struct SegmentIndex: Sendable {
     /// vectors: the segment's data holds the one copy of them.
     func encode() -> [UInt8] {
         SegmentIndexFile(
-            kind: kind.fileCode, nodeIds: nodeIds, nodeVersions: nodeVersions,
-            calibration: calibration.points, body: index.serialized(includingVectors: false)
+            kind: kind.fileCode, nodeRows: nodeRows, calibration: calibration.points, body: index.serialized(includingVectors: false)
         ).encode()
     }
 
-    /// Opens a stored index; `vector` gives the vector of a node's id (from
-    /// the segment's rows), for files that keep none.
-    static func decode(_ bytes: [UInt8], vector: (String) -> [Float]?) throws(FormatError) -> SegmentIndex {
+    /// Opens a stored index over its segment's rows (in file order): each
+    /// node's row, id, version and vector come from there.
+    static func decode(_ bytes: [UInt8], rows: [SegmentRow]) throws(FormatError) -> SegmentIndex {
         let file = try SegmentIndexFile.decode(bytes)
         guard let kind = Kind(fileCode: file.kind) else { throw FormatError("unknown segment index kind \(file.kind)") }
+        var nodeRows = file.nodeRows
+        if nodeRows.isEmpty, !file.nodeIds.isEmpty {
+            // Files from before row tables name nodes by id and version.
+            var rowOf = [String: Int](minimumCapacity: rows.count)
+            for (r, row) in rows.enumerated() where !row.deleted { rowOf[row.record.id] = r }
+            for (id, version) in zip(file.nodeIds, file.nodeVersions) {
+                guard let r = rowOf[id], rows[r].record.version == version else {
+                    throw FormatError("index node '\(id)' is not a live row of its segment")
+                }
+                nodeRows.append(Int32(r))
+            }
+        }
         var vectors: [Float] = []
-        for id in file.nodeIds {
-            guard let v = vector(id) else { throw FormatError("index node '\(id)' is not a live row of its segment") }
-            vectors += v
+        for r in nodeRows {
+            guard Int(r) < rows.count, !rows[Int(r)].deleted else { throw FormatError("index node row \(r) is not a live row of its segment") }
+            vectors += rows[Int(r)].record.vector
         }
         let index = try kind.decode(file.body, vectors: vectors)
-        guard index.count == file.nodeIds.count else {
-            throw FormatError("segment index has \(index.count) nodes, its table \(file.nodeIds.count)")
+        guard index.count == nodeRows.count else {
+            throw FormatError("segment index has \(index.count) nodes, its table \(nodeRows.count)")
         }
         return SegmentIndex(
-            kind: kind, index: index, nodeIds: file.nodeIds, nodeVersions: file.nodeVersions,
+            kind: kind, index: index, nodeRows: nodeRows, nodeIds: nodeRows.map { rows[Int($0)].record.id },
+            nodeVersions: nodeRows.map { rows[Int($0)].record.version },
             calibration: RecallCalibration(points: file.calibration))
     }
 }

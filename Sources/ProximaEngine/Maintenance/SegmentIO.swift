@@ -21,6 +21,8 @@ struct SegmentIO: Sendable {
     func write(_ rows: [SegmentRow], jobId: String, now: Int64) async throws -> Manifest.Segment {
         let id = Self.newSegmentId(now: now)
         let config = config
+        // The file's order (live rows first, as `SegmentCodec` writes them): index nodes name rows by position.
+        let rows = rows.filter { !$0.deleted } + rows.filter(\.deleted)
         let bytes = try await ComputeQueue.run {
             try SegmentCodec.encode(
                 rows, dimension: config.dimension, fields: config.filterableFields,
