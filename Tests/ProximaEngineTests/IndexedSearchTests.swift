@@ -109,7 +109,6 @@ import Testing
         }
         // IVF picks lists by a bound on the inner product (centroid plus radius), so the calibrated
         // target holds on unequal norms (picked by euclidean distance to centroids it was 0.92 here).
-        print("inner-product recall@10 at target 0.99: \(Double(hits) / 300)")
         #expect(Double(hits) / 300 >= 0.97, "recall@10 \(Double(hits) / 300)")
     }
 
