@@ -33,6 +33,16 @@ def metric(server, name, **labels):
     return int(m.group(1)) if m else 0
 
 
+def create_ivf(server, dimension=16):
+    server.ok("POST", "/collections", json={"name": "c", "dimension": dimension, "distance_metric": "euclidean",
+                                            "indexing_algorithm": "ivf"})
+
+
+def insert(server, vectors, lo, hi):
+    server.ok("POST", "/collections/c/vectors",
+              json={"vectors": [{"id": f"v{i}", "vector": vectors[i].tolist()} for i in range(lo, hi)]})
+
+
 def search(server, q, **extra):
     return [h["id"] for h in server.ok("POST", "/collections/c/search", json={"vector": q, "k": 5, **extra})["results"]]
 
@@ -43,11 +53,9 @@ def test_a_second_handler_reads_immutable_objects_from_redis(data_dir, redis_url
     extra = ["--redis-url", redis_url, "--gc-grace-seconds", "600"]
     first = Server(data_dir, extra=extra)
     try:
-        first.ok("POST", "/collections", json={"name": "c", "dimension": 16, "distance_metric": "euclidean",
-                                               "indexing_algorithm": "ivf"})
+        create_ivf(first)
         for lo in range(0, 3000, 1000):
-            first.ok("POST", "/collections/c/vectors",
-                     json={"vectors": [{"id": f"v{i}", "vector": vectors[i].tolist()} for i in range(lo, lo + 1000)]})
+            insert(first, vectors, lo, lo + 1000)
         assert first.ok("POST", "/collections/c/flush?wait=true")["status"] == "done"
         first.ok("POST", "/collections/c/vectors", json={"vectors": [{"id": "tail", "vector": [9.0] * 16}]})
     finally:
@@ -109,11 +117,9 @@ def test_killed_handlers_never_serve_a_torn_or_damaged_cache_entry(data_dir, tmp
     extra = ["--cache-dir", cache, "--gc-grace-seconds", "600"]
     server = Server(data_dir, extra=extra)
     try:
-        server.ok("POST", "/collections", json={"name": "c", "dimension": 16, "distance_metric": "euclidean",
-                                                "indexing_algorithm": "ivf"})
+        create_ivf(server)
         for lo in range(0, 4000, 1000):
-            server.ok("POST", "/collections/c/vectors",
-                      json={"vectors": [{"id": f"v{i}", "vector": vectors[i].tolist()} for i in range(lo, lo + 1000)]})
+            insert(server, vectors, lo, lo + 1000)
             server.ok("POST", "/collections/c/flush?wait=true")
     finally:
         server.stop()

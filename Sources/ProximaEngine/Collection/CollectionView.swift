@@ -136,15 +136,16 @@ struct CollectionView: Sendable {
                 }
                 for h in hits { top.insert(slot: base | Int(nodeRows[Int(h.node)]), distance: h.distance) }
                 // Rows no node stands for (none, unless the index and segment disagree) are scanned.
-                for r in data.unindexedRows where !masked[r] && data.expiresAt[r] > now && (filter?.matches(data.metadata[r]) ?? true) {
-                    let d = data.vectors.withUnsafeBufferPointer { v in
-                        query.withUnsafeBufferPointer { q in
-                            metric.distance(
-                                q.baseAddress!, v.baseAddress! + r * dimension, dimension: dimension,
-                                inverseNormA: DistanceKernels.inverseNorm(q.baseAddress!, dimension), inverseNormB: data.inverseNorms[r])
+                query.withUnsafeBufferPointer { q in
+                    data.vectors.withUnsafeBufferPointer { v in
+                        let qInv = DistanceKernels.inverseNorm(q.baseAddress!, dimension)
+                        for r in data.unindexedRows where !masked[r] && data.expiresAt[r] > now && (filter?.matches(data.metadata[r]) ?? true) {
+                            let d = metric.distance(
+                                q.baseAddress!, v.baseAddress! + r * dimension, dimension: dimension, inverseNormA: qInv,
+                                inverseNormB: data.inverseNorms[r])
+                            top.insert(slot: base | r, distance: d)
                         }
                     }
-                    top.insert(slot: base | r, distance: d)
                 }
                 continue
             }
