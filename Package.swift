@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layering (dependencies point down only):
-//   proximadb -> ProximaAPI -> ProximaEngine -> {ProximaIndex, ProximaFormat, ProximaCloud} -> ProximaCore
+//   proximadb -> ProximaAPI -> ProximaAuth -> ProximaEngine -> {ProximaIndex, ProximaFormat, ProximaCloud} -> ProximaCore
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
 let package = Package(
@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
     ],
     targets: [
         // Distance kernels for AVX-512 / AVX2+FMA / portable C, chosen at load time.
@@ -50,11 +51,22 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Who a request acts for: API keys in the store, JWTs, rate limits.
+        .target(
+            name: "ProximaAuth",
+            dependencies: [
+                "ProximaCore", "ProximaCloud", "ProximaEngine",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "ProximaAPI",
             dependencies: [
-                "ProximaCore", "ProximaEngine",
+                "ProximaCore", "ProximaEngine", "ProximaAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -63,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "proximadb",
             dependencies: [
-                "ProximaAPI", "ProximaEngine", "ProximaCloud", "ProximaIndex", "ProximaCore",
+                "ProximaAPI", "ProximaAuth", "ProximaEngine", "ProximaCloud", "ProximaIndex", "ProximaCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -87,9 +99,14 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "ProximaAuthTests",
+            dependencies: ["ProximaAuth", "ProximaEngine", "ProximaCloud", "ProximaCore", "ProximaTesting",
+                           .product(name: "JWTKit", package: "jwt-kit")]
+        ),
+        .testTarget(
             name: "ProximaAPITests",
             dependencies: [
-                "ProximaAPI", "ProximaEngine", "ProximaCloud", "ProximaCore",
+                "ProximaAPI", "ProximaAuth", "ProximaEngine", "ProximaCloud", "ProximaCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,23 +1,80 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
+import NIOSSL
 import ProximaEngine
 
-/// Runs the REST API over HTTP until SIGTERM/SIGINT.
+/// How `serve` listens.
+public struct ListenOptions: Sendable {
+    public var host: String
+    public var port: Int
+    /// PEM files of the certificate chain and its private key: HTTPS instead of HTTP.
+    public var tls: (certificate: String, key: String)?
+    /// After SIGTERM/SIGINT, how long requests in flight may take before the process exits anyway.
+    public var shutdownTimeout: Duration = .seconds(10)
+
+    public init(host: String, port: Int, tls: (certificate: String, key: String)? = nil, shutdownTimeout: Duration = .seconds(10)) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.shutdownTimeout = shutdownTimeout
+    }
+
+    /// Whether only this machine can reach the address.
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+}
+
+/// Runs the REST API over HTTP(S) until SIGTERM/SIGINT.
 public enum ProximaServer {
-    /// Serves `engine` on `host:port`, answering for `tenant`; prints the bound address once listening.
-    public static func run(engine: Engine, tenant: Tenant = .default, host: String, port: Int, logger: Logger) async throws {
-        let routes = RESTRoutes(engine: engine, tenant: tenant)
+    /// Serves `routes` as `options` say; prints the bound address once listening.
+    public static func run(routes: RESTRoutes, options: ListenOptions, logger: Logger) async throws {
+        let scheme = options.tls == nil ? "http" : "https"
+        var server: HTTPServerBuilder = .http1()
+        if let tls = options.tls {
+            let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: tls.key, format: .pem)
+            server = try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+        }
         let app = Application(
             router: routes.router(),
-            configuration: .init(address: .hostname(host, port: port), serverName: "ProximaDB"),
+            server: server,
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "ProximaDB"),
             onServerRunning: { channel in
                 // Printed for people and for tests that start the server on port 0.
-                let bound = channel.localAddress?.port ?? port
-                let line = "ProximaDB \(RESTRoutes.version) listening on http://\(host):\(bound) (storage: \(engine.storageDescription))\n"
+                let bound = channel.localAddress?.port ?? options.port
+                let line = "ProximaDB \(RESTRoutes.version) listening on \(scheme)://\(options.host):\(bound) (storage: \(routes.engine.storageDescription))\n"
                 FileHandle.standardOutput.write(Data(line.utf8))
             },
             logger: logger)
+        let watchdog = ShutdownWatchdog(timeout: options.shutdownTimeout, logger: logger)
+        defer { watchdog.cancel() }
         try await app.runService()
     }
+}
+
+/// Graceful shutdown waits for requests in flight; this bounds the wait, so
+/// one runaway request cannot keep SIGTERM from ending the process. Exiting
+/// then loses nothing: every acknowledged write is already in the store.
+final class ShutdownWatchdog {
+    private let sources: [any DispatchSourceSignal]
+
+    init(timeout: Duration, logger: Logger) {
+        sources = [SIGTERM, SIGINT].map { signal in
+            let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
+            source.setEventHandler {
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(timeout.components.seconds * 1000))) {
+                    logger.warning("requests still running \(timeout) after the shutdown signal: exiting")
+                    exit(0)
+                }
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() { for s in sources { s.cancel() } }
 }

@@ -37,6 +37,8 @@ public struct ProximaError: Error, Sendable, Equatable, CustomStringConvertible 
         case rateLimited = "rate_limited"
         /// Writes arrive faster than flushes index them: the unindexed WAL passed `max_unindexed_bytes`.
         case indexingBacklog = "indexing_backlog"
+        /// The tenant would hold more collections, vectors or bytes than its quota allows.
+        case quotaExceeded = "quota_exceeded"
         // 503
         case storageUnavailable = "storage_unavailable"
         // 504: the caller's time budget (a function's deadline) ran out first

@@ -8,6 +8,8 @@ import ProximaCore
 /// so they work the same against a laptop or a deployment.
 struct Client {
     let base: String
+    /// `$PROXIMADB_API_KEY`: sent as a bearer credential when set.
+    let apiKey = ProcessInfo.processInfo.environment["PROXIMADB_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
 
     init(url: String?) {
         var u = url ?? ProcessInfo.processInfo.environment["PROXIMADB_URL"] ?? "http://127.0.0.1:5678"
@@ -23,6 +25,7 @@ struct Client {
     func call(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil) async throws -> JSONValue {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
+        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer " + apiKey) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))

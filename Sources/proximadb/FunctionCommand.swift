@@ -17,9 +17,13 @@ struct FunctionCommand: AsyncParsableCommand {
             Environment: AWS_LAMBDA_RUNTIME_API (set by Lambda), _HANDLER (api | worker | sweep), \
             PROXIMADB_STORAGE (storage URL), PROXIMADB_QUEUE (queue URL: an SQS queue URL, sqs://name, \
             dir:///path or inline), PROXIMADB_CACHE_DIR (disk cache, default /tmp/proximadb), PROXIMADB_CACHE_MB \
-            (default 400), PROXIMADB_REDIS_URL (shared cache), PROXIMADB_LOG_LEVEL, \
-            PROXIMADB_TENANT (default 'default'), PROXIMADB_MAX_BODY_MB, PROXIMADB_GC_GRACE_SECONDS, PROXIMADB_MAX_UNINDEXED_MB, \
-            PROXIMADB_FLUSH_THRESHOLD_MB; credentials from the AWS_* variables Lambda sets.
+            (default 400), PROXIMADB_REDIS_URL (shared cache), PROXIMADB_LOG_LEVEL, PROXIMADB_LOG_FORMAT (json | text), \
+            PROXIMADB_MAX_BODY_MB, PROXIMADB_GC_GRACE_SECONDS, PROXIMADB_MAX_UNINDEXED_MB, \
+            PROXIMADB_FLUSH_THRESHOLD_MB; access (api role): PROXIMADB_AUTH, \
+            PROXIMADB_ALLOW_UNAUTHENTICATED, PROXIMADB_REQUIRE_AUTH_FOR_HEALTH, PROXIMADB_JWT_JWKS, PROXIMADB_JWT_ISSUER, \
+            PROXIMADB_JWT_AUDIENCE, PROXIMADB_JWT_TENANT_CLAIM, PROXIMADB_RATE_LIMIT_PER_KEY, PROXIMADB_RATE_LIMIT_PER_IP, \
+            PROXIMADB_RATE_LIMIT_GLOBAL, PROXIMADB_MAX_COLLECTIONS, PROXIMADB_MAX_VECTORS, PROXIMADB_MAX_BYTES (the serve flags \
+            of the same names); credentials from the AWS_* variables Lambda sets.
             """)
 
     enum Role: String, ExpressibleByArgument, CaseIterable {
@@ -31,12 +35,10 @@ struct FunctionCommand: AsyncParsableCommand {
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
-        LoggingSystem.bootstrap(
-            { label, provider in
-                var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
-                handler.logLevel = Logger.Level(rawValue: env["PROXIMADB_LOG_LEVEL"] ?? "info") ?? .info
-                return handler
-            }, metadataProvider: InvocationContext.metadataProvider)
+        bootstrapLogging(
+            format: LogFormat(rawValue: env["PROXIMADB_LOG_FORMAT"] ?? "json") ?? .json,
+            level: Logger.Level(rawValue: env["PROXIMADB_LOG_LEVEL"] ?? "info") ?? .info,
+            metadataProvider: InvocationContext.metadataProvider)
         let logger = Logger(label: "proximadb.function")
         guard let endpoint = env["AWS_LAMBDA_RUNTIME_API"], !endpoint.isEmpty else {
             throw ValidationError("AWS_LAMBDA_RUNTIME_API is not set: this command runs inside Lambda or its Runtime Interface Emulator")
@@ -75,7 +77,11 @@ struct FunctionCommand: AsyncParsableCommand {
         let engine = Engine(storage: storage, maintenance: settings, limits: limits, jobs: jobs, logger: logger)
         logger.info("ProximaDB \(RESTRoutes.version) function role \(role.rawValue) (storage: \(storage.description), queue: \(jobs?.description ?? "inline"), cache: \(cacheDir))")
         switch role {
-        case .api: return APIFunction(routes: RESTRoutes(engine: engine, tenant: try Tenant(env["PROXIMADB_TENANT"] ?? "default")))
+        case .api:
+            // A function URL is on the internet: requests without credentials are refused unless the
+            // environment says otherwise, even before the first key exists.
+            let gate = try await AccessOptions.fromEnvironment(env).gatekeeper(storage: engine.storage, loopbackOnly: false)
+            return APIFunction(routes: RESTRoutes(engine: engine, gate: gate))
         case .worker: return WorkerFunction(engine: engine)
         case .sweep: return SweepFunction(engine: engine)
         }

@@ -6,7 +6,7 @@ struct ProximaDB: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proximadb",
         abstract: "ProximaDB: a serverless vector database whose source of truth is object storage.",
-        subcommands: [Serve.self, WorkerCommand.self, FunctionCommand.self, Collections.self, Insert.self, Search.self, BenchStorage.self, BenchANN.self]
+        subcommands: [Serve.self, WorkerCommand.self, FunctionCommand.self, Keys.self, Collections.self, Insert.self, Search.self, BenchStorage.self, BenchANN.self]
     )
 
     /// Started with no arguments by a function runtime (AWS_LAMBDA_RUNTIME_API

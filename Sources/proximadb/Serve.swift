@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import ProximaAPI
+import ProximaAuth
 import ProximaCloud
 import ProximaEngine
 
@@ -9,14 +10,22 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Option(help: "Address to listen on (0.0.0.0 for containers).")
+    @Option(help: "Address to listen on (0.0.0.0 for containers: needs an API key, JWT settings or --allow-unauthenticated).")
     var host: String = "127.0.0.1"
 
     @Option(help: "REST port (0 picks a free one).")
     var port: Int = 5678
 
-    @Option(help: "Tenant namespace inside the store.")
-    var tenant: String = "default"
+    @Option(help: "PEM certificate chain: serve HTTPS.")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(help: "Seconds requests in flight may take after SIGTERM before the process exits anyway.")
+    var shutdownTimeout: Int = 10
+
+    @OptionGroup var access: AccessOptions
 
     @Option(help: "Largest request body accepted, in MiB.")
     var maxBodyMb: Int = 64
@@ -35,7 +44,7 @@ struct Serve: AsyncParsableCommand {
         let storage = try store.open()
         var queues: (queue: any CloudQueue, deadLetter: any CloudQueue)?
         if let url = background.queueURL(storage: store.storage) { queues = try await QueueURL.open(url) }
-        let tenant = try Tenant(self.tenant)
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         var limits = RequestLimits()
         limits.maxBodyBytes = maxBodyMb * 1024 * 1024
         limits.maxBatchVectors = maxBatch
@@ -44,7 +53,11 @@ struct Serve: AsyncParsableCommand {
             let worker = background.workers(storage: storage, queues: queues, logger: logger)
             for _ in 0..<max(0, workers) { Task.detached { await worker.run() } }
         }
-        try await ProximaServer.run(engine: engine, tenant: tenant, host: host, port: port, logger: logger)
+        let gate = try await access.gatekeeper(storage: engine.storage, loopbackOnly: ListenOptions.isLoopback(host))
+        try await access.checkExposure(host: host, gate: gate, logger: logger)
+        let options = ListenOptions(
+            host: host, port: port, tls: tlsCert.map { ($0, tlsKey!) }, shutdownTimeout: .seconds(max(0, shutdownTimeout)))
+        try await ProximaServer.run(routes: RESTRoutes(engine: engine, gate: gate), options: options, logger: logger)
     }
 }
 

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Logging
+import ProximaAPI
 import ProximaCloud
 import ProximaEngine
+import Synchronization
 
 /// Where the data lives and how much to log: shared by `serve` and `worker`.
 struct StoreOptions: ParsableArguments {
@@ -10,6 +12,9 @@ struct StoreOptions: ParsableArguments {
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
+
+    @Option(help: "Log lines as json (one object per line) or text.")
+    var logFormat: LogFormat = .json
 
     @Option(help: "A local-disk cache of immutable objects (segments, index files, WAL, manifests) in this folder.")
     var cacheDir: String?
@@ -24,9 +29,8 @@ struct StoreOptions: ParsableArguments {
     var storageLatencyMs: Int = 0
 
     func logger(label: String) -> Logger {
-        var logger = Logger(label: label)
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        return logger
+        bootstrapLogging(format: logFormat, level: Logger.Level(rawValue: logLevel) ?? .info)
+        return Logger(label: label)
     }
 
     /// The store, read through the cache tiers asked for (disk, then Redis).
@@ -43,4 +47,32 @@ func cachedStorage(_ store: any CloudStorage, cacheDir: String?, cacheMB: Int, r
     if let cacheDir, !cacheDir.isEmpty { tiers.append(try DiskCache(path: cacheDir, capacityBytes: max(1, cacheMB) << 20)) }
     if let redisURL, !redisURL.isEmpty { tiers.append(try RedisCache(url: redisURL)) }
     return tiers.isEmpty ? store : CachingStorage(store: store, tiers: tiers, isImmutable: StorageLayout.isImmutable)
+}
+
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case json, text
+}
+
+private let loggingBootstrapped = Mutex(false)
+
+/// Sets how every logger of this process writes (once: swift-log allows one bootstrap).
+func bootstrapLogging(format: LogFormat, level: Logger.Level, metadataProvider: Logger.MetadataProvider? = nil) {
+    let first = loggingBootstrapped.withLock { done in
+        defer { done = true }
+        return !done
+    }
+    guard first else { return }
+    LoggingSystem.bootstrap(
+        { label, provider in
+            switch format {
+            case .json:
+                var handler = JSONLogHandler(label: label, metadataProvider: provider)
+                handler.logLevel = level
+                return handler
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
+                handler.logLevel = level
+                return handler
+            }
+        }, metadataProvider: metadataProvider)
 }

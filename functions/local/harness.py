@@ -58,6 +58,21 @@ def sample(name):
         return json.load(f)
 
 
+# The API key http_event sends (create_key sets it): the api function refuses requests without one.
+API_KEY = None
+
+
+def create_key(env, tenant="default", role="admin"):
+    """Creates an API key in env's PROXIMADB_STORAGE with the packaged binary, as
+    an operator would before the first request; http_event sends it from then on."""
+    global API_KEY
+    binary = os.path.join(ROOT, "functions", "build", "stage", "bin", "proximadb")
+    out = subprocess.run([binary, "keys", "create", "--storage", env["PROXIMADB_STORAGE"], "--tenant", tenant, "--role", role],
+                         env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    API_KEY = out.stdout.strip()
+    return API_KEY
+
+
 def http_event(method, path, body=None, query="", headers=None, raw_body=None):
     """An HTTP API (payload 2.0) event, from sam's sample: the shape Function URLs send too."""
     e = sample("http-api-v2.json")
@@ -65,7 +80,7 @@ def http_event(method, path, body=None, query="", headers=None, raw_body=None):
     e["rawQueryString"] = query
     e["requestContext"]["http"]["method"] = method
     e["requestContext"]["http"]["path"] = path
-    e["headers"] = {"content-type": "application/json", **(headers or {})}
+    e["headers"] = {"content-type": "application/json", **({"authorization": "Bearer " + API_KEY} if API_KEY else {}), **(headers or {})}
     e["cookies"] = []
     data = raw_body if raw_body is not None else (b"" if body is None else json.dumps(body).encode())
     e["body"] = base64.b64encode(data).decode()

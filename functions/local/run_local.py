@@ -54,6 +54,9 @@ def main():
             return f
 
         api = function("api", 60)
+        status, body, _, _ = api.http("GET", "/collections")
+        check(status == 401 and body["error"] == "unauthorized", f"the api function refuses requests without a credential ({status})")
+        harness.create_key(env)
         status, body, headers, _ = api.http("GET", "/health")
         check(status == 200 and body["data"]["status"] == "ok" and headers.get("x-request-id"),
               "the api function answers /health with a request id")

@@ -5,17 +5,26 @@ import Logging
 import ProximaCore
 import ProximaEngine
 
-/// The request context of routes answered for function events: no socket,
-/// only the invocation's logger.
-public struct FunctionRequestContext: RequestContext {
-    /// What a context is made from: the invocation's logger.
+/// The request context of routes answered for function events: no socket;
+/// the caller's address and request id come from the event and invocation.
+public struct FunctionRequestContext: ProximaRequestContext {
+    /// What a context is made from.
     public struct Source: RequestContextSource {
         public let logger: Logger
+        public var clientAddress: String?
+        public var requestId: String?
     }
 
     public var coreContext: CoreRequestContextStorage
+    public let clientAddress: String?
+    public let transportRequestId: String?
+    public let facts = RequestFacts()
 
-    public init(source: Source) { coreContext = CoreRequestContextStorage(source: source) }
+    public init(source: Source) {
+        coreContext = CoreRequestContextStorage(source: source)
+        clientAddress = source.clientAddress
+        transportRequestId = source.requestId
+    }
 }
 
 /// The `api` role: HTTP events (API Gateway HTTP API and REST API, Function
@@ -39,10 +48,8 @@ public struct APIFunction: FunctionHandler {
             // Logged once, by the runtime, with the rest of the error answers.
             return .error(type: "InvalidEvent", message: "the api function answers HTTP events (API Gateway, Function URL, ALB): \(error)")
         }
-        let requestId = event.headers[.xRequestId] ?? invocation.requestId
-        var logger = logger
-        logger[metadataKey: "hb.request.id"] = .string(requestId)
-        let context = FunctionRequestContext(source: .init(logger: logger))
+        let context = FunctionRequestContext(
+            source: .init(logger: logger, clientAddress: event.sourceAddress, requestId: invocation.requestId))
         let (status, headers, body): (HTTPResponse.Status, HTTPFields, [UInt8])
         do {
             (status, headers, body) = try await withDeadline(invocation.deadline - margin) { [responder] in
@@ -59,17 +66,13 @@ public struct APIFunction: FunctionHandler {
             (status, headers, body) = Self.failure(ErrorMiddleware<FunctionRequestContext>.map(error, logger: logger))
         }
         var answerHeaders = headers
-        answerHeaders[.xRequestId] = requestId
+        if answerHeaders[.xRequestId] == nil { answerHeaders[.xRequestId] = context.facts.requestId.isEmpty ? invocation.requestId : context.facts.requestId }
         return .response(JSONWriter.encode(event.answer(status: status, headers: answerHeaders, body: body)))
     }
 
     static func failure(_ error: ProximaError) -> (HTTPResponse.Status, HTTPFields, [UInt8]) {
         (Envelope.status(for: error.code), [.contentType: "application/json"], JSONWriter.encode(Envelope.failureJSON(error)))
     }
-}
-
-extension HTTPField.Name {
-    static let xRequestId = HTTPField.Name("X-Request-Id")!
 }
 
 /// Gathers a response body in memory: a function answers with one payload.

@@ -23,6 +23,8 @@ struct HTTPEvent: Equatable {
     var target: String
     var headers: HTTPFields
     var body: [UInt8]
+    /// The caller's IP address as AWS saw it (for per-address rate limits).
+    var sourceAddress: String?
 
     struct Invalid: Error, CustomStringConvertible {
         var description: String
@@ -39,6 +41,7 @@ struct HTTPEvent: Equatable {
             let query = o["rawQueryString"]?.string ?? ""
             target = query.isEmpty ? path : path + "?" + query
             headers = Self.headers(single: o["headers"]?.object, multi: nil)
+            sourceAddress = http["sourceIp"]?.string
             if let cookies = o["cookies"]?.array?.compactMap(\.string), !cookies.isEmpty {
                 headers[.cookie] = cookies.joined(separator: "; ")
             }
@@ -48,6 +51,10 @@ struct HTTPEvent: Equatable {
             let multi = o["multiValueHeaders"]?.object
             format = isALB ? .alb(multiValue: multi != nil) : .v1
             headers = Self.headers(single: o["headers"]?.object, multi: multi)
+            // An ALB appends the address it saw to X-Forwarded-For: the last entry is the one a caller cannot forge.
+            sourceAddress = isALB
+                ? headers[HTTPField.Name("X-Forwarded-For")!]?.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) }
+                : context?["identity"]?["sourceIp"]?.string
             let path = o["path"]?.string ?? "/"
             // REST APIs hand over the path and parameters decoded; ALB as they arrived.
             let encodedPath = isALB ? path : Self.encodePath(path)

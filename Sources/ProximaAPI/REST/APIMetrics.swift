@@ -8,6 +8,8 @@ public final class APIMetrics: Sendable {
         var requests: [Key: Int] = [:]
         var durationSum: [String: Double] = [:]
         var durationCount: [String: Int] = [:]
+        var authFailures: [String: Int] = [:]
+        var rateLimited: [String: Int] = [:]
         var vectorsWritten = 0
         var queries = 0
     }
@@ -31,6 +33,9 @@ public final class APIMetrics: Sendable {
         }
     }
 
+    func recordAuthFailure(reason: String) { state.withLock { $0.authFailures[reason, default: 0] += 1 } }
+    func recordRateLimited(reason: String) { state.withLock { $0.rateLimited[reason, default: 0] += 1 } }
+
     func recordWrite(vectors: Int) { state.withLock { $0.vectorsWritten += vectors } }
     func recordQueries(_ n: Int) { state.withLock { $0.queries += n } }
 
@@ -49,6 +54,12 @@ public final class APIMetrics: Sendable {
             out += "proximadb_http_request_duration_seconds_sum{route=\"\(esc(route))\"} \(s.durationSum[route]!)\n"
             out += "proximadb_http_request_duration_seconds_count{route=\"\(esc(route))\"} \(s.durationCount[route]!)\n"
         }
+        out += "# HELP proximadb_auth_failures_total Requests refused for their credential, by reason.\n"
+        out += "# TYPE proximadb_auth_failures_total counter\n"
+        for (reason, n) in s.authFailures.sorted(by: { $0.key < $1.key }) { out += "proximadb_auth_failures_total{reason=\"\(reason)\"} \(n)\n" }
+        out += "# HELP proximadb_rate_limited_total Requests refused by a rate limit, by the limit that refused them.\n"
+        out += "# TYPE proximadb_rate_limited_total counter\n"
+        for (reason, n) in s.rateLimited.sorted(by: { $0.key < $1.key }) { out += "proximadb_rate_limited_total{reason=\"\(reason)\"} \(n)\n" }
         out += "# HELP proximadb_vectors_written_total Vectors acknowledged by write requests.\n"
         out += "# TYPE proximadb_vectors_written_total counter\nproximadb_vectors_written_total \(s.vectorsWritten)\n"
         out += "# HELP proximadb_queries_total Search queries answered.\n"

@@ -10,6 +10,7 @@ enum Envelope {
     static func failure(_ error: ProximaError) -> Response {
         var response = json(failureJSON(error), status: status(for: error.code))
         if let seconds = error.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
+        if error.code == .unauthorized { response.headers[.wwwAuthenticate] = #"Bearer realm="proximadb""# }
         return response
     }
 
@@ -40,7 +41,7 @@ enum Envelope {
         case .collectionExists, .vectorExists, .conflict: .conflict
         case .payloadTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
-        case .rateLimited, .indexingBacklog: .tooManyRequests
+        case .rateLimited, .indexingBacklog, .quotaExceeded: .tooManyRequests
         case .storageUnavailable: .serviceUnavailable
         case .deadlineExceeded: .gatewayTimeout
         case .storageCorrupted, .internalError: .internalServerError

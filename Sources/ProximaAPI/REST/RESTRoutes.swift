@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import ProximaAuth
+import ProximaCloud
 import ProximaCore
 import ProximaEngine
 
@@ -11,75 +13,106 @@ public struct RESTRoutes: Sendable {
     let engine: Engine
     let metrics: APIMetrics
     let decoder: RequestDecoder
-    /// Whose collections the requests reach (until credentials name the tenant).
-    let tenant: Tenant
+    /// Who may do what: credentials, rate limits, the anonymous-access policy.
+    let gate: Gatekeeper
+    let quotas: QuotaCheck
 
-    /// Routes over `engine`, reaching `tenant`'s collections.
-    public init(engine: Engine, tenant: Tenant = .default, metrics: APIMetrics = APIMetrics()) {
+    /// Routes over `engine`. Without a gatekeeper, requests need no credential
+    /// until a key exists in the store (local use and tests).
+    public init(engine: Engine, gate: Gatekeeper? = nil, metrics: APIMetrics = APIMetrics()) {
         self.engine = engine
-        self.tenant = tenant
+        self.gate = gate ?? Gatekeeper(policy: AuthPolicy(allowAnonymous: true), keys: KeyRing(store: KeyStore(storage: engine.storage)))
         self.metrics = metrics
         self.decoder = RequestDecoder(limits: engine.limits)
+        self.quotas = QuotaCheck(engine: engine)
     }
 
     /// One set of routes for every transport: `serve` answers them over HTTP
-    /// with `BasicRequestContext`, the function host with `FunctionRequestContext`.
-    public func router<Context: RequestContext>(context: Context.Type = BasicRequestContext.self) -> Router<Context> {
+    /// with `ServerRequestContext`, the function host with `FunctionRequestContext`.
+    public func router<Context: ProximaRequestContext>(context: Context.Type = ServerRequestContext.self) -> Router<Context> {
         let router = Router(context: Context.self)
+        router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ErrorMiddleware(metrics: metrics))
+        router.add(middleware: AccessMiddleware(gate: gate, metrics: metrics))
         router.get("/health") { _, _ in
-            Envelope.success([
-                "status": "ok", "version": .string(Self.version), "uptime_seconds": .double(metrics.uptimeSeconds),
-                "storage": .string(engine.storageDescription),
-            ])
+            Envelope.success(health(status: "ok"))
         }
-        router.get("/metrics") { _, _ in
-            Envelope.raw(Array((metrics.render() + engine.storageMetricsText).utf8), status: .ok, contentType: "text/plain; version=0.0.4")
+        router.get("/ready") { _, _ in
+            // Ready once the store answers and the key set is loaded: the two things every other route needs.
+            do {
+                _ = try await engine.storage.list(prefix: "catalog/", startAfter: nil, limit: 1)
+                _ = try await gate.keys.snapshot()
+            } catch {
+                throw ProximaError(.storageUnavailable, "the object store does not answer: not ready", retryAfterSeconds: 1)
+            }
+            return Envelope.success(health(status: "ready"))
         }
-        router.post("/collections") { request, _ in
-            let config = try await engine.createCollection(try decoder.collectionSpec(try await decoder.body(request)), tenant: tenant)
+        router.get("/metrics") { _, context in
+            try principal(context, .read)
+            return Envelope.raw(
+                Array((metrics.render() + engine.storageMetricsText).utf8), status: .ok, contentType: "text/plain; version=0.0.4")
+        }
+        router.post("/collections") { request, context in
+            let spec = try decoder.collectionSpec(try await decoder.body(request))
+            let who = try principal(context, .admin, collection: spec.name)
+            try await quotas.admitCollection(who)
+            let config = try await engine.createCollection(spec, tenant: who.tenant)
+            quotas.changed(who.tenant)
             return Envelope.success(Self.collectionJSON(config), status: .created)
         }
-        router.get("/collections") { _, _ in
-            Envelope.success(.array(try await engine.listCollections(tenant: tenant).map { Self.collectionJSON($0) }))
+        router.get("/collections") { _, context in
+            let who = try principal(context, .read)
+            let visible = try await engine.listCollections(tenant: who.tenant).filter { who.maysee($0.name) }
+            return Envelope.success(.array(visible.map { Self.collectionJSON($0) }))
         }
         router.get("/collections/:name") { _, context in
-            let (config, stats) = try await engine.describeCollection(try path(context))
+            let (config, stats) = try await engine.describeCollection(try path(context, .read))
             return Envelope.success(Self.collectionJSON(config, stats: stats))
         }
         router.patch("/collections/:name") { request, context in
-            let config = try await engine.updateCollection(try path(context), try decoder.collectionPatch(try await decoder.body(request)))
+            let target = try path(context, .admin)
+            let config = try await engine.updateCollection(target, try decoder.collectionPatch(try await decoder.body(request)))
             return Envelope.success(Self.collectionJSON(config))
         }
         router.delete("/collections/:name") { _, context in
-            try await engine.deleteCollection(try path(context))
+            let target = try path(context, .admin)
+            try await engine.deleteCollection(target)
+            quotas.changed(target.tenant)
             return Envelope.success(["deleted": true])
         }
         router.post("/collections/:name/vectors") { request, context in
-            let outcome = try await engine.write(try path(context), try decoder.insert(try await decoder.body(request)))
+            let target = try path(context, .write)
+            let write = try decoder.insert(try await decoder.body(request))
+            try await quotas.admitWrite(try principal(context, .write), write)
+            let outcome = try await engine.write(target, write)
             metrics.recordWrite(vectors: outcome.count)
             return Envelope.success(["ids": .array(outcome.ids.map { .string($0) }), "count": .int(Int64(outcome.count))])
         }
         router.post("/collections/:name/vectors/delete") { request, context in
-            let outcome = try await engine.write(try path(context), try decoder.delete(try await decoder.body(request)))
+            let target = try path(context, .write)
+            let outcome = try await engine.write(target, try decoder.delete(try await decoder.body(request)))
             return Envelope.success(["deleted": .int(Int64(outcome.count))])
         }
         router.get("/collections/:name/vectors/:id") { _, context in
-            let record = try await engine.getVector(try path(context), id: try Self.vectorId(context))
+            let record = try await engine.getVector(try path(context, .read), id: try Self.vectorId(context))
             return Envelope.success(Self.recordJSON(record, includeVector: true, includeMetadata: true))
         }
         router.put("/collections/:name/vectors/:id") { request, context in
+            let target = try path(context, .write)
             let id = try Self.vectorId(context)
-            let outcome = try await engine.write(try path(context), try decoder.update(try await decoder.body(request), id: id))
+            let write = try decoder.update(try await decoder.body(request), id: id)
+            try await quotas.admitWrite(try principal(context, .write), write)
+            let outcome = try await engine.write(target, write)
             metrics.recordWrite(vectors: 1)
             return Envelope.success(Self.recordJSON(outcome.record!, includeVector: true, includeMetadata: true))
         }
         router.delete("/collections/:name/vectors/:id") { _, context in
-            let outcome = try await engine.write(try path(context), .delete(ids: [try Self.vectorId(context)], requireExisting: true))
+            let target = try path(context, .write)
+            let outcome = try await engine.write(target, .delete(ids: [try Self.vectorId(context)], requireExisting: true))
             return Envelope.success(["deleted": .int(Int64(outcome.count))])
         }
         router.post("/collections/:name/search") { request, context in
-            let search = try decoder.search(try await decoder.body(request), collection: try path(context))
+            let search = try decoder.search(try await decoder.body(request), collection: try path(context, .read))
             let results = try await engine.search(search.request)
             metrics.recordQueries(search.request.queries.count)
             let lists: [JSONValue] = results.map { hits in
@@ -96,8 +129,9 @@ public struct RESTRoutes: Sendable {
             return Envelope.success(["results": search.batch ? .array(lists) : lists[0]])
         }
         router.post("/collections/:name/warm") { _, context in
+            let target = try path(context, .read)
             let started = ContinuousClock.now
-            let (stats, requests) = try await engine.warm(try path(context))
+            let (stats, requests) = try await engine.warm(target)
             let elapsed = ContinuousClock.now - started
             return Envelope.success([
                 "vector_count": .int(Int64(stats.vectorCount)), "segments": .int(Int64(stats.segmentCount)),
@@ -106,12 +140,21 @@ public struct RESTRoutes: Sendable {
             ])
         }
         router.post("/collections/:name/flush") { request, context in
-            try await Self.job(engine, request, try path(context), kind: .flush)
+            try await Self.job(engine, request, try path(context, .admin), kind: .flush)
         }
         router.post("/collections/:name/compact") { request, context in
-            try await Self.job(engine, request, try path(context), kind: .compactAll)
+            try await Self.job(engine, request, try path(context, .admin), kind: .compactAll)
         }
+        KeyRoutes(store: gate.keys.store, keys: gate.keys, decoder: decoder).add(to: router) { c, r, n in try principal(c, r, collection: n) }
         return router
+    }
+
+    /// `/health` and `/ready`: the seed's fields.
+    func health(status: String) -> JSONValue {
+        [
+            "status": .string(status), "version": .string(Self.version), "uptime_seconds": .double(metrics.uptimeSeconds),
+            "storage": .string(engine.storageDescription), "memory_rss_bytes": .int(Int64(ProcessMemory.residentBytes())),
+        ]
     }
 
     /// Queues a flush or compaction; `?wait=true` answers with what it did.
@@ -129,9 +172,19 @@ public struct RESTRoutes: Sendable {
 
     // MARK: path parameters
 
-    /// The collection a route names, in the tenant of this API.
-    func path(_ context: some RequestContext) throws -> CollectionPath {
-        try CollectionPath(tenant, context.parameters.get("name") ?? "")
+    /// Who asks, allowed to do what `needed` names (on `collection`, if one): else 401 or 403.
+    @discardableResult
+    func principal(_ context: some ProximaRequestContext, _ needed: Role, collection: String? = nil) throws -> Principal {
+        guard let who = context.facts.principal else { throw ProximaError(.unauthorized, "this route needs a credential") }
+        try who.authorize(needed, collection: collection)
+        return who
+    }
+
+    /// The collection a route names, in the asker's tenant, once the asker may do `needed` to it.
+    func path(_ context: some ProximaRequestContext, _ needed: Role) throws -> CollectionPath {
+        let name = context.parameters.get("name") ?? ""
+        let who = try principal(context, needed, collection: name)
+        return try CollectionPath(who.tenant, name)
     }
 
     static func vectorId(_ context: some RequestContext) throws -> String {

@@ -12,7 +12,7 @@ public enum Validation {
         }
     }
 
-    static func isNameByte(_ b: UInt8) -> Bool {
+    public static func isNameByte(_ b: UInt8) -> Bool {
         switch b {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
             UInt8(ascii: "_"), UInt8(ascii: "-"):

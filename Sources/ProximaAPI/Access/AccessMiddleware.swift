@@ -1,0 +1,67 @@
+import HTTPTypes
+import Hummingbird
+import ProximaAuth
+import ProximaCore
+
+/// The door every request passes: per-address and global rate limits, then
+/// the credential (API key or JWT), then the per-key limit. Routes authorize
+/// the action themselves (`RESTRoutes.principal`), since only they know which
+/// collection and role it needs. `/health` and `/ready` are open unless the
+/// policy says otherwise (they still count against the address's limit).
+struct AccessMiddleware<Context: ProximaRequestContext>: RouterMiddleware {
+    let gate: Gatekeeper
+    let metrics: APIMetrics
+
+    static var openPaths: Set<String> { ["/health", "/ready"] }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var decision = gate.limiter.admit(address: context.clientAddress)
+        if let d = decision, !d.admitted { return rejected(d, reason: "address") }
+        if !(Self.openPaths.contains(request.uri.path) && !gate.policy.requireAuthForHealth) {
+            let principal = try await authenticate(request)
+            context.facts.principal = principal
+            if let d = gate.limiter.admit(subject: principal.subject) {
+                if !d.admitted { return rejected(d, reason: "key") }
+                if decision == nil || d.remaining < decision!.remaining { decision = d }
+            }
+        }
+        var response = try await next(request, context)
+        if let decision { Self.addHeaders(decision, to: &response.headers) }
+        return response
+    }
+
+    /// The request's principal; failures are counted by their code.
+    func authenticate(_ request: Request) async throws(ProximaError) -> Principal {
+        let outcome: Result<Principal, ProximaError>
+        do {
+            let credential = try Gatekeeper.credential(authorization: request.headers[.authorization], apiKey: request.headers[.xAPIKey])
+            outcome = .success(try await gate.authenticate(credential))
+        } catch {
+            outcome = .failure(error)
+        }
+        if case .failure(let e) = outcome { metrics.recordAuthFailure(reason: e.code.rawValue) }
+        return try outcome.get()
+    }
+
+    func rejected(_ d: RateDecision, reason: String) -> Response {
+        metrics.recordRateLimited(reason: reason)
+        var response = Envelope.failure(
+            ProximaError(.rateLimited, "too many requests; retry after \(d.retryAfterSeconds) s", retryAfterSeconds: d.retryAfterSeconds))
+        Self.addHeaders(d, to: &response.headers)
+        return response
+    }
+
+    /// The `RateLimit-*` fields of draft-ietf-httpapi-ratelimit-headers.
+    static func addHeaders(_ d: RateDecision, to headers: inout HTTPFields) {
+        headers[.rateLimitLimit] = String(d.limit)
+        headers[.rateLimitRemaining] = String(d.remaining)
+        headers[.rateLimitReset] = String(d.resetSeconds)
+    }
+}
+
+extension HTTPField.Name {
+    static let xAPIKey = HTTPField.Name("X-API-Key")!
+    static let rateLimitLimit = HTTPField.Name("RateLimit-Limit")!
+    static let rateLimitRemaining = HTTPField.Name("RateLimit-Remaining")!
+    static let rateLimitReset = HTTPField.Name("RateLimit-Reset")!
+}
