@@ -38,15 +38,54 @@ class Process:
                 self.kill()
 
 
+# Every log file a test's process writes, and every credential a test makes:
+# at the end of the session no log may contain any of them (`no_secrets_in_logs`).
+LOGS = []
+SECRETS = set()
+
+
+def log_file(kind):
+    path = os.path.join(tempfile.gettempdir(), f"proximadb-{kind}-{os.getpid()}-{random.random()}.log")
+    LOGS.append(path)
+    return open(path, "w+")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secrets_in_logs():
+    """Fails the session if any process logged an API key or token a test created."""
+    yield
+    leaks = []
+    for path in LOGS:
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        leaks += [(path, secret[:12] + "...") for secret in SECRETS if secret in text]
+    assert not leaks, f"credentials found in logs: {leaks}"
+
+
+def create_key(storage, tenant="default", role="admin", extra=()):
+    """An API key made with `proximadb keys create`, straight on the store."""
+    storage = storage if "://" in storage else f"file://{storage}"
+    out = subprocess.run([binary(), "keys", "create", "--storage", storage, "--tenant", tenant, "--role", role, *extra],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    key = out.stdout.strip()
+    assert key.startswith("pdb_") and "\n" not in key and key not in out.stderr, (out.stdout, out.stderr)
+    SECRETS.add(key)
+    return key
+
+
 class Server(Process):
     """One `proximadb serve` process on a free port over a data directory."""
 
-    def __init__(self, data_dir, port=0, extra=(), env=None):
+    def __init__(self, data_dir, port=0, extra=(), env=None, log_level="warning", api_key=None):
         self.data_dir = data_dir
         storage = data_dir if "://" in data_dir else f"file://{data_dir}"
-        self.log = open(os.path.join(tempfile.gettempdir(), f"proximadb-{os.getpid()}-{random.random()}.log"), "w+")
+        self.log = log_file("serve")
         self.proc = subprocess.Popen(
-            [binary(), "serve", "--storage", storage, "--port", str(port), "--log-level", "warning", *extra],
+            [binary(), "serve", "--storage", storage, "--port", str(port), "--log-level", log_level, *extra],
             stdout=subprocess.PIPE, stderr=self.log, text=True, env=env,
         )
         deadline = time.time() + 60
@@ -64,6 +103,8 @@ class Server(Process):
             self.log.seek(0)
             raise RuntimeError(f"proximadb did not start: {self.log.read()[-2000:]}")
         self.session = requests.Session()
+        if api_key:
+            self.session.headers["Authorization"] = "Bearer " + api_key
 
     def request(self, method, path, timeout=60, **kw):
         return self.session.request(method, self.url + path, timeout=timeout, **kw)
@@ -81,7 +122,7 @@ class Worker(Process):
     """One `proximadb worker` process consuming a job queue."""
 
     def __init__(self, storage, extra=(), env=None):
-        self.log = open(os.path.join(tempfile.gettempdir(), f"proximadb-worker-{os.getpid()}-{random.random()}.log"), "w+")
+        self.log = log_file("worker")
         self.proc = subprocess.Popen(
             [binary(), "worker", "--storage", storage, "--log-level", "warning", *extra],
             stdout=subprocess.PIPE, stderr=self.log, text=True, env=env,
