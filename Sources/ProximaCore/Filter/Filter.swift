@@ -108,16 +108,15 @@ extension Filter.FieldCondition {
     }
 }
 
-/// A compiled `$regex` pattern. Wrapped so `Filter` stays `Sendable`.
-public struct FilterRegex: @unchecked Sendable {
+/// A compiled `$regex` pattern, matched in linear time (`LinearRegex`).
+public struct FilterRegex: Sendable {
     public let pattern: String
-    // Regex<AnyRegexOutput> is not Sendable; it is immutable once compiled.
-    private let regex: Regex<AnyRegexOutput>
+    private let regex: LinearRegex
 
     public init(_ pattern: String) throws {
         self.pattern = pattern
-        self.regex = try Regex(pattern)
+        self.regex = try LinearRegex(pattern)
     }
 
-    public func matches(_ s: String) -> Bool { (try? regex.firstMatch(in: s)) != nil }
+    public func matches(_ s: String) -> Bool { regex.matches(s) }
 }

@@ -77,7 +77,7 @@ extension Filter {
                 guard case .string(let pattern) = operand else { throw invalid("$regex takes a string") }
                 guard pattern.utf8.count <= maxRegexLength else { throw invalid("$regex pattern longer than \(maxRegexLength) bytes") }
                 do { condition = .regex(try FilterRegex(pattern)) } catch {
-                    throw invalid("$regex pattern does not compile: \(pattern)")
+                    throw invalid("$regex pattern does not compile: \(error)")
                 }
             case "$exists":
                 guard case .bool(let b) = operand else { throw invalid("$exists takes true or false") }
