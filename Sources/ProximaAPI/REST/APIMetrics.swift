@@ -1,23 +1,33 @@
+import CoreMetrics
 import Foundation
+import Prometheus
+import ProximaCore
 import Synchronization
 
-/// Counters exported at `/metrics` in Prometheus text format.
+/// The process's metrics registry, exported at `/metrics`. Code everywhere
+/// records through swift-metrics (`Counter`, `Timer`, `Recorder`); this
+/// bootstraps swift-metrics with swift-prometheus once per process so those
+/// land here. Labels name routes, operations and outcomes, never keys,
+/// tenants or collections.
 public final class APIMetrics: Sendable {
-    private struct Key: Hashable { var method: String, route: String, status: Int }
-    private struct State {
-        var requests: [Key: Int] = [:]
-        var durationSum: [String: Double] = [:]
-        var durationCount: [String: Int] = [:]
-        var authFailures: [String: Int] = [:]
-        var rateLimited: [String: Int] = [:]
-        var vectorsWritten = 0
-        var queries = 0
-    }
+    /// One registry per process: swift-metrics can be bootstrapped once.
+    static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Seconds, from a millisecond to a minute: requests, store calls and jobs.
+        factory.defaultDurationHistogramBuckets = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+            .seconds(30), .seconds(60),
+        ]
+        factory.defaultValueHistogramBuckets = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 100_000, 1_000_000]
+        MetricsSystem.bootstrap(factory)
+        return registry
+    }()
 
-    private let state = Mutex(State())
     private let started = ContinuousClock.now
 
-    public init() {}
+    public init() { _ = Self.registry }
 
     /// Seconds since this process started serving.
     public var uptimeSeconds: Double {
@@ -26,46 +36,52 @@ public final class APIMetrics: Sendable {
     }
 
     func recordRequest(method: String, route: String, status: Int, seconds: Double) {
-        state.withLock {
-            $0.requests[Key(method: method, route: route, status: status), default: 0] += 1
-            $0.durationSum[route, default: 0] += seconds
-            $0.durationCount[route, default: 0] += 1
-        }
+        Counter(label: "proximadb_http_requests_total", dimensions: [("method", method), ("route", route), ("status", String(status))])
+            .increment()
+        CoreMetrics.Timer(label: "proximadb_http_request_duration_seconds", dimensions: [("route", route), ("status", String(status))])
+            .recordNanoseconds(Int64(seconds * 1e9))
     }
 
-    func recordAuthFailure(reason: String) { state.withLock { $0.authFailures[reason, default: 0] += 1 } }
-    func recordRateLimited(reason: String) { state.withLock { $0.rateLimited[reason, default: 0] += 1 } }
+    func recordAuthFailure(reason: String) { Counter(label: "proximadb_auth_failures_total", dimensions: [("reason", reason)]).increment() }
+    func recordRateLimited(reason: String) { Counter(label: "proximadb_rate_limited_total", dimensions: [("reason", reason)]).increment() }
+    func recordWrite(vectors: Int) { Counter(label: "proximadb_vectors_written_total").increment(by: vectors) }
+    func recordQueries(_ n: Int) { Counter(label: "proximadb_queries_total").increment(by: n) }
 
-    func recordWrite(vectors: Int) { state.withLock { $0.vectorsWritten += vectors } }
-    func recordQueries(_ n: Int) { state.withLock { $0.queries += n } }
+    /// What each metric recorded through swift-metrics means: the registry
+    /// writes no `# HELP` lines for them, so `render` adds these.
+    static let help: [String: String] = [
+        "proximadb_http_requests_total": "HTTP requests answered, by method, route and status.",
+        "proximadb_http_request_duration_seconds": "Time spent answering HTTP requests, by route and status.",
+        "proximadb_auth_failures_total": "Requests refused for their credential, by error code.",
+        "proximadb_rate_limited_total": "Requests refused by a rate limit, by the limit (address, key).",
+        "proximadb_vectors_written_total": "Vectors acknowledged by insert and update requests.",
+        "proximadb_queries_total": "Search queries answered.",
+        "proximadb_uptime_seconds": "Seconds since this process started serving.",
+        "proximadb_resident_memory_bytes": "Resident memory of this process.",
+        "proximadb_storage_operations_total": "Object-store operations, by operation and outcome.",
+        "proximadb_storage_operation_duration_seconds": "Object-store operation latency, by operation.",
+        "proximadb_wal_appends_total": "WAL objects written (one per group commit).",
+        "proximadb_wal_append_records": "Records per WAL object written.",
+        "proximadb_wal_append_bytes": "Bytes per WAL object written.",
+        "proximadb_queue_jobs_total": "Flush, compaction and drop jobs run by workers in this process, by kind and outcome.",
+        "proximadb_queue_job_duration_seconds": "Time jobs took in workers of this process, by kind.",
+        "proximadb_queue_dead_letters_total": "Job messages moved to the dead-letter queue.",
+    ]
 
-    /// The counters in Prometheus text format (version 0.0.4).
+    /// Everything recorded, in Prometheus text format (version 0.0.4).
     public func render() -> String {
-        let s = state.withLock { $0 }
-        func esc(_ v: String) -> String { v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") }
-        var out = "# HELP proximadb_http_requests_total HTTP requests by method, route and status.\n"
-        out += "# TYPE proximadb_http_requests_total counter\n"
-        for (k, v) in s.requests.sorted(by: { ($0.key.route, $0.key.method, $0.key.status) < ($1.key.route, $1.key.method, $1.key.status) }) {
-            out += "proximadb_http_requests_total{method=\"\(k.method)\",route=\"\(esc(k.route))\",status=\"\(k.status)\"} \(v)\n"
+        Gauge(label: "proximadb_uptime_seconds").record(uptimeSeconds)
+        Gauge(label: "proximadb_resident_memory_bytes").record(ProcessMemory.residentBytes())
+        var buffer: [UInt8] = []
+        Self.registry.emit(into: &buffer)
+        var out = ""
+        for line in String(decoding: buffer, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# TYPE "), let name = line.split(separator: " ").dropFirst(2).first {
+                out += "# HELP \(name) \(Self.help[String(name)] ?? name.replacingOccurrences(of: "_", with: " "))\n"
+            }
+            out += line + "\n"
         }
-        out += "# HELP proximadb_http_request_duration_seconds Time spent answering requests, by route.\n"
-        out += "# TYPE proximadb_http_request_duration_seconds summary\n"
-        for route in s.durationSum.keys.sorted() {
-            out += "proximadb_http_request_duration_seconds_sum{route=\"\(esc(route))\"} \(s.durationSum[route]!)\n"
-            out += "proximadb_http_request_duration_seconds_count{route=\"\(esc(route))\"} \(s.durationCount[route]!)\n"
-        }
-        out += "# HELP proximadb_auth_failures_total Requests refused for their credential, by reason.\n"
-        out += "# TYPE proximadb_auth_failures_total counter\n"
-        for (reason, n) in s.authFailures.sorted(by: { $0.key < $1.key }) { out += "proximadb_auth_failures_total{reason=\"\(reason)\"} \(n)\n" }
-        out += "# HELP proximadb_rate_limited_total Requests refused by a rate limit, by the limit that refused them.\n"
-        out += "# TYPE proximadb_rate_limited_total counter\n"
-        for (reason, n) in s.rateLimited.sorted(by: { $0.key < $1.key }) { out += "proximadb_rate_limited_total{reason=\"\(reason)\"} \(n)\n" }
-        out += "# HELP proximadb_vectors_written_total Vectors acknowledged by write requests.\n"
-        out += "# TYPE proximadb_vectors_written_total counter\nproximadb_vectors_written_total \(s.vectorsWritten)\n"
-        out += "# HELP proximadb_queries_total Search queries answered.\n"
-        out += "# TYPE proximadb_queries_total counter\nproximadb_queries_total \(s.queries)\n"
-        out += "# HELP proximadb_uptime_seconds Seconds since the server started.\n"
-        out += "# TYPE proximadb_uptime_seconds gauge\nproximadb_uptime_seconds \(uptimeSeconds)\n"
+        while out.hasSuffix("\n\n") { out.removeLast() }
         return out
     }
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import ProximaCloud
 import ProximaCore
@@ -345,6 +346,9 @@ actor CollectionHandle {
                 return
             }
             applied(entries, sequence: sequence, bytes: bytes.count)
+            Counter(label: "proximadb_wal_appends_total").increment()
+            Recorder(label: "proximadb_wal_append_records", aggregate: true).record(entries.count)
+            Recorder(label: "proximadb_wal_append_bytes", aggregate: true).record(bytes.count)
             for (i, r) in outcomes {
                 group[i].continuation.resume(with: r.map { outcome in
                     var o = outcome

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import ProximaCloud
 import ProximaCore
@@ -70,12 +71,16 @@ public struct Worker: Sendable {
             return receipt
         }
         do {
+            let start = ContinuousClock.now
             try await Self.execute(job, storage: storage, settings: settings, queue: queue, logger: logger)
+            Counter(label: "proximadb_queue_jobs_total", dimensions: [("kind", job.kind.rawValue), ("outcome", "done")]).increment()
+            CoreMetrics.Timer(label: "proximadb_queue_job_duration_seconds", dimensions: [("kind", job.kind.rawValue)]).recordInterval(since: start)
             heartbeat.cancel()
             let receipt = (try? await heartbeat.value) ?? message.receipt
             try await queue.delete(receipt: receipt)
         } catch {
             heartbeat.cancel()
+            Counter(label: "proximadb_queue_jobs_total", dimensions: [("kind", job.kind.rawValue), ("outcome", "failed")]).increment()
             logger.warning("worker: job \(job.jobId) (\(job.kind) of \(job.collection)) failed: \(error); it will be retried")
         }
     }
@@ -91,6 +96,7 @@ public struct Worker: Sendable {
         do {
             try await deadLetter?.send(message.body)
             try await queue.delete(receipt: message.receipt)
+            Counter(label: "proximadb_queue_dead_letters_total").increment()
         } catch {
             logger.error("worker: could not dead-letter message \(message.id): \(error)")
         }

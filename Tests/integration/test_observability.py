@@ -1,0 +1,97 @@
+"""What operators see: /metrics that promtool accepts and whose counters move
+by what a known workload did, one JSON log line per request with its id, and
+/health and /ready with the seed's fields."""
+import json
+import subprocess
+import time
+
+import pytest
+
+from conftest import Server, create_key
+
+
+def metrics(server, key):
+    r = server.request("GET", "/metrics", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    return r.text
+
+
+def value(text, name, **labels):
+    """The sample of `name` with exactly these labels (0 if absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    series = f"{name}{{{want}}}" if labels else name
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_metrics_pass_promtool_and_count_a_known_workload(tmp_path):
+    key = create_key(str(tmp_path), "t", "admin")
+    s = Server(str(tmp_path), extra=["--queue", "inline"], log_level="info", api_key=key)
+    try:
+        s.ok("POST", "/collections", json={"name": "m", "dimension": 4})
+        before = metrics(s, key)
+        for b in range(3):
+            s.ok("POST", "/collections/m/vectors", json={"vectors": [{"id": f"{b}-{i}", "vector": [i, b, 1, 2]} for i in range(10)]})
+        for _ in range(5):
+            s.ok("POST", "/collections/m/search", json={"vector": [1, 1, 1, 1], "k": 3})
+        for _ in range(2):
+            assert s.request("GET", "/collections", headers={"Authorization": "Bearer nope"}).status_code == 401
+        after = metrics(s, key)
+
+        check = subprocess.run(["promtool", "check", "metrics"], input=after, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+
+        def delta(name, **labels):
+            return value(after, name, **labels) - value(before, name, **labels)
+
+        route = "/collections/{name}/vectors"
+        assert delta("proximadb_http_requests_total", method="POST", route=route, status="200") == 3
+        assert delta("proximadb_http_request_duration_seconds_count", route=route, status="200") == 3
+        assert delta("proximadb_http_requests_total", method="GET", route="/collections", status="401") == 2
+        assert delta("proximadb_auth_failures_total", reason="unauthorized") == 2
+        assert delta("proximadb_vectors_written_total") == 30
+        assert delta("proximadb_queries_total") == 5
+        assert delta("proximadb_wal_appends_total") == 3
+        assert delta("proximadb_wal_append_records_sum") == 30
+        assert delta("proximadb_storage_operations_total", operation="put", outcome="ok") >= 3
+        # Labels never carry keys, tenants or collection names.
+        assert key not in after and 'tenant="' not in after and '"m"' not in after
+    finally:
+        s.stop()
+
+
+def test_one_json_log_line_per_request_with_its_id(tmp_path):
+    key = create_key(str(tmp_path), "acme", "admin")
+    s = Server(str(tmp_path), log_level="info", api_key=key)
+    try:
+        r = s.request("POST", "/collections", json={"name": "logs", "dimension": 2}, headers={"X-Request-Id": "caller-id-42"})
+        assert r.status_code == 201 and r.headers["X-Request-Id"] == "caller-id-42"
+        r = s.request("GET", "/collections/nope")
+        generated = r.headers["X-Request-Id"]
+        assert r.status_code == 404 and len(generated) >= 16
+        # A hostile id (control characters, too long) is replaced, not echoed.
+        r = s.request("GET", "/collections", headers={"X-Request-Id": "x" * 500})
+        assert r.headers["X-Request-Id"] != "x" * 500
+    finally:
+        s.stop()
+    s.log.seek(0)
+    lines = [json.loads(line) for line in s.log.read().splitlines() if line.startswith("{")]
+    requests = {line["request_id"]: line for line in lines if line.get("msg") == "request"}
+    first = requests["caller-id-42"]
+    assert first["tenant"] == "acme" and first["route"] == "/collections" and first["status"] == 201 and first["method"] == "POST"
+    assert float(first["latency_ms"]) >= 0 and first["level"] == "info" and "ts" in first
+    assert requests[generated]["status"] == 404
+    assert all(key not in json.dumps(line) for line in lines)
+
+
+def test_health_and_ready_carry_the_seed_fields(tmp_path):
+    s = Server(str(tmp_path))
+    try:
+        for path, status in (("/health", "ok"), ("/ready", "ready")):
+            data = s.ok("GET", path)
+            assert data["status"] == status and data["version"] and data["uptime_seconds"] >= 0
+            assert data["memory_rss_bytes"] > 1 << 20 and data["storage"].startswith("file://")
+    finally:
+        s.stop()
