@@ -90,6 +90,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // libFuzzer targets for the decoders of untrusted bytes (scripts/fuzz); a corpus replayer when built plainly.
+        .executableTarget(name: "proximadb-fuzz", dependencies: ["ProximaCore", "ProximaFormat"], path: "Sources/ProximaFuzz"),
         // Shared test fixtures: the storage conformance suite and emulator launchers.
         .target(name: "ProximaTesting", dependencies: ["ProximaCloud", "ProximaCore"], swiftSettings: strict),
         // One test target per module, importing what it tests and what that module exposes.

@@ -91,7 +91,7 @@ public struct AvroReader {
     }
 
     public mutating func rawBytes(count: Int) throws(FormatError) -> UnsafeRawBufferPointer {
-        guard count >= 0, offset + count <= base.count else { throw FormatError("truncated data") }
+        guard count >= 0, count <= base.count - offset else { throw FormatError("truncated data") }
         defer { offset += count }
         return UnsafeRawBufferPointer(rebasing: base[offset..<(offset + count)])
     }
@@ -112,16 +112,23 @@ public struct AvroReader {
         return s
     }
 
+    /// The item count of an array or map block; a negative count is followed by the block's size in bytes.
+    public mutating func blockCount() throws(FormatError) -> Int64 {
+        let count = try long()
+        guard count >= 0 else {
+            guard count != .min else { throw FormatError("bad block count") }
+            _ = try long()
+            return -count
+        }
+        return count
+    }
+
     /// An Avro array of floats (blocks of count, optionally with byte size).
     public mutating func floatArray() throws(FormatError) -> [Float] {
         var out: [Float] = []
         while true {
-            var count = try long()
+            let count = try blockCount()
             if count == 0 { return out }
-            if count < 0 {
-                count = -count
-                _ = try long()  // block size in bytes
-            }
             guard count <= Int64(base.count - offset) / 4 else { throw FormatError("bad array length") }
             let raw = try rawBytes(count: Int(count) * 4)
             let start = out.count

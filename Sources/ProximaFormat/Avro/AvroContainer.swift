@@ -55,9 +55,8 @@ public enum AvroContainer {
             var r = AvroReader(raw, offset: 4)
             var meta: [String: [UInt8]] = [:]
             while true {
-                var n = try r.long()
+                let n = try r.blockCount()
                 if n == 0 { break }
-                if n < 0 { n = -n; _ = try r.long() }
                 for _ in 0..<n { meta[try r.string()] = try r.bytes() }
             }
             let sync = Array(try r.rawBytes(count: 16))
@@ -76,7 +75,7 @@ public enum AvroContainer {
             while !r.isAtEnd {
                 let count = try r.long()
                 let size = try r.long()
-                guard count >= 0, size >= 0 else { throw FormatError("bad block header") }
+                guard count >= 0, size >= 0, size <= raw.count - r.offset else { throw FormatError("bad block header") }
                 let blockEnd = r.offset + Int(size)
                 for _ in 0..<count { try record(&r) }
                 guard r.offset == blockEnd else { throw FormatError("block size does not match its records") }
