@@ -33,11 +33,12 @@ public enum ProximaServer {
     /// Serves `routes` as `options` say; prints the bound address once listening.
     public static func run(routes: RESTRoutes, options: ListenOptions, logger: Logger) async throws {
         let scheme = options.tls == nil ? "http" : "https"
-        var server: HTTPServerBuilder = .http1()
+        let http1: HTTPServerBuilder = .http1(configuration: .init(additionalChannelHandlers: [HangUpWatcher()]))
+        var server = http1
         if let tls = options.tls {
             let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
             let key = try NIOSSLPrivateKey(file: tls.key, format: .pem)
-            server = try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+            server = try .tls(http1, tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
         }
         let app = Application(
             router: routes.router(),

@@ -25,6 +25,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds requests in flight may take after SIGTERM before the process exits anyway.")
     var shutdownTimeout: Int = 10
 
+    @Option(help: "Seconds one request may take before it is cancelled and answered 504 deadline_exceeded (0: no limit).")
+    var requestTimeout: Int = 300
+
     @OptionGroup var access: AccessOptions
 
     @Option(help: "Largest request body accepted, in MiB.")
@@ -57,7 +60,8 @@ struct Serve: AsyncParsableCommand {
         try await access.checkExposure(host: host, gate: gate, logger: logger)
         let options = ListenOptions(
             host: host, port: port, tls: tlsCert.map { ($0, tlsKey!) }, shutdownTimeout: .seconds(max(0, shutdownTimeout)))
-        try await ProximaServer.run(routes: RESTRoutes(engine: engine, gate: gate), options: options, logger: logger)
+        let routes = RESTRoutes(engine: engine, gate: gate, requestTimeout: requestTimeout > 0 ? .seconds(requestTimeout) : nil)
+        try await ProximaServer.run(routes: routes, options: options, logger: logger)
     }
 }
 

@@ -95,3 +95,35 @@ def test_health_and_ready_carry_the_seed_fields(tmp_path):
             assert data["memory_rss_bytes"] > 1 << 20 and data["storage"].startswith("file://")
     finally:
         s.stop()
+
+
+def test_budgets_bound_requests_disconnects_and_shutdown(tmp_path):
+    """Every object-store call takes 1.5 s here: a request past --request-timeout
+    gets 504 at once, a client that hangs up cancels its request, and SIGTERM
+    ends the process within --shutdown-timeout even with a request running."""
+    import requests
+    s = Server(str(tmp_path), log_level="info", extra=[
+        "--storage-latency-ms", "1500", "--request-timeout", "1", "--shutdown-timeout", "2", "--queue", "inline"])
+    try:
+        start = time.time()
+        r = s.request("GET", "/collections/slow")
+        assert r.status_code == 504 and r.json()["error"] == "deadline_exceeded", r.text
+        assert time.time() - start < 1.4
+        with pytest.raises(requests.exceptions.Timeout):
+            requests.get(s.url + "/collections", timeout=0.3)
+        time.sleep(1.5)
+    finally:
+        s.log.flush()
+    s.log.seek(0)
+    assert "closed its connection" in s.log.read()
+    s.stop()
+
+    # (Start-up reads the key set: one slow call.)
+    slow = Server(str(tmp_path), extra=["--storage-latency-ms", "6000", "--request-timeout", "0", "--shutdown-timeout", "1"])
+    import threading
+    threading.Thread(target=lambda: requests.get(slow.url + "/collections", timeout=60), daemon=True).start()
+    time.sleep(0.5)
+    start = time.time()
+    slow.proc.terminate()
+    slow.proc.wait(timeout=15)
+    assert time.time() - start < 4, "SIGTERM waited for the runaway request"

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import ProximaCore
 import ProximaEngine
 
@@ -19,6 +20,8 @@ public struct FunctionRequestContext: ProximaRequestContext {
     public let clientAddress: String?
     public let transportRequestId: String?
     public let facts = RequestFacts()
+    /// The whole invocation is bounded by the function's deadline instead.
+    public func hangUp() async -> EventLoopFuture<Void>? { nil }
 
     public init(source: Source) {
         coreContext = CoreRequestContextStorage(source: source)

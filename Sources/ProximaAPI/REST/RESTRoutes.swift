@@ -16,11 +16,14 @@ public struct RESTRoutes: Sendable {
     /// Who may do what: credentials, rate limits, the anonymous-access policy.
     let gate: Gatekeeper
     let quotas: QuotaCheck
+    /// How long one request may take (`serve --request-timeout`); nil: unbounded.
+    let requestTimeout: Duration?
 
     /// Routes over `engine`. Without a gatekeeper, requests need no credential
     /// until a key exists in the store (local use and tests).
-    public init(engine: Engine, gate: Gatekeeper? = nil, metrics: APIMetrics = APIMetrics()) {
+    public init(engine: Engine, gate: Gatekeeper? = nil, requestTimeout: Duration? = nil, metrics: APIMetrics = APIMetrics()) {
         self.engine = engine
+        self.requestTimeout = requestTimeout
         self.gate = gate ?? Gatekeeper(policy: AuthPolicy(allowAnonymous: true), keys: KeyRing(store: KeyStore(storage: engine.storage)))
         self.metrics = metrics
         self.decoder = RequestDecoder(limits: engine.limits)
@@ -56,27 +59,29 @@ public struct RESTRoutes: Sendable {
             let spec = try decoder.collectionSpec(try await decoder.body(request))
             let who = try principal(context, .admin, collection: spec.name)
             try await quotas.admitCollection(who)
-            let config = try await engine.createCollection(spec, tenant: who.tenant)
+            let config = try await bounded(context) { try await engine.createCollection(spec, tenant: who.tenant) }
             quotas.changed(who.tenant)
             return Envelope.success(Self.collectionJSON(config), status: .created)
         }
         router.get("/collections") { _, context in
             let who = try principal(context, .read)
-            let visible = try await engine.listCollections(tenant: who.tenant).filter { who.maysee($0.name) }
+            let visible = try await bounded(context) { try await engine.listCollections(tenant: who.tenant) }.filter { who.maysee($0.name) }
             return Envelope.success(.array(visible.map { Self.collectionJSON($0) }))
         }
         router.get("/collections/:name") { _, context in
-            let (config, stats) = try await engine.describeCollection(try path(context, .read))
+            let target = try path(context, .read)
+            let (config, stats) = try await bounded(context) { try await engine.describeCollection(target) }
             return Envelope.success(Self.collectionJSON(config, stats: stats))
         }
         router.patch("/collections/:name") { request, context in
             let target = try path(context, .admin)
-            let config = try await engine.updateCollection(target, try decoder.collectionPatch(try await decoder.body(request)))
+            let patch = try decoder.collectionPatch(try await decoder.body(request))
+            let config = try await bounded(context) { try await engine.updateCollection(target, patch) }
             return Envelope.success(Self.collectionJSON(config))
         }
         router.delete("/collections/:name") { _, context in
             let target = try path(context, .admin)
-            try await engine.deleteCollection(target)
+            try await bounded(context) { try await engine.deleteCollection(target) }
             quotas.changed(target.tenant)
             return Envelope.success(["deleted": true])
         }
@@ -84,17 +89,19 @@ public struct RESTRoutes: Sendable {
             let target = try path(context, .write)
             let write = try decoder.insert(try await decoder.body(request))
             try await quotas.admitWrite(try principal(context, .write), write)
-            let outcome = try await engine.write(target, write)
+            let outcome = try await bounded(context) { try await engine.write(target, write) }
             metrics.recordWrite(vectors: outcome.count)
             return Envelope.success(["ids": .array(outcome.ids.map { .string($0) }), "count": .int(Int64(outcome.count))])
         }
         router.post("/collections/:name/vectors/delete") { request, context in
             let target = try path(context, .write)
-            let outcome = try await engine.write(target, try decoder.delete(try await decoder.body(request)))
+            let delete = try decoder.delete(try await decoder.body(request))
+            let outcome = try await bounded(context) { try await engine.write(target, delete) }
             return Envelope.success(["deleted": .int(Int64(outcome.count))])
         }
         router.get("/collections/:name/vectors/:id") { _, context in
-            let record = try await engine.getVector(try path(context, .read), id: try Self.vectorId(context))
+            let (target, id) = (try path(context, .read), try Self.vectorId(context))
+            let record = try await bounded(context) { try await engine.getVector(target, id: id) }
             return Envelope.success(Self.recordJSON(record, includeVector: true, includeMetadata: true))
         }
         router.put("/collections/:name/vectors/:id") { request, context in
@@ -102,18 +109,20 @@ public struct RESTRoutes: Sendable {
             let id = try Self.vectorId(context)
             let write = try decoder.update(try await decoder.body(request), id: id)
             try await quotas.admitWrite(try principal(context, .write), write)
-            let outcome = try await engine.write(target, write)
+            let outcome = try await bounded(context) { try await engine.write(target, write) }
             metrics.recordWrite(vectors: 1)
             return Envelope.success(Self.recordJSON(outcome.record!, includeVector: true, includeMetadata: true))
         }
         router.delete("/collections/:name/vectors/:id") { _, context in
             let target = try path(context, .write)
-            let outcome = try await engine.write(target, .delete(ids: [try Self.vectorId(context)], requireExisting: true))
+            let id = try Self.vectorId(context)
+            let outcome = try await bounded(context) { try await engine.write(target, .delete(ids: [id], requireExisting: true)) }
             return Envelope.success(["deleted": .int(Int64(outcome.count))])
         }
         router.post("/collections/:name/search") { request, context in
             let search = try decoder.search(try await decoder.body(request), collection: try path(context, .read))
-            let results = try await engine.search(search.request)
+            let query = search.request
+            let results = try await bounded(context) { try await engine.search(query) }
             metrics.recordQueries(search.request.queries.count)
             let lists: [JSONValue] = results.map { hits in
                 .array(hits.enumerated().map { rank, hit in
@@ -131,7 +140,7 @@ public struct RESTRoutes: Sendable {
         router.post("/collections/:name/warm") { _, context in
             let target = try path(context, .read)
             let started = ContinuousClock.now
-            let (stats, requests) = try await engine.warm(target)
+            let (stats, requests) = try await bounded(context) { try await engine.warm(target) }
             let elapsed = ContinuousClock.now - started
             return Envelope.success([
                 "vector_count": .int(Int64(stats.vectorCount)), "segments": .int(Int64(stats.segmentCount)),
@@ -140,10 +149,12 @@ public struct RESTRoutes: Sendable {
             ])
         }
         router.post("/collections/:name/flush") { request, context in
-            try await Self.job(engine, request, try path(context, .admin), kind: .flush)
+            let (target, wait) = (try path(context, .admin), try Self.wait(request))
+            return try await bounded(context) { try await Self.job(engine, target, wait: wait, kind: .flush) }
         }
         router.post("/collections/:name/compact") { request, context in
-            try await Self.job(engine, request, try path(context, .admin), kind: .compactAll)
+            let (target, wait) = (try path(context, .admin), try Self.wait(request))
+            return try await bounded(context) { try await Self.job(engine, target, wait: wait, kind: .compactAll) }
         }
         KeyRoutes(store: gate.keys.store, keys: gate.keys, decoder: decoder).add(to: router) { c, r, n in try principal(c, r, collection: n) }
         return router
@@ -157,20 +168,42 @@ public struct RESTRoutes: Sendable {
         ]
     }
 
-    /// Queues a flush or compaction; `?wait=true` answers with what it did.
-    static func job(_ engine: Engine, _ request: Request, _ path: CollectionPath, kind: JobKind) async throws -> Response {
-        let wait: Bool
+    /// `?wait=true|false`.
+    static func wait(_ request: Request) throws -> Bool {
         switch request.uri.queryParameters.get("wait") {
-        case nil, "false": wait = false
-        case "true": wait = true
+        case nil, "false": return false
+        case "true": return true
         default: throw ProximaError(.invalidRequest, "wait must be true or false")
         }
+    }
+
+    /// Queues a flush or compaction; with `wait`, answers with what it did.
+    static func job(_ engine: Engine, _ path: CollectionPath, wait: Bool, kind: JobKind) async throws -> Response {
         let (jobId, report) = try await engine.requestJob(path, kind: kind, wait: wait)
         if let report { return Envelope.success(report.json) }
         return Envelope.success(["job_id": .string(jobId), "kind": .string(kind.rawValue), "status": wait ? "running" : "queued"], status: .accepted)
     }
 
     // MARK: path parameters
+
+    /// Runs a request's work within its budget: `--request-timeout`, and while
+    /// the client is still connected. Past either, the work is cancelled and
+    /// the request answered (504 `deadline_exceeded`) or dropped.
+    func bounded<T: Sendable>(_ context: some ProximaRequestContext, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        let deadline = requestTimeout.map { ContinuousClock.now + $0 }
+        let hangUp = await context.hangUp()
+        guard deadline != nil || hangUp != nil else { return try await work() }
+        do {
+            return try await withDeadline(deadline, abandonWhen: hangUp, work)
+        } catch is DeadlineExceeded {
+            throw ProximaError(
+                .deadlineExceeded,
+                "the request did not finish within its time budget (\(requestTimeout!)); a write's outcome is unknown: read before retrying")
+        } catch is ClientWentAway {
+            context.logger.info("the client closed its connection: its request was cancelled")
+            throw ProximaError(.deadlineExceeded, "the client closed its connection")
+        }
+    }
 
     /// Who asks, allowed to do what `needed` names (on `collection`, if one): else 401 or 403.
     @discardableResult
