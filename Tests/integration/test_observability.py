@@ -127,3 +127,50 @@ def test_budgets_bound_requests_disconnects_and_shutdown(tmp_path):
     slow.proc.terminate()
     slow.proc.wait(timeout=15)
     assert time.time() - start < 4, "SIGTERM waited for the runaway request"
+
+
+def test_traceparent_reaches_the_object_store(tmp_path):
+    """A caller's W3C trace id is in the request's log line and on every
+    object-store request the request causes (here, to a recording S3 endpoint)."""
+    import http.server
+    import threading
+    seen = []
+
+    class RecordingS3(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("traceparent")))
+            if "list-type=2" in self.path:
+                body = b'<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>'
+                self.send_response(200)
+            else:
+                body = b'<?xml version="1.0"?><Error><Code>NoSuchKey</Code></Error>'
+                self.send_response(404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    recorder = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RecordingS3)
+    threading.Thread(target=recorder.serve_forever, daemon=True).start()
+    env = {**__import__("os").environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{recorder.server_address[1]}"}
+    s = Server("s3://traces/data?path_style=true", env=env, log_level="info", extra=["--queue", "inline"])
+    try:
+        trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+        seen.clear()
+        r = s.request("GET", "/collections", headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"})
+        assert r.status_code == 200, r.text
+        assert seen and all(tp and tp.split("-")[1] == trace for _, tp in seen), seen
+        # Each store call is its own span of the trace: the parent id is ours, not the caller's.
+        assert all(tp.split("-")[2] != "00f067aa0ba902b7" for _, tp in seen)
+        seen.clear()
+        s.request("GET", "/collections", headers={"traceparent": "garbage"})
+        assert seen and all(tp and len(tp.split("-")[1]) == 32 and tp.split("-")[1] != trace for _, tp in seen)
+    finally:
+        s.stop()
+        recorder.shutdown()
+    s.log.seek(0)
+    lines = [json.loads(line) for line in s.log.read().splitlines() if line.startswith("{")]
+    assert any(line.get("msg") == "request" and line.get("trace_id") == trace for line in lines)

@@ -2,6 +2,9 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import ProximaCloud
+import ServiceContextModule
+import Tracing
 
 /// The outermost middleware: gives every request an id (`X-Request-Id`,
 /// echoed when the caller sent a sane one) and writes one log line per
@@ -12,9 +15,18 @@ struct RequestLogMiddleware<Context: ProximaRequestContext>: RouterMiddleware {
         let start = ContinuousClock.now
         let id = request.headers[.xRequestId].flatMap(Self.sane) ?? context.transportRequestId ?? UUID().uuidString.lowercased()
         context.facts.requestId = id
+        // The caller's W3C trace, or a new one: in the log line and on every object-store call it causes.
+        let trace = request.headers[.traceparent].flatMap(TraceParent.init(header:))?.child() ?? .start()
         var logger = context.logger
         logger[metadataKey: "request_id"] = .string(id)
-        var response = try await next(request, context)
+        logger[metadataKey: "trace_id"] = .string(trace.traceId)
+        var service = ServiceContext.current ?? .topLevel
+        service.traceParent = trace
+        var response = try await ServiceContext.withValue(service) {
+            try await withSpan(request.method.rawValue + " " + (context.endpointPath ?? "unmatched"), ofKind: .server) { _ in
+                try await next(request, context)
+            }
+        }
         response.headers[.xRequestId] = id
         let elapsed = ContinuousClock.now - start
         let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
@@ -39,4 +51,5 @@ struct RequestLogMiddleware<Context: ProximaRequestContext>: RouterMiddleware {
 
 extension HTTPField.Name {
     static let xRequestId = HTTPField.Name("X-Request-Id")!
+    static let traceparent = HTTPField.Name("traceparent")!
 }

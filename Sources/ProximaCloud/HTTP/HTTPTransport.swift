@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ServiceContextModule
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -111,6 +112,8 @@ public final class HTTPTransport: Sendable {
         var r = HTTPClientRequest(url: request.url)
         r.method = request.method
         for (name, value) in request.headers { r.headers.add(name: name, value: value) }
+        // Not among the signed headers: signatures (SigV4, Shared Key) stay valid with it.
+        if let trace = ServiceContext.current?.traceParent { r.headers.add(name: "traceparent", value: trace.child().header) }
         if !request.body.isEmpty || request.method == .PUT || request.method == .POST {
             r.body = .bytes(ByteBuffer(bytes: request.body))
         }

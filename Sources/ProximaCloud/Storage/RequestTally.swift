@@ -1,4 +1,5 @@
 import CoreMetrics
+import Tracing
 import Synchronization
 
 /// Counts the object-store requests made inside a scope (`$current.withValue`),
@@ -33,6 +34,10 @@ public struct TalliedStorage: CloudStorage {
 
     /// Runs one operation, counting it by outcome and timing it.
     private func measured<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+        try await withSpan("storage." + operation, ofKind: .client) { _ in try await counted(operation, body) }
+    }
+
+    private func counted<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
         RequestTally.current?.add()
         let start = ContinuousClock.now
         var outcome = "ok"
