@@ -30,7 +30,8 @@ public struct Quotas: Sendable, Equatable {
     }
 
     public init(parsing json: JSONValue) throws(ProximaError) {
-        guard case .object(let o) = json else { return }
+        if json.isNull { return }
+        guard case .object(let o) = json else { throw ProximaError(.invalidRequest, "quotas is an object") }
         func limit(_ key: String) throws(ProximaError) -> Int? {
             guard let v = o[key], !v.isNull else { return nil }
             guard let n = v.integer, n >= 0 else { throw ProximaError(.invalidRequest, "\(key) must be a non-negative integer") }

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import Testing
 @testable import ProximaAPI
+@testable import ProximaAuth
 @testable import ProximaCloud
 @testable import ProximaCore
 @testable import ProximaEngine
@@ -118,6 +119,50 @@ import Testing
             a = try Self.answer(await api.handle(Self.invocation(url), logger: log))
             #expect(a.status == 200)
             #expect(a.body["data"]?["vector_count"] == 2)
+        }
+    }
+
+    /// The function path goes through the same door as `serve`: credentials
+    /// (never anonymous unless the environment allows it) and per-address
+    /// limits keyed by the address AWS reports, not by a header a caller sets.
+    @Test func functionEventsNeedCredentialsAndAreRateLimitedBySourceAddress() async throws {
+        try await withEngine(queued: false) { engine, _ in
+            let gate = Gatekeeper(
+                policy: AuthPolicy(allowAnonymous: false), keys: KeyRing(store: KeyStore(storage: engine.storage), maxAge: .zero),
+                limiter: RateLimiter(perIP: RateLimit(perSecond: 0.001, burst: 3)))
+            let api = APIFunction(routes: RESTRoutes(engine: engine, gate: gate))
+            let log = Logger(label: "test")
+            func call(_ key: String?, ip: String) async throws -> Answer {
+                let event = try Self.event("http-api-v2.json") { o in
+                    o["rawPath"] = "/collections"
+                    o["rawQueryString"] = ""
+                    o["body"] = ""
+                    o["isBase64Encoded"] = false
+                    var headers: [String: JSONValue] = ["x-forwarded-for": "1.2.3.4"]
+                    if let key { headers["authorization"] = .string("Bearer " + key) }
+                    o["headers"] = .object(headers)
+                    if case .object(var context) = o["requestContext"], case .object(var http) = context["http"] {
+                        http["method"] = "GET"
+                        http["path"] = "/collections"
+                        http["sourceIp"] = .string(ip)
+                        context["http"] = .object(http)
+                        o["requestContext"] = .object(context)
+                    }
+                }
+                return try Self.answer(await api.handle(Self.invocation(event), logger: log))
+            }
+            #expect(try await call(nil, ip: "10.0.0.1").status == 401)
+            let (key, _) = try await KeyStore(storage: engine.storage).create(tenant: try Tenant("acme"), role: .read)
+            // The burst of 3 counts the refused request too (address limits come before credentials).
+            let ok = try await call(key, ip: "10.0.0.1")
+            #expect(ok.status == 200)
+            #expect(ok.json["headers"]?["ratelimit-remaining"] == "1")
+            #expect(try await call(key, ip: "10.0.0.1").status == 200)
+            let limited = try await call(key, ip: "10.0.0.1")
+            #expect(limited.status == 429)
+            #expect(limited.json["headers"]?["retry-after"] != nil)
+            // Another address has its own bucket, whatever X-Forwarded-For says.
+            #expect(try await call(key, ip: "10.0.0.2").status == 200)
         }
     }
 

@@ -94,7 +94,7 @@ class Server(Process):
             line = self.proc.stdout.readline()
             if not line:
                 break
-            m = re.search(r"listening on (http://\S+)", line)
+            m = re.search(r"listening on (https?://\S+)", line)
             if m:
                 self.url = m.group(1)
                 break

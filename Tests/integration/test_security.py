@@ -342,3 +342,67 @@ def test_rate_limits_admit_the_configured_rate_and_spare_other_keys(tmp_path):
         assert f'proximadb_rate_limited_total{{reason="key"}} {len(rejected)}' in metrics
     finally:
         s.stop()
+
+
+def self_signed(tmp_path):
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_tls(tmp_path):
+    cert, key_file = self_signed(tmp_path)
+    key = create_key(str(tmp_path / "data"), "a", "admin")
+    s = Server(str(tmp_path / "data"), extra=["--tls-cert", cert, "--tls-key", key_file])
+    try:
+        assert s.url.startswith("https://")
+        r = requests.get(s.url + "/collections", headers={"Authorization": f"Bearer {key}"}, verify=cert, timeout=30)
+        assert r.status_code == 200 and r.json()["success"]
+        # Plain HTTP to the TLS port gets no answer it could mistake for one.
+        with pytest.raises(requests.exceptions.RequestException):
+            requests.get(s.url.replace("https://", "http://") + "/health", timeout=5)
+        # A client that checks certificates refuses an unknown one.
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(s.url + "/health", timeout=5)
+    finally:
+        s.stop()
+
+
+def test_quotas(tmp_path):
+    limited = create_key(str(tmp_path), "q", "admin", ["--max-collections", "1", "--max-vectors", "10"])
+    unlimited = create_key(str(tmp_path), "r", "admin")
+    s = Server(str(tmp_path), extra=["--queue", "inline", "--max-vectors", "1000"])
+    try:
+        def call(key, method, path, body=None):
+            return s.request(method, path, json=body, headers={"Authorization": f"Bearer {key}"})
+        assert call(limited, "POST", "/collections", {"name": "one", "dimension": 2}).status_code == 201
+        r = call(limited, "POST", "/collections", {"name": "two", "dimension": 2})
+        assert r.status_code == 429 and r.json()["error"] == "quota_exceeded", r.text
+        vectors = lambda n, start=0: {"vectors": [{"id": str(start + i), "vector": [i, 1]} for i in range(n)]}  # noqa: E731
+        assert call(limited, "POST", "/collections/one/vectors", vectors(8)).status_code == 200
+        r = call(limited, "POST", "/collections/one/vectors", vectors(3, 100))
+        assert r.status_code == 429 and r.json()["error"] == "quota_exceeded", r.text
+        assert call(limited, "POST", "/collections/one/vectors", vectors(2, 200)).status_code == 200
+        assert s.ok("GET", "/collections/one", headers={"Authorization": f"Bearer {limited}"})["vector_count"] == 10
+        # Another tenant has the server's default quota (1000), not this key's.
+        assert call(unlimited, "POST", "/collections", {"name": "one", "dimension": 2}).status_code == 201
+        assert call(unlimited, "POST", "/collections/one/vectors", vectors(500)).status_code == 200
+        r = call(unlimited, "POST", "/collections/one/vectors", vectors(501, 1000))
+        assert r.status_code == 429 and r.json()["error"] == "quota_exceeded"
+    finally:
+        s.stop()

@@ -28,7 +28,12 @@ struct KeyRoutes: Sendable {
             guard let role = o["role"]?.string.flatMap(Role.init(rawValue:)) else {
                 throw ProximaError(.invalidRequest, "role is one of read, write, admin")
             }
-            let pattern = try o["collections"]?.string.map { glob throws(ProximaError) in try CollectionPattern(glob) }
+            var pattern: CollectionPattern?
+            switch o["collections"] {
+            case nil, .null?: break
+            case .string(let glob)?: pattern = try CollectionPattern(glob)
+            default: throw ProximaError(.invalidRequest, "collections is a glob string such as docs_*")
+            }
             var expires: Int64?
             if let e = o["expires_in_seconds"], !e.isNull {
                 guard let s = e.integer, s > 0 else { throw ProximaError(.invalidRequest, "expires_in_seconds is a positive integer") }
