@@ -66,11 +66,11 @@ public struct ParquetFile: Sendable {
                 guard children == 1, i + 2 < schema.count, schema[i + 1][3]?.int == Int64(ParquetCode.repeated),
                     schema[i + 1][5]?.int == 1, let type = schema[i + 2][1]?.int
                 else { throw FormatError("parquet: column \(name): unsupported nested shape") }
-                columns.append(Column(name: name, physicalType: Int32(type), required: required, isList: true))
+                columns.append(Column(name: name, physicalType: Int32(clamping: type), required: required, isList: true))
                 i += 3
             } else {
                 guard let type = e[1]?.int else { throw FormatError("parquet: column \(name) has no type") }
-                columns.append(Column(name: name, physicalType: Int32(type), required: required, isList: false))
+                columns.append(Column(name: name, physicalType: Int32(clamping: type), required: required, isList: false))
                 i += 1
             }
         }
@@ -93,7 +93,7 @@ public struct ParquetFile: Sendable {
                 }
                 out.append(
                     Chunk(
-                        dataPageOffset: Int(offset), compressedSize: Int(size), levelCount: Int(values), codec: Int32(codec),
+                        dataPageOffset: Int(offset), compressedSize: Int(size), levelCount: Int(values), codec: Int32(clamping: codec),
                         statistics: stats))
             }
             rowGroups.append(RowGroup(rows: Int(gRows), chunks: out))
@@ -122,7 +122,9 @@ public struct ParquetFile: Sendable {
     public func column(_ name: String) throws(FormatError) -> ParquetColumnData {
         guard let ci = columnIndex(name) else { throw FormatError("parquet: no column \(name)") }
         let c = columns[ci]
-        var decoder = ColumnDecoder(column: c, rows: rowCount, levels: rowGroups.reduce(0) { $0 + $1.chunks[ci].levelCount })
+        // Counts come from the file: reserve no more than its bytes could hold.
+        let levels = rowGroups.reduce(0) { $0 &+ max(0, $1.chunks[ci].levelCount) }
+        var decoder = ColumnDecoder(column: c, rows: min(max(0, rowCount), bytes.count), levels: min(max(0, levels), bytes.count))
         for g in rowGroups {
             try decoder.readChunk(g.chunks[ci], rows: g.rows, file: bytes)
         }
@@ -151,8 +153,8 @@ private struct ColumnDecoder {
 
     mutating func readChunk(_ chunk: ParquetFile.Chunk, rows: Int, file: [UInt8]) throws(FormatError) {
         var offset = chunk.dataPageOffset
-        let end = chunk.dataPageOffset + chunk.compressedSize
-        guard chunk.dataPageOffset >= 4, end <= file.count - 8, chunk.compressedSize >= 0 else {
+        let (end, overflow) = chunk.dataPageOffset.addingReportingOverflow(chunk.compressedSize)
+        guard !overflow, chunk.dataPageOffset >= 4, end <= file.count - 8, chunk.compressedSize >= 0 else {
             throw FormatError("parquet: column chunk of \(column.name) lies outside the file")
         }
         var levelsRead = 0
@@ -169,7 +171,9 @@ private struct ColumnDecoder {
             } catch { throw FormatError("parquet: page header of \(column.name): \(error)") }
             guard header[1]?.int == Int64(ParquetCode.dataPage), let rawSize = header[2]?.int, let storedSize = header[3]?.int,
                 let data = header[5]?.fields, let count = data[1]?.int, data[2]?.int == Int64(ParquetCode.plain),
-                storedSize >= 0, rawSize >= 0, storedSize <= end - offset, count > 0
+                storedSize >= 0, rawSize >= 0, storedSize <= end - offset, count > 0,
+                // A page holds at most a level per bit of its body, and decompresses to at most 2 GiB.
+                rawSize <= Int64(Int32.max), count <= max(8, rawSize * 8), count <= Int64(chunk.levelCount - levelsRead)
             else { throw FormatError("parquet: column \(column.name): unsupported or damaged page header") }
             let stored = file[offset..<(offset + Int(storedSize))]
             offset += Int(storedSize)
