@@ -56,7 +56,7 @@ public struct Gatekeeper: Sendable {
             throw ProximaError(.unauthorized, "this server needs a credential: 'Authorization: Bearer <API key or JWT>'")
         }
         if let id = APIKey.id(of: credential) {
-            guard let record = try await snapshot().records[id], APIKey.sameDigest(record.sha256, APIKey.hash(credential)) else {
+            guard let record = try await snapshot(missing: id).records[id], APIKey.sameDigest(record.sha256, APIKey.hash(credential)) else {
                 throw ProximaError(.unauthorized, "unknown API key")
             }
             guard record.revokedAtMicros == nil else { throw ProximaError(.unauthorized, "this API key has been revoked") }
@@ -71,7 +71,12 @@ public struct Gatekeeper: Sendable {
         return principal
     }
 
-    func snapshot() async throws(ProximaError) -> KeyRing.Snapshot {
-        do { return try await keys.snapshot() } catch { throw ProximaError(converting: error) }
+    func snapshot(missing id: String? = nil) async throws(ProximaError) -> KeyRing.Snapshot {
+        do {
+            if let id { return try await keys.snapshot(missing: id) }
+            return try await keys.snapshot()
+        } catch {
+            throw ProximaError(converting: error)
+        }
     }
 }

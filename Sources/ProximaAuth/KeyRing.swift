@@ -20,6 +20,7 @@ public final class KeyRing: Sendable {
         var snapshot: Snapshot?
         var loadedAt: ContinuousClock.Instant?
         var refreshing: Task<Snapshot, any Error>?
+        var lastForced: ContinuousClock.Instant?
     }
 
     public let store: KeyStore
@@ -60,6 +61,22 @@ public final class KeyRing: Sendable {
         } catch {
             throw ProximaError(.storageUnavailable, "API keys cannot be read from the object store; retry later", retryAfterSeconds: 1)
         }
+    }
+
+    /// The set read again now, for a key id the current set lacks (a key made
+    /// a moment ago works at once). At most once a second, so a flood of
+    /// made-up keys costs at most one LIST a second.
+    public func snapshot(missing id: String) async throws -> Snapshot {
+        let current = try await snapshot()
+        guard current.records[id] == nil else { return current }
+        let now = ContinuousClock.now
+        let due = state.withLock { s in
+            if let last = s.lastForced, now - last < .seconds(1) { return false }
+            s.lastForced = now
+            s.loadedAt = nil
+            return true
+        }
+        return due ? try await snapshot() : current
     }
 
     /// Drops the cached set so the next check reads the store (after this process changed it).

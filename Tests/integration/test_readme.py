@@ -12,7 +12,7 @@ def readme_curl_commands():
     text = open(os.path.join(ROOT, "README.md")).read()
     commands = []
     for block in re.findall(r"```sh\n(.*?)```", text, re.S):
-        if "curl" not in block:
+        if "curl" not in block or "proximadb keys" in block:
             continue
         current = ""
         for line in block.splitlines():
@@ -52,5 +52,26 @@ def test_readme_curl_examples(data_dir):
             outputs.append(body)
         search = outputs[2]
         assert '"id":"heat"' in search and '"alien"' not in search
+    finally:
+        server.stop()
+
+
+def test_readme_access_block(tmp_path):
+    """The README's key walk-through, run as one script from a fresh folder with
+    the server it talks to already running on the same store."""
+    text = open(os.path.join(ROOT, "README.md")).read()
+    block = next(b for b in re.findall(r"```sh\n(.*?)```", text, re.S) if "proximadb keys create" in b)
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", 5678)) != 0, "port 5678 is busy: the README examples need it"
+    server = Server(str(tmp_path / "proximadb-data"), port=5678)
+    bindir = os.path.dirname(os.path.abspath(os.environ.get("PROXIMADB_BIN") or os.path.join(ROOT, ".build", "debug", "proximadb")))
+    try:
+        script = "set -euo pipefail\n" + block.replace("curl -s", "curl -sf")
+        proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PATH": bindir + os.pathsep + os.environ["PATH"]})
+        assert proc.returncode == 0, (proc.stdout, proc.stderr)
+        assert '"role":"write"' in proc.stdout and '"tenant":"acme"' in proc.stdout
+        # Once a key exists, the same request without one is refused.
+        assert server.request("GET", "/collections").status_code == 401
     finally:
         server.stop()
