@@ -113,10 +113,9 @@ def test_budgets_bound_requests_disconnects_and_shutdown(tmp_path):
             requests.get(s.url + "/collections", timeout=0.3)
         time.sleep(1.5)
     finally:
-        s.log.flush()
+        s.stop()
     s.log.seek(0)
     assert "closed its connection" in s.log.read()
-    s.stop()
 
     # (Start-up reads the key set: one slow call.)
     slow = Server(str(tmp_path), extra=["--storage-latency-ms", "6000", "--request-timeout", "0", "--shutdown-timeout", "1"])

@@ -172,8 +172,10 @@ private struct ColumnDecoder {
             guard header[1]?.int == Int64(ParquetCode.dataPage), let rawSize = header[2]?.int, let storedSize = header[3]?.int,
                 let data = header[5]?.fields, let count = data[1]?.int, data[2]?.int == Int64(ParquetCode.plain),
                 storedSize >= 0, rawSize >= 0, storedSize <= end - offset, count > 0,
-                // A page holds at most a level per bit of its body, and decompresses to at most 2 GiB.
-                rawSize <= Int64(Int32.max), count <= max(8, rawSize * 8), count <= Int64(chunk.levelCount - levelsRead)
+                // Bounds on what a damaged footer could make us allocate: 2 GiB of page, 2^27 levels
+                // (run-length levels of nulls can be far more than the page's bytes), and required values of a bit at least (booleans).
+                rawSize <= Int64(Int32.max), count <= 1 << 27, count <= Int64(chunk.levelCount - levelsRead),
+                !column.required || count <= rawSize * 8 + 8
             else { throw FormatError("parquet: column \(column.name): unsupported or damaged page header") }
             let stored = file[offset..<(offset + Int(storedSize))]
             offset += Int(storedSize)
