@@ -406,3 +406,34 @@ def test_quotas(tmp_path):
         assert r.status_code == 429 and r.json()["error"] == "quota_exceeded"
     finally:
         s.stop()
+
+
+def test_jwks_from_a_url(tmp_path):
+    """--jwt-jwks may name an http(s) URL (an identity provider's JWKS endpoint)."""
+    import http.server
+    issuer = Issuer()
+    body = json.dumps(issuer.jwks()).encode()
+
+    class JWKS(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    idp = http.server.ThreadingHTTPServer(("127.0.0.1", 0), JWKS)
+    threading.Thread(target=idp.serve_forever, daemon=True).start()
+    s = Server(str(tmp_path), extra=["--jwt-jwks", f"http://127.0.0.1:{idp.server_address[1]}/.well-known/jwks.json",
+                                     "--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE])
+    try:
+        token = issuer.token(kid="rs", scope="proximadb:admin")
+        r = s.request("POST", "/collections", json={"name": "j", "dimension": 2}, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 201, r.text
+        assert s.request("GET", "/collections").status_code == 401
+    finally:
+        s.stop()
+        idp.shutdown()
