@@ -29,6 +29,8 @@ public struct RateLimit: Sendable, Equatable {
 
 /// What one admission check says, for the `RateLimit-*` headers and `Retry-After`.
 public struct RateDecision: Sendable, Equatable {
+    /// Which limit decided: `key`, `address` or `global` (a metrics label).
+    public var scope: String
     public var admitted: Bool
     /// The burst of the tightest bucket.
     public var limit: Int
@@ -49,11 +51,13 @@ final class TokenBuckets: Sendable {
         var updated: ContinuousClock.Instant
     }
 
+    let scope: String
     let limit: RateLimit
     let maxBuckets: Int
     private let buckets = Mutex<[String: Bucket]>([:])
 
-    init(_ limit: RateLimit, maxBuckets: Int = 100_000) {
+    init(_ limit: RateLimit, scope: String = "key", maxBuckets: Int = 100_000) {
+        self.scope = scope
         self.limit = limit
         self.maxBuckets = maxBuckets
     }
@@ -71,7 +75,7 @@ final class TokenBuckets: Sendable {
             if table.count >= maxBuckets, table[name] == nil { Self.dropFull(&table, limit: limit, now: now) }
             table[name] = b
             return RateDecision(
-                admitted: admitted, limit: Int(limit.burst), remaining: Int(b.tokens.rounded(.down)),
+                scope: scope, admitted: admitted, limit: Int(limit.burst), remaining: Int(b.tokens.rounded(.down)),
                 resetSeconds: Int(((limit.burst - b.tokens) / limit.perSecond).rounded(.up)),
                 retryAfterSeconds: admitted ? 0 : max(1, Int(((1 - b.tokens) / limit.perSecond).rounded(.up))))
         }
@@ -95,9 +99,9 @@ public final class RateLimiter: Sendable {
     let global: TokenBuckets?
 
     public init(perKey: RateLimit? = nil, perIP: RateLimit? = nil, global: RateLimit? = nil) {
-        self.perKey = perKey.map { TokenBuckets($0) }
-        self.perIP = perIP.map { TokenBuckets($0) }
-        self.global = global.map { TokenBuckets($0) }
+        self.perKey = perKey.map { TokenBuckets($0, scope: "key") }
+        self.perIP = perIP.map { TokenBuckets($0, scope: "address") }
+        self.global = global.map { TokenBuckets($0, scope: "global") }
     }
 
     public var isEnabled: Bool { perKey != nil || perIP != nil || global != nil }

@@ -16,12 +16,12 @@ struct AccessMiddleware<Context: ProximaRequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var decision = gate.limiter.admit(address: context.clientAddress)
-        if let d = decision, !d.admitted { return rejected(d, reason: "address") }
+        if let d = decision, !d.admitted { return rejected(d) }
         if !(Self.openPaths.contains(request.uri.path) && !gate.policy.requireAuthForHealth) {
             let principal = try await authenticate(request)
             context.facts.principal = principal
             if let d = gate.limiter.admit(subject: principal.subject) {
-                if !d.admitted { return rejected(d, reason: "key") }
+                if !d.admitted { return rejected(d) }
                 if decision == nil || d.remaining < decision!.remaining { decision = d }
             }
         }
@@ -43,8 +43,8 @@ struct AccessMiddleware<Context: ProximaRequestContext>: RouterMiddleware {
         return try outcome.get()
     }
 
-    func rejected(_ d: RateDecision, reason: String) -> Response {
-        metrics.recordRateLimited(reason: reason)
+    func rejected(_ d: RateDecision) -> Response {
+        metrics.recordRateLimited(reason: d.scope)
         var response = Envelope.failure(
             ProximaError(.rateLimited, "too many requests; retry after \(d.retryAfterSeconds) s", retryAfterSeconds: d.retryAfterSeconds))
         Self.addHeaders(d, to: &response.headers)
