@@ -20,6 +20,8 @@ public struct LinearRegex: Sendable {
 
     let program: [Instruction]
     let caseInsensitive: Bool
+    /// The pattern begins with `^`: threads start at position 0 only.
+    let anchoredAtStart: Bool
 
     public init(_ pattern: String) throws(SyntaxError) {
         var parser = Parser(Array(pattern.unicodeScalars))
@@ -31,6 +33,7 @@ public struct LinearRegex: Sendable {
         try compiler.emit(node)
         compiler.program.append(.match)
         program = compiler.program
+        if case .assert(.start) = program[0] { anchoredAtStart = true } else { anchoredAtStart = false }
     }
 
     /// Whether the pattern matches somewhere in `text`.
@@ -38,16 +41,21 @@ public struct LinearRegex: Sendable {
         let input = Array(text.unicodeScalars)
         var current = ThreadList(capacity: program.count)
         var next = ThreadList(capacity: program.count)
+        var stack: [Int] = []
+        stack.reserveCapacity(program.count)
         for position in 0...input.count {
-            // Unanchored: a new thread starts at every position.
-            if addThread(&current, 0, input, position) { return true }
+            // Unanchored: a new thread starts at every position (none once a `^` start can no longer hold).
+            if position == 0 || !anchoredAtStart, addThread(&current, 0, input, position, &stack) { return true }
+            if current.items.isEmpty, anchoredAtStart { return false }
             if position == input.count { break }
             let c = input[position]
             next.clear()
             for pc in current.items {
                 switch program[pc] {
                 case .scalar(let class_):
-                    if class_.contains(c, caseInsensitive: caseInsensitive), addThread(&next, pc + 1, input, position + 1) { return true }
+                    if class_.contains(c, caseInsensitive: caseInsensitive), addThread(&next, pc + 1, input, position + 1, &stack) {
+                        return true
+                    }
                 default: break
                 }
             }
@@ -58,8 +66,11 @@ public struct LinearRegex: Sendable {
     }
 
     /// Follows the empty transitions from `pc`; true once `match` is reached.
-    private func addThread(_ list: inout ThreadList, _ start: Int, _ input: [Unicode.Scalar], _ position: Int) -> Bool {
-        var stack = [start]
+    private func addThread(
+        _ list: inout ThreadList, _ start: Int, _ input: [Unicode.Scalar], _ position: Int, _ stack: inout [Int]
+    ) -> Bool {
+        stack.removeAll(keepingCapacity: true)
+        stack.append(start)
         while let pc = stack.popLast() {
             guard list.insert(pc) else { continue }
             switch program[pc] {
