@@ -64,6 +64,20 @@ public actor Engine {
         return TalliedStorage(storage)
     }
 
+    /// The unindexed WAL over the collections this process has open: bytes in
+    /// all, and when the oldest write no index covers yet was made; as of each
+    /// handle's last catch-up with the store (reading metrics costs no request).
+    public func backlog() async -> (bytes: Int, oldestWrite: Int64?) {
+        var bytes = 0
+        var oldest: Int64?
+        for handle in handles.values {
+            let b = await handle.backlog()
+            bytes += b.bytes
+            if let o = b.oldestWrite { oldest = min(oldest ?? o, o) }
+        }
+        return (bytes, oldest)
+    }
+
     /// Object-store requests (in total and per search) and cache tiers, in Prometheus text format.
     public nonisolated var storageMetricsText: String {
         var out = StorageMetrics.shared.render() + QueryMetrics.shared.render()

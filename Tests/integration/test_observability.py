@@ -56,6 +56,13 @@ def test_metrics_pass_promtool_and_count_a_known_workload(tmp_path):
         assert delta("proximadb_wal_appends_total") == 3
         assert delta("proximadb_wal_append_records_sum") == 30
         assert delta("proximadb_storage_operations_total", operation="put", outcome="ok") >= 3
+        # The unindexed backlog (issue 14): the three writes, then nothing once a flush indexed them.
+        assert value(after, "proximadb_unindexed_wal_bytes") == delta("proximadb_wal_append_bytes_sum") > 0
+        assert value(after, "proximadb_oldest_unindexed_write_age_seconds") > 0
+        s.ok("POST", "/collections/m/flush?wait=true")
+        s.ok("GET", "/collections/m")  # the gauges are as of the handle's last catch-up with the store
+        flushed = metrics(s, key)
+        assert value(flushed, "proximadb_unindexed_wal_bytes") == 0 and value(flushed, "proximadb_oldest_unindexed_write_age_seconds") == 0
         # Labels never carry keys, tenants or collection names.
         assert key not in after and 'tenant="' not in after and '"m"' not in after
     finally:

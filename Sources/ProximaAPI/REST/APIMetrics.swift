@@ -44,6 +44,12 @@ public final class APIMetrics: Sendable {
 
     func recordAuthFailure(reason: String) { Counter(label: "proximadb_auth_failures_total", dimensions: [("reason", reason)]).increment() }
     func recordRateLimited(reason: String) { Counter(label: "proximadb_rate_limited_total", dimensions: [("reason", reason)]).increment() }
+    func recordBacklog(bytes: Int, oldestWrite: Int64?) {
+        Gauge(label: "proximadb_unindexed_wal_bytes").record(bytes)
+        let age = oldestWrite.map { max(0, Double(Timestamp.nowMicros() - $0) / 1e6) } ?? 0
+        Gauge(label: "proximadb_oldest_unindexed_write_age_seconds").record(age)
+    }
+
     func recordWrite(vectors: Int) { Counter(label: "proximadb_vectors_written_total").increment(by: vectors) }
     func recordQueries(_ n: Int) { Counter(label: "proximadb_queries_total").increment(by: n) }
 
@@ -66,6 +72,8 @@ public final class APIMetrics: Sendable {
         "proximadb_queue_jobs_total": "Flush, compaction and drop jobs run by workers in this process, by kind and outcome.",
         "proximadb_queue_job_duration_seconds": "Time jobs took in workers of this process, by kind.",
         "proximadb_queue_dead_letters_total": "Job messages moved to the dead-letter queue.",
+        "proximadb_unindexed_wal_bytes": "WAL bytes no segment index covers yet, over the collections this process has open.",
+        "proximadb_oldest_unindexed_write_age_seconds": "Age of the oldest write no segment index covers yet (0: none), over open collections.",
     ]
 
     /// Everything recorded, in Prometheus text format (version 0.0.4).

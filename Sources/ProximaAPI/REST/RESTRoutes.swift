@@ -52,6 +52,8 @@ public struct RESTRoutes: Sendable {
         }
         router.get("/metrics") { _, context in
             try principal(context, .read)
+            let backlog = await engine.backlog()
+            metrics.recordBacklog(bytes: backlog.bytes, oldestWrite: backlog.oldestWrite)
             return Envelope.raw(
                 Array((metrics.render() + engine.storageMetricsText).utf8), status: .ok, contentType: "text/plain; version=0.0.4")
         }

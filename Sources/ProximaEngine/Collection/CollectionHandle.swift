@@ -177,6 +177,9 @@ actor CollectionHandle {
     /// When the oldest write no segment holds yet was made (nil: none).
     var oldestUnflushedWrite: Int64? { unflushed.map(\.writtenAt).min() }
 
+    /// The unindexed WAL this handle knows of, for `/metrics`.
+    func backlog() -> (bytes: Int, oldestWrite: Int64?) { (unflushedBytes, oldestUnflushedWrite) }
+
     /// Refuses a write while the unindexed WAL is past its bound, after
     /// checking for a flush this process has not seen yet.
     private func checkBacklog() async throws {
