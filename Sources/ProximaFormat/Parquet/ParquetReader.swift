@@ -173,9 +173,10 @@ private struct ColumnDecoder {
                 let data = header[5]?.fields, let count = data[1]?.int, data[2]?.int == Int64(ParquetCode.plain),
                 storedSize >= 0, rawSize >= 0, storedSize <= end - offset, count > 0,
                 // Bounds on what a damaged footer could make us allocate: 2 GiB of page, 2^27 levels
-                // (run-length levels of nulls can be far more than the page's bytes), and required values of a bit at least (booleans).
-                rawSize <= Int64(Int32.max), count <= 1 << 27, count <= Int64(chunk.levelCount - levelsRead),
-                !column.required || count <= rawSize * 8 + 8
+                // (run-length levels of nulls and empty lists can be far more than the page's bytes),
+                // and required plain values of a bit at least (booleans).
+                rawSize <= Int64(Int32.max), count <= 1 << 27,
+                column.isList || !column.required || count <= rawSize * 8 + 8
             else { throw FormatError("parquet: column \(column.name): unsupported or damaged page header") }
             let stored = file[offset..<(offset + Int(storedSize))]
             offset += Int(storedSize)
