@@ -37,5 +37,5 @@ public struct Principal: Sendable, Equatable {
     }
 
     /// Whether a listing may show `collection` to this principal.
-    public func maysee(_ collection: String) -> Bool { collections?.matches(collection) ?? true }
+    public func maySee(_ collection: String) -> Bool { collections?.matches(collection) ?? true }
 }

@@ -67,7 +67,7 @@ public struct RESTRoutes: Sendable {
         }
         router.get("/collections") { _, context in
             let who = try principal(context, .read)
-            let visible = try await bounded(context) { try await engine.listCollections(tenant: who.tenant) }.filter { who.maysee($0.name) }
+            let visible = try await bounded(context) { try await engine.listCollections(tenant: who.tenant) }.filter { who.maySee($0.name) }
             return Envelope.success(.array(visible.map { Self.collectionJSON($0) }))
         }
         router.get("/collections/:name") { _, context in
