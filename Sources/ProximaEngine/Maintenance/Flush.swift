@@ -8,8 +8,20 @@ extension Maintenance {
     /// admits one winner, and a loser deletes what it wrote.
     public func flush(jobId: String) async throws -> JobReport {
         let started = ContinuousClock.now
-        var base = try await manifests.latest()
-        let wal = try await unflushedWAL(after: base.walThrough)
+        var base: Manifest
+        var wal: [WALObject]
+        var attempt = 0
+        while true {
+            base = try await manifests.latest()
+            do {
+                wal = try await unflushedWAL(after: base.walThrough)
+                break
+            } catch let e as StorageError where e.kind == .notFound && attempt < 10 {
+                // Listed, then gone: another flush covered it and garbage collection (with a grace
+                // period shorter than this read) removed it. Start again from the newer manifest.
+                attempt += 1
+            }
+        }
         guard let last = wal.last else {
             return JobReport(jobId: jobId, kind: .flush, status: .noop, manifestVersion: base.version, details: ["entries": 0])
         }
