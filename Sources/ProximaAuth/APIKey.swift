@@ -14,7 +14,7 @@ public enum APIKey {
     /// A new key and its id.
     public static func generate() -> (key: String, id: String) {
         var rng = SystemRandomNumberGenerator()
-        let id = hex((0..<8).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        let id = String(hex: (0..<8).map { _ in UInt8.random(in: 0...255, using: &rng) })
         let secret = Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
         return (prefix + id + "_" + secret, id)
@@ -36,12 +36,7 @@ public enum APIKey {
 
     /// Hex SHA-256 of the whole key: what the store keeps.
     public static func hash(_ key: String) -> String {
-        hex(Array(SHA256.hash(data: Array(key.utf8))))
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
+        String(hex: SHA256.hash(data: Array(key.utf8)))
     }
 
     /// Compares two hex digests without an early exit, so timing tells nothing about a near miss.

@@ -77,6 +77,35 @@ def create_key(storage, tenant="default", role="admin", extra=()):
     return key
 
 
+class LocalHTTP:
+    """A tiny HTTP server on loopback for what a test stands up beside ProximaDB
+    (an identity provider's JWKS, a recording S3): `respond(path, headers)`
+    returns (status, body bytes, content type)."""
+
+    def __init__(self, respond):
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                status, body, content_type = respond(self.path, self.headers)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+
+
 class Server(Process):
     """One `proximadb serve` process on a free port over a data directory."""
 

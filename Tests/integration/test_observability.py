@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import Server, create_key
+from conftest import LocalHTTP, Server, create_key
 
 
 def metrics(server, key):
@@ -138,30 +138,17 @@ def test_budgets_bound_requests_disconnects_and_shutdown(tmp_path):
 def test_traceparent_reaches_the_object_store(tmp_path):
     """A caller's W3C trace id is in the request's log line and on every
     object-store request the request causes (here, to a recording S3 endpoint)."""
-    import http.server
-    import threading
     seen = []
 
-    class RecordingS3(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            seen.append((self.path, self.headers.get("traceparent")))
-            if "list-type=2" in self.path:
-                body = b'<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>'
-                self.send_response(200)
-            else:
-                body = b'<?xml version="1.0"?><Error><Code>NoSuchKey</Code></Error>'
-                self.send_response(404)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def recording_s3(path, headers):
+        seen.append((path, headers.get("traceparent")))
+        if "list-type=2" in path:
+            return 200, b'<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>', "application/xml"
+        return 404, b'<?xml version="1.0"?><Error><Code>NoSuchKey</Code></Error>', "application/xml"
 
-        def log_message(self, *args):
-            pass
-
-    recorder = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RecordingS3)
-    threading.Thread(target=recorder.serve_forever, daemon=True).start()
+    recorder = LocalHTTP(recording_s3)
     env = {**__import__("os").environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{recorder.server_address[1]}"}
+           "AWS_ENDPOINT_URL_S3": recorder.url}
     s = Server("s3://traces/data?path_style=true", env=env, log_level="info", extra=["--queue", "inline"])
     try:
         trace = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -176,7 +163,7 @@ def test_traceparent_reaches_the_object_store(tmp_path):
         assert seen and all(tp and len(tp.split("-")[1]) == 32 and tp.split("-")[1] != trace for _, tp in seen)
     finally:
         s.stop()
-        recorder.shutdown()
+        recorder.stop()
     s.log.seek(0)
     lines = [json.loads(line) for line in s.log.read().splitlines() if line.startswith("{")]
     assert any(line.get("msg") == "request" and line.get("trace_id") == trace for line in lines)

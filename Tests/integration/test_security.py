@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from conftest import SECRETS, Server, create_key
+from conftest import SECRETS, LocalHTTP, Server, binary, create_key
 
 ISSUER, AUDIENCE = "https://issuer.test", "proximadb"
 
@@ -82,8 +83,6 @@ def world():
         "expired_a": create_key(data, "a", "admin", ["--expires-in", "1s"]),
     }
     storage = f"file://{data}"
-    import subprocess
-    from conftest import binary
     subprocess.run([binary(), "keys", "revoke", "--storage", storage, k["revoked_a"]], check=True, capture_output=True)
     server = Server(data, log_level="debug", extra=[
         "--queue", "inline", "--jwt-jwks", jwks, "--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE])
@@ -271,8 +270,6 @@ def test_keys_over_http_and_revocation_within_five_seconds(world, before):
     assert not any("key" in x or "sha256" in x for x in listed)
     assert call(created["key"], "GET", "/collections/docs_1").status_code == 200
     # Revoked by the CLI (straight on the store, as another process): refused within 5 s.
-    import subprocess
-    from conftest import binary
     subprocess.run([binary(), "keys", "revoke", "--storage", f"file://{world['data']}", created["id"]], check=True, capture_output=True)
     start = time.time()
     while call(created["key"], "GET", "/collections/docs_1").status_code == 200:
@@ -292,8 +289,6 @@ def test_require_auth_for_health_and_loopback_default(tmp_path):
     finally:
         s.stop()
     # Without keys or JWT, serve refuses a non-loopback address unless told otherwise.
-    import subprocess
-    from conftest import binary
     empty = tmp_path / "empty"
     out = subprocess.run([binary(), "serve", "--storage", f"file://{empty}", "--host", "0.0.0.0", "--port", "0"],
                          capture_output=True, text=True, timeout=60)
@@ -410,24 +405,10 @@ def test_quotas(tmp_path):
 
 def test_jwks_from_a_url(tmp_path):
     """--jwt-jwks may name an http(s) URL (an identity provider's JWKS endpoint)."""
-    import http.server
     issuer = Issuer()
     body = json.dumps(issuer.jwks()).encode()
-
-    class JWKS(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    idp = http.server.ThreadingHTTPServer(("127.0.0.1", 0), JWKS)
-    threading.Thread(target=idp.serve_forever, daemon=True).start()
-    s = Server(str(tmp_path), extra=["--jwt-jwks", f"http://127.0.0.1:{idp.server_address[1]}/.well-known/jwks.json",
+    idp = LocalHTTP(lambda path, headers: (200, body, "application/json"))
+    s = Server(str(tmp_path), extra=["--jwt-jwks", idp.url + "/.well-known/jwks.json",
                                      "--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE])
     try:
         token = issuer.token(kid="rs", scope="proximadb:admin")
@@ -436,4 +417,4 @@ def test_jwks_from_a_url(tmp_path):
         assert s.request("GET", "/collections").status_code == 401
     finally:
         s.stop()
-        idp.shutdown()
+        idp.stop()

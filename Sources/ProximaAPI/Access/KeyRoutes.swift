@@ -40,7 +40,7 @@ struct KeyRoutes: Sendable {
                 expires = s
             }
             let quotas = try Quotas(parsing: o["quotas"] ?? .null)
-            let (key, record) = try await convertingStorageErrors {
+            let (key, record) = try await convertingErrors {
                 try await store.create(tenant: who.tenant, role: role, collections: pattern, expiresInSeconds: expires, quotas: quotas)
             }
             keys.invalidate()
@@ -50,7 +50,7 @@ struct KeyRoutes: Sendable {
         }
         router.get("/keys") { _, context in
             let who = try admin(context)
-            let all = try await convertingStorageErrors { try await store.load() }
+            let all = try await convertingErrors { try await store.load() }
             let mine = all.values.filter { $0.tenant == who.tenant }.sorted { $0.createdAtMicros < $1.createdAtMicros }
             return Envelope.success(.array(mine.map { $0.json(includingHash: false) }))
         }
@@ -58,14 +58,9 @@ struct KeyRoutes: Sendable {
             let who = try admin(context)
             let id = context.parameters.get("id") ?? ""
             guard APIKey.isId(id) else { throw ProximaError(.notFound, "no key with id \(id)") }
-            let record = try await convertingStorageErrors { try await store.revoke(id, tenant: who.tenant) }
+            let record = try await convertingErrors { try await store.revoke(id, tenant: who.tenant) }
             keys.invalidate()
             return Envelope.success(record.json(includingHash: false))
         }
     }
-}
-
-/// Runs `body`, turning storage failures into the API's errors.
-func convertingStorageErrors<T>(_ body: () async throws -> T) async throws(ProximaError) -> T {
-    do { return try await body() } catch { throw ProximaError(converting: error) }
 }

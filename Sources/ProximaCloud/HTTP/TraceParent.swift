@@ -1,3 +1,4 @@
+import ProximaCore
 import ServiceContextModule
 
 /// A W3C Trace Context `traceparent` (`00-<trace id>-<parent id>-<flags>`):
@@ -42,15 +43,7 @@ public struct TraceParent: Sendable, Equatable {
         s.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
     }
 
-    static func randomHex(_ bytes: Int) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for _ in 0..<bytes {
-            let b = UInt8.random(in: 0...255)
-            out += [digits[Int(b >> 4)], digits[Int(b & 15)]]
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func randomHex(_ bytes: Int) -> String { String(hex: (0..<bytes).map { _ in UInt8.random(in: 0...255) }) }
 }
 
 private enum TraceParentKey: ServiceContextKey {

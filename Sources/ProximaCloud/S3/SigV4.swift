@@ -101,15 +101,7 @@ public struct SigV4Signer: Sendable {
 
     public static func sha256Hex(_ bytes: [UInt8]) -> String { hex(SHA256.hash(data: bytes)) }
 
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func hex(_ bytes: some Sequence<UInt8>) -> String { String(hex: bytes) }
 
     /// yyyyMMdd'T'HHmmss'Z'
     static func amzDate(_ seconds: Int64) -> String {

@@ -25,7 +25,7 @@ extension ProximaError {
 }
 
 /// Runs `body` and converts what it throws (see `ProximaError(converting:)`).
-func convertingErrors<T>(
+public func convertingErrors<T>(
     isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> T
 ) async throws(ProximaError) -> T {
     do { return try await body() } catch { throw ProximaError(converting: error) }
