@@ -67,15 +67,15 @@ import Testing
         #expect(byFilter.entries.isEmpty)
     }
 
-    @Test func stateAppliesTheLatestVersionAndHidesExpiredRecords() {
+    @Test func stateAppliesTheLatestVersionAndHidesExpiredRecords() async throws {
         var s = state([("a", [0, 0], nil), ("b", [5, 5], now + 10)])
         #expect(s.liveCount(now: now) == 2 && s.liveCount(now: now + 10) == 1)
         s.apply([WALEntry(entryId: "", collectionId: "c", operation: .upsert, record: VectorRecord(id: "a", vector: [9, 9], version: 3), sequence: 3)], sequence: 3)
         #expect(s.record("a", now: now)?.vector == [9, 9])
         s.apply([WALEntry(entryId: "", collectionId: "c", operation: .delete, record: VectorRecord(id: "a", vector: [], version: 4), sequence: 4)], sequence: 4)
         #expect(s.record("a", now: now) == nil && !s.contains("a", now: now))
-        #expect(s.search([5, 5], k: 5, filter: nil, now: now).map(\.record.id) == ["b"])
-        #expect(s.search([5, 5], k: 5, filter: nil, now: now + 10).isEmpty)
+        #expect(try await s.search([5, 5], k: 5, filter: nil, now: now).map(\.record.id) == ["b"])
+        #expect(try await s.search([5, 5], k: 5, filter: nil, now: now + 10).isEmpty)
     }
 
     @Test func compactionPicksTheLongestRunOfSmallSegments() {

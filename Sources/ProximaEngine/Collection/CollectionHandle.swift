@@ -118,6 +118,10 @@ actor CollectionHandle {
                 segments.append(s)
                 continue
             }
+            if settings.memoryBudgetBytes != nil, let s = try await io.openCold(segment) {
+                segments.append(s)
+                continue
+            }
             async let rows = io.read(segment)
             async let index = io.readIndexFile(segment)
             let (r, i) = try await (rows, index)
@@ -213,6 +217,33 @@ actor CollectionHandle {
         return try body(state)
     }
 
+    /// The live record `id` as of every acknowledged write, its vector read
+    /// from its segment when that was opened cold.
+    func record(_ id: String, now: Int64) async throws -> VectorRecord? {
+        try await catchUp()
+        let view = state.view
+        guard var record = state.record(id, now: now) else { return nil }
+        if record.vector.isEmpty, let (vectors, row) = view.coldLocation(of: id) { record.vector = try await vectors.vectors([row])[0] }
+        return record
+    }
+
+    /// Vectors of the records updates without a vector keep, where those
+    /// live in cold segments: read before resolving (which does no I/O), by
+    /// id with the version read.
+    private func coldVectors(for group: [Pending], now: Int64) async throws -> [String: (version: Int64, vector: [Float])] {
+        let view = state.view
+        var wanted: [(id: String, version: Int64, vectors: ColdVectors, row: Int)] = []
+        for p in group {
+            guard case .update(let id, nil, _, _) = p.intent, let record = state.record(id, now: now), record.vector.isEmpty,
+                let (vectors, row) = view.coldLocation(of: id)
+            else { continue }
+            wanted.append((id, record.version, vectors, row))
+        }
+        var out: [String: (version: Int64, vector: [Float])] = [:]
+        for w in wanted { out[w.id] = (w.version, try await w.vectors.vectors([w.row])[0]) }
+        return out
+    }
+
     /// The collection as of every acknowledged write, for a query to search
     /// without holding this actor (writes go on meanwhile). `eventual`: as of
     /// at most `settings.eventualStaleness` ago, with no request when a
@@ -303,6 +334,13 @@ actor CollectionHandle {
                 return
             }
             let now = settings.clock.nowMicros()
+            let kept: [String: (version: Int64, vector: [Float])]
+            do {
+                kept = try await coldVectors(for: group, now: now)
+            } catch {
+                for p in group { p.continuation.resume(throwing: ProximaError(converting: error)) }
+                return
+            }
             let sequence = state.appliedSequence + 1
             var entries: [WALEntry] = []
             var outcomes: [(Int, Result<WriteOutcome, ProximaError>)] = []
@@ -311,7 +349,7 @@ actor CollectionHandle {
                 do throws(ProximaError) {
                     let resolved = try p.intent.resolve(
                         against: state, collectionId: config.id, defaultTTL: config.defaultTTLMicros, now: now,
-                        makeId: Self.makeId)
+                        keptVectors: kept, makeId: Self.makeId)
                     if !touched.isDisjoint(with: resolved.touchedIds) {
                         // Only generated ids or filters can collide here; keep versions unique.
                         throw ProximaError(.conflict, "concurrent writes to the same ids; try again")

@@ -94,7 +94,7 @@ public struct CollectionState: Sendable {
     typealias Hit = CollectionView.Hit
 
     /// Exact top-k over live, unexpired records passing `filter`.
-    func search(_ query: [Float], k: Int, filter: Filter?, now: Int64) -> [Hit] {
-        view.search(query, k: k, filter: filter, now: now, width: nil)
+    func search(_ query: [Float], k: Int, filter: Filter?, now: Int64) async throws -> [Hit] {
+        try await view.search(query, k: k, filter: filter, now: now, width: nil)
     }
 }

@@ -107,7 +107,7 @@ struct CollectionView: Sendable {
         }
     }
 
-    var indexedSegments: Int { segments.count { $0.data.index != nil } }
+    var indexedSegments: Int { segments.count { $0.data.isIndexed } }
 
     // MARK: search
 
@@ -118,14 +118,44 @@ struct CollectionView: Sendable {
 
     /// Top-k over live, unexpired records passing `filter`: through each
     /// segment's index at `width`, exactly over the rest (unindexed segments,
-    /// the tail); exactly over everything when `width` is nil.
-    func search(_ query: [Float], k: Int, filter: Filter?, now: Int64, width: SegmentIndex.Width?) -> [Hit] {
+    /// the tail); exactly over everything when `width` is nil. Segments
+    /// opened cold are searched by ranged reads, all issued while the
+    /// resident ones are searched on the compute queue.
+    func search(_ query: [Float], k: Int, filter: Filter?, now: Int64, width: SegmentIndex.Width?) async throws -> [Hit] {
         guard k > 0 else { return [] }
         let filter = filter.flatMap { $0.isTrivial ? nil : $0 }
-        let scan = FlatScan(metric: metric, dimension: dimension)
-        // Candidates from every source, their slot `source << 32 | row`.
+        let view = self
+        async let resident = ComputeQueue.run { view.searchResident(query, k: k, filter: filter, now: now, width: width) }
+        var coldVectors: [Int: [Float]] = [:]
         var top = TopK(k: k)
-        for (i, s) in segments.enumerated() {
+        let cold = segments.indices.filter { segments[$0].data.cold != nil }
+        if !cold.isEmpty {
+            try await withThrowingTaskGroup(of: [(slot: Int, distance: Float, vector: [Float])].self) { group in
+                for i in cold { group.addTask { try await view.searchCold(i, query, k: k, filter: filter, now: now, width: width) } }
+                for try await hits in group {
+                    for h in hits {
+                        top.insert(slot: h.slot, distance: h.distance)
+                        coldVectors[h.slot] = h.vector
+                    }
+                }
+            }
+        }
+        top.merge(await resident)
+        let tailSource = segments.count
+        return top.sorted().map { c in
+            let source = c.slot >> 32, row = c.slot & 0xFFFF_FFFF
+            let p: Position = source == tailSource ? .tail(row) : .segment(source, row)
+            var record = record(at: p)
+            if let v = coldVectors[c.slot] { record.vector = v }
+            return Hit(record: record, distance: c.distance)
+        }
+    }
+
+    /// Candidates (slots `source << 32 | row`) of the segments held in memory and of the tail.
+    private func searchResident(_ query: [Float], k: Int, filter: Filter?, now: Int64, width: SegmentIndex.Width?) -> TopK {
+        let scan = FlatScan(metric: metric, dimension: dimension)
+        var top = TopK(k: k)
+        for (i, s) in segments.enumerated() where s.data.cold == nil {
             let data = s.data, masked = s.masked
             let base = i << 32
             if let width, let index = data.index {
@@ -162,11 +192,58 @@ struct CollectionView: Sendable {
         for h in searchTail(query, k: k, filter: filter, now: now, scan: scan) {
             top.insert(slot: tailSource << 32 | h.slot, distance: h.distance)
         }
-        return top.sorted().map { c in
-            let source = c.slot >> 32, row = c.slot & 0xFFFF_FFFF
-            let p: Position = source == tailSource ? .tail(row) : .segment(source, row)
-            return Hit(record: record(at: p), distance: c.distance)
+        return top
+    }
+
+    /// Candidates of cold segment `i`, each with its vector (read for rerank
+    /// or the exact scan): its IVF index searched by range as the resident
+    /// index would be (same plan, same widths), the rows it does not cover
+    /// scanned by range; every visible row scanned when `width` is nil.
+    private func searchCold(
+        _ i: Int, _ query: [Float], k: Int, filter: Filter?, now: Int64, width: SegmentIndex.Width?
+    ) async throws -> [(slot: Int, distance: Float, vector: [Float])] {
+        let s = segments[i]
+        let data = s.data, masked = s.masked, cold = data.cold!
+        let base = i << 32
+        let visible = { (r: Int) in !masked[r] && data.expiresAt[r] > now && (filter?.matches(data.metadata[r]) ?? true) }
+        var out: [(slot: Int, distance: Float, vector: [Float])] = []
+        let scanned: [Int]
+        if let width, let index = cold.index {
+            let nodeRows = data.nodeRows
+            let accept = { (node: Int32) in
+                let r = Int(nodeRows[Int(node)])
+                return r >= 0 && visible(r)
+            }
+            let nodes = nodeRows.count
+            let plan = FilterPlan.choose(
+                count: nodes, selectivity: FilterPlan.selectivity(count: nodes, accept: accept), exactBelowMatches: filter != nil)
+            let probes = width.targetRecall.flatMap { cold.calibration.width(for: $0) } ?? width.probes
+            let (hits, _) = try await index.search(query, k: k, nProbes: probes, rerank: index.defaultRerank, accept: accept, plan: plan)
+            // Hits the search read no vector for (uncompressed lists) get theirs in one more round.
+            let missing = hits.filter { $0.vector == nil }.map { Int(nodeRows[$0.slot]) }
+            let read = Dictionary(zip(missing, try await cold.vectors.vectors(missing)), uniquingKeysWith: { a, _ in a })
+            for h in hits {
+                let r = Int(nodeRows[h.slot])
+                out.append((base | r, h.distance, h.vector ?? read[r] ?? []))
+            }
+            scanned = data.unindexedRows.filter(visible)
+        } else {
+            scanned = (0..<data.count).filter { !data.tombstones[$0] && visible($0) }
         }
+        for h in try await cold.vectors.scan(scanned, query: query, k: k, metric: metric) {
+            out.append((base | h.row, h.distance, h.vector))
+        }
+        return out
+    }
+
+    /// Where a cold segment holds `id`'s newest visible row (its vector is read from there).
+    func coldLocation(of id: String) -> (vectors: ColdVectors, row: Int)? {
+        for s in segments.reversed() {
+            guard let r = s.data.rowOf[id].map(Int.init) else { continue }
+            guard !s.masked[r], let cold = s.data.cold else { return nil }
+            return (cold.vectors, r)
+        }
+        return nil
     }
 
     /// Exact top-k of the tail's visible rows (slots are tail rows), its

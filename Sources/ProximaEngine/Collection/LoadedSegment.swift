@@ -28,6 +28,9 @@ final class LoadedSegment: Sendable {
     let nodeRows: [Int32]
     /// With an index: live rows no node stands for (searched exactly; normally none).
     let unindexedRows: [Int]
+    /// Set when the segment was opened cold: `vectors`, `inverseNorms` and
+    /// `index` are empty, and the vectors and index are read by range.
+    let cold: ColdParts?
 
     var count: Int { ids.count }
 
@@ -37,8 +40,18 @@ final class LoadedSegment: Sendable {
         self.init(id: id, rows: rows, dimension: dimension, index: index)
     }
 
-    init(id: String, rows: [SegmentRow], dimension: Int, index: SegmentIndex?) {
+    /// The segment's rows without their vectors (empty), which stay in the
+    /// store with its index (`cold`).
+    convenience init(id: String, rows: [SegmentRow], dimension: Int, cold: ColdParts) throws(FormatError) {
+        for r in cold.nodeRows where Int(r) >= rows.count || rows[Int(r)].deleted {
+            throw FormatError("index node row \(r) is not a live row of its segment")
+        }
+        self.init(id: id, rows: rows, dimension: dimension, index: nil, cold: cold)
+    }
+
+    init(id: String, rows: [SegmentRow], dimension: Int, index: SegmentIndex?, cold: ColdParts? = nil) {
         self.id = id
+        self.cold = cold
         self.dimension = dimension
         let n = rows.count
         var ids: [String] = [], metadata: [[String: JSONValue]] = []
@@ -48,8 +61,9 @@ final class LoadedSegment: Sendable {
         timestamps.reserveCapacity(n)
         expires.reserveCapacity(n)
         versions.reserveCapacity(n)
-        var vectors = [Float](repeating: 0, count: n * dimension)
-        var norms = [Float](repeating: 0, count: n)
+        let resident = cold == nil
+        var vectors = [Float](repeating: 0, count: resident ? n * dimension : 0)
+        var norms = [Float](repeating: 0, count: resident ? n : 0)
         var tombstones = Bitset(count: n), shadowed = Bitset(count: n)
         var rowOf = [String: Int32](minimumCapacity: n)
         for (r, row) in rows.enumerated() {
@@ -61,7 +75,7 @@ final class LoadedSegment: Sendable {
             versions.append(rec.version)
             if row.deleted {
                 tombstones[r] = true
-            } else {
+            } else if resident {
                 vectors.withUnsafeMutableBufferPointer { dst in
                     rec.vector.withUnsafeBufferPointer { src in
                         (dst.baseAddress! + r * dimension).update(from: src.baseAddress!, count: dimension)
@@ -80,7 +94,13 @@ final class LoadedSegment: Sendable {
         }
         var nodeRows: [Int32] = []
         var unindexed: [Int] = []
-        if let index {
+        if let cold, cold.index != nil {
+            // Nodes name rows; a node whose row another row of the segment shadows stands for nothing.
+            nodeRows = cold.nodeRows.map { shadowed[Int($0)] ? -1 : $0 }
+            var covered = Bitset(count: n)
+            for r in nodeRows where r >= 0 { covered[Int(r)] = true }
+            unindexed = (0..<n).filter { !covered[$0] && !tombstones[$0] && !shadowed[$0] }
+        } else if let index {
             nodeRows = [Int32](repeating: -1, count: index.nodeIds.count)
             var covered = Bitset(count: n)
             for j in 0..<index.nodeIds.count {
@@ -97,9 +117,14 @@ final class LoadedSegment: Sendable {
         (self.tombstones, self.shadowed, self.rowOf, self.index, self.nodeRows) = (tombstones, shadowed, rowOf, index, nodeRows)
     }
 
+    /// Whether an ANN index (in memory or read by range) serves this segment.
+    var isIndexed: Bool { index != nil || cold?.index != nil }
+
+    /// The record of `row`; its vector is empty for a tombstone and for a
+    /// cold segment (read it with `cold.vectors`).
     func record(at row: Int) -> VectorRecord {
         VectorRecord(
-            id: ids[row], vector: tombstones[row] ? [] : Array(vectors[(row * dimension)..<((row + 1) * dimension)]),
+            id: ids[row], vector: tombstones[row] || cold != nil ? [] : Array(vectors[(row * dimension)..<((row + 1) * dimension)]),
             metadata: metadata[row], timestamp: timestamps[row], expiresAt: expiresAt[row] == .max ? nil : expiresAt[row],
             version: versions[row])
     }

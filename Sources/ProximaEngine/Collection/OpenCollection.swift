@@ -37,7 +37,7 @@ public struct OpenCollection: Sendable {
     public func get(_ id: String) async throws(ProximaError) -> VectorRecord {
         try Validation.vectorId(id)
         let now = handle.settings.clock.nowMicros()
-        guard let record = try await convertingErrors({ try await handle.read({ $0.record(id, now: now) }) }) else {
+        guard let record = try await convertingErrors({ try await handle.record(id, now: now) }) else {
             throw ProximaError(.vectorNotFound, "vector '\(id)' does not exist")
         }
         return record
@@ -61,16 +61,16 @@ public struct OpenCollection: Sendable {
         let (k, filter, threshold) = (request.k, request.filter, request.threshold)
         // Searched outside the handle (a slow query holds up no write) and off the cooperative pool.
         let view = try await convertingErrors { try await handle.snapshot(request.consistency) }
-        let queries = request.queries
-        return await ComputeQueue.run {
-            queries.map { q in
-                view.search(q, k: k, filter: filter, now: now, width: width).compactMap { hit in
-                    let score = metric.score(fromDistance: hit.distance)
-                    if let threshold, score < threshold { return nil }
-                    return SearchHit(record: hit.record, distance: hit.distance, score: score)
-                }
-            }
+        var answers: [[SearchHit]] = []
+        for q in request.queries {
+            let hits = try await convertingErrors { try await view.search(q, k: k, filter: filter, now: now, width: width) }
+            answers.append(hits.compactMap { hit in
+                let score = metric.score(fromDistance: hit.distance)
+                if let threshold, score < threshold { return nil }
+                return SearchHit(record: hit.record, distance: hit.distance, score: score)
+            })
         }
+        return answers
     }
 }
 

@@ -34,6 +34,11 @@ public struct MaintenanceSettings: Sendable {
     /// How long a reader trusts a collection's catalog entry (its config, and
     /// that it exists) before reading it again; writes always read it.
     public var catalogRecheck: Duration = .seconds(1)
+    /// Resident memory to stay within while serving (nil: no bound). With a
+    /// bound, segments with an IVF index are opened cold: their vectors and
+    /// posting lists stay in the store (and the cache tiers) and queries read
+    /// the ranges they need.
+    public var memoryBudgetBytes: Int?
     /// The time of day for timestamps, TTL, job ids and grace periods (tests move it by hand).
     public var clock: any WallClock = SystemClock()
 

@@ -43,7 +43,8 @@ struct ResolvedWrite {
 
 extension WriteIntent {
     func resolve(
-        against state: CollectionState, collectionId: String, defaultTTL: Int64?, now: Int64, makeId: () -> String
+        against state: CollectionState, collectionId: String, defaultTTL: Int64?, now: Int64,
+        keptVectors: [String: (version: Int64, vector: [Float])] = [:], makeId: () -> String
     ) throws(ProximaError) -> ResolvedWrite {
         func entry(_ op: WriteOperation, _ record: VectorRecord) -> WALEntry {
             WALEntry(entryId: "", collectionId: collectionId, operation: op, record: record, sequence: 0)
@@ -72,7 +73,15 @@ extension WriteIntent {
             guard var record = state.record(id, now: now) ?? vector.map({ VectorRecord(id: id, vector: $0) }) else {
                 throw ProximaError(.vectorNotFound, "vector '\(id)' does not exist; send a vector to create it")
             }
-            if let vector { record.vector = vector }
+            if let vector {
+                record.vector = vector
+            } else if record.vector.isEmpty {
+                // The record lives in a cold segment: its vector was read before resolving, at this version.
+                guard let kept = keptVectors[id], kept.version == record.version else {
+                    throw ProximaError(.conflict, "vector '\(id)' changed while it was updated; try again")
+                }
+                record.vector = kept.vector
+            }
             if let metadata { record.metadata = metadata }
             if case .set(let e) = expiry { record.expiresAt = e } else if record.version == 0 { record.expiresAt = defaultTTL.map { now + $0 } }
             record.timestamp = now

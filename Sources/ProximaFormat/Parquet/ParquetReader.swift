@@ -25,7 +25,10 @@ public struct ParquetFile: Sendable {
         public var chunks: [Chunk]
     }
 
+    /// The whole file, or empty when opened from its tail (`init(tail:fileSize:)`):
+    /// then columns are decoded from chunk bytes the caller reads by range.
     public let bytes: [UInt8]
+    public let fileSize: Int
     public let rowCount: Int
     public let columns: [Column]
     public let rowGroups: [RowGroup]
@@ -33,20 +36,45 @@ public struct ParquetFile: Sendable {
 
     public init(bytes: [UInt8]) throws(FormatError) {
         self.bytes = bytes
-        let n = bytes.count
-        guard n >= 12, Array(bytes[0..<4]) == ParquetCode.magic, Array(bytes[(n - 4)...]) == ParquetCode.magic else {
+        fileSize = bytes.count
+        (columns, rowCount, rowGroups, keyValueMetadata) = try Self.footer(tail: bytes, fileSize: bytes.count)
+    }
+
+    /// Opens a file from its last bytes (at least `footerBytes(tail:)` of
+    /// them), for reading columns by range: nothing before the footer is needed.
+    public init(tail: [UInt8], fileSize: Int) throws(FormatError) {
+        bytes = []
+        self.fileSize = fileSize
+        (columns, rowCount, rowGroups, keyValueMetadata) = try Self.footer(tail: tail, fileSize: fileSize)
+    }
+
+    /// How many of the file's last bytes hold its footer (length and magic
+    /// included), from at least its last 8 bytes.
+    public static func footerBytes(tail: [UInt8], fileSize: Int) throws(FormatError) -> Int {
+        let n = tail.count
+        guard n >= 8, fileSize >= 12, Array(tail[(n - 4)...]) == ParquetCode.magic else {
             throw FormatError("parquet: not a Parquet file (magic bytes missing)")
         }
-        let footerLength = Int(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: n - 8, as: UInt32.self).littleEndian })
-        guard footerLength <= n - 12 else { throw FormatError("parquet: footer length \(footerLength) exceeds the file") }
+        let footerLength = Int(tail.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: n - 8, as: UInt32.self).littleEndian })
+        guard footerLength <= fileSize - 12 else { throw FormatError("parquet: footer length \(footerLength) exceeds the file") }
+        return footerLength + 8
+    }
+
+    private static func footer(tail: [UInt8], fileSize: Int) throws(FormatError) -> ([Column], Int, [RowGroup], [String: String]) {
+        let n = tail.count
+        if n == fileSize {
+            guard n >= 12, Array(tail[0..<4]) == ParquetCode.magic else { throw FormatError("parquet: not a Parquet file (magic bytes missing)") }
+        }
+        let needed = try footerBytes(tail: tail, fileSize: fileSize)
+        guard needed <= n else { throw FormatError("parquet: the footer needs the last \(needed) bytes, \(n) given") }
         let footer: [Int16: ThriftValue]
         do {
-            footer = try bytes.withUnsafeBytes { raw throws(FormatError) in
-                var r = ThriftReader(raw, offset: n - 8 - footerLength)
+            footer = try tail.withUnsafeBytes { raw throws(FormatError) in
+                var r = ThriftReader(UnsafeRawBufferPointer(rebasing: raw[..<(n - 8)]), offset: n - needed)
                 return try r.readStruct()
             }
         } catch { throw FormatError("parquet: footer: \(error)") }
-        (columns, rowCount, rowGroups, keyValueMetadata) = try Self.parseFooter(footer)
+        return try parseFooter(footer)
     }
 
     private static func parseFooter(
@@ -120,13 +148,39 @@ public struct ParquetFile: Sendable {
 
     /// A whole column, every row group concatenated.
     public func column(_ name: String) throws(FormatError) -> ParquetColumnData {
+        guard !bytes.isEmpty || fileSize == 0 else { throw FormatError("parquet: opened from its tail: read columns by range") }
+        return try column(name) { _, _ in (bytes, 0) }
+    }
+
+    /// The byte range of column `name`'s chunk in each row group, for reading by range.
+    public func chunkRanges(_ name: String) throws(FormatError) -> [Range<Int>] {
+        guard let ci = columnIndex(name) else { throw FormatError("parquet: no column \(name)") }
+        return try rowGroups.map { g throws(FormatError) in
+            let c = g.chunks[ci]
+            let (end, overflow) = c.dataPageOffset.addingReportingOverflow(c.compressedSize)
+            guard !overflow, c.dataPageOffset >= 4, c.compressedSize >= 0, end <= fileSize - 8 else {
+                throw FormatError("parquet: column chunk of \(name) lies outside the file")
+            }
+            return c.dataPageOffset..<end
+        }
+    }
+
+    /// A whole column from bytes the caller holds: `chunk(rowGroup, range)`
+    /// gives bytes covering that chunk's range and the file offset of their first byte.
+    public func column(_ name: String, chunk: (Int, Range<Int>) throws -> (bytes: [UInt8], base: Int)) throws(FormatError) -> ParquetColumnData {
         guard let ci = columnIndex(name) else { throw FormatError("parquet: no column \(name)") }
         let c = columns[ci]
+        let ranges = try chunkRanges(name)
         // Counts come from the file: reserve no more than its bytes could hold.
         let levels = rowGroups.reduce(0) { $0 &+ max(0, $1.chunks[ci].levelCount) }
-        var decoder = ColumnDecoder(column: c, rows: min(max(0, rowCount), bytes.count), levels: min(max(0, levels), bytes.count))
-        for g in rowGroups {
-            try decoder.readChunk(g.chunks[ci], rows: g.rows, file: bytes)
+        var decoder = ColumnDecoder(column: c, rows: min(max(0, rowCount), fileSize), levels: min(max(0, levels), fileSize))
+        for (g, range) in ranges.enumerated() {
+            let held: (bytes: [UInt8], base: Int)
+            do { held = try chunk(g, range) } catch { throw FormatError("parquet: column \(name): \(error)") }
+            guard held.base <= range.lowerBound, range.upperBound <= held.base + held.bytes.count else {
+                throw FormatError("parquet: column \(name): the bytes given do not cover its chunk")
+            }
+            try decoder.readChunk(rowGroups[g].chunks[ci], range: range, file: held.bytes, base: held.base)
         }
         return try decoder.finish()
     }
@@ -151,12 +205,10 @@ private struct ColumnDecoder {
         }
     }
 
-    mutating func readChunk(_ chunk: ParquetFile.Chunk, rows: Int, file: [UInt8]) throws(FormatError) {
-        var offset = chunk.dataPageOffset
-        let (end, overflow) = chunk.dataPageOffset.addingReportingOverflow(chunk.compressedSize)
-        guard !overflow, chunk.dataPageOffset >= 4, end <= file.count - 8, chunk.compressedSize >= 0 else {
-            throw FormatError("parquet: column chunk of \(column.name) lies outside the file")
-        }
+    /// `file` holds the chunk's `range` from file offset `base` on.
+    mutating func readChunk(_ chunk: ParquetFile.Chunk, range: Range<Int>, file: [UInt8], base: Int) throws(FormatError) {
+        var offset = range.lowerBound - base
+        let end = range.upperBound - base
         var levelsRead = 0
         while levelsRead < chunk.levelCount {
             guard offset < end else { throw FormatError("parquet: column \(column.name): pages end early") }

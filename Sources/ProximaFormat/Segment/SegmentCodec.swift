@@ -135,39 +135,76 @@ public enum SegmentCodec {
         if let checksum, CRC32C.checksum(bytes) != checksum {
             throw FormatError("segment checksum mismatch (CRC-32C \(CRC32C.checksum(bytes)), expected \(checksum))")
         }
+        let file: ParquetFile
+        do { file = try ParquetFile(bytes: bytes) } catch { throw FormatError("segment: \(error)") }
+        return try decode(file, vectors: true) { _, _ in (bytes, 0) }
+    }
+
+    /// The footer's `proximadb.segment` entry, checked for this format version.
+    public static func info(_ file: ParquetFile) throws(FormatError) -> [String: JSONValue] {
+        guard let text = file.keyValueMetadata["proximadb.segment"], case .object(let info) = try? JSONParser.parse(text),
+            info["format_version"]?.integer == Int64(formatVersion), let dimension = info["dimension"]?.integer, dimension > 0
+        else { throw FormatError("not a ProximaDB segment (format_version \(formatVersion))") }
+        return info
+    }
+
+    /// The columns a segment's rows are decoded from, the vectors aside:
+    /// what a reader that takes vectors by range (`VectorLayout`) reads.
+    public static func rowColumns(_ file: ParquetFile) throws(FormatError) -> [String] {
+        let fields = try info(file)["fields"]?.array ?? []
+        return ["id", "extra_meta", "timestamp", "expires_at", "version", "deleted"] + fields.compactMap { $0["column"]?.string }
+    }
+
+    /// Decodes a segment from its footer and the column chunks `chunk` gives
+    /// (see `ParquetFile.column(_:chunk:)`). Without `vectors`, the vector
+    /// column is not read and live rows come with an empty vector.
+    public static func decode(
+        _ file: ParquetFile, vectors withVectors: Bool, chunk: (Int, Range<Int>) throws -> (bytes: [UInt8], base: Int)
+    ) throws(FormatError) -> Decoded {
         do {
-            let file = try ParquetFile(bytes: bytes)
-            guard let text = file.keyValueMetadata["proximadb.segment"], case .object(let info) = try? JSONParser.parse(text),
-                info["format_version"]?.integer == Int64(formatVersion), let dimension = info["dimension"]?.integer
-            else { throw FormatError("not a ProximaDB segment (format_version \(formatVersion))") }
-            guard case .string(let ids) = try file.column("id"),
-                case .floatList(let vectors, let offsets) = try file.column("vector"),
-                case .string(let extra) = try file.column("extra_meta"),
-                case .int64(let timestamps) = try file.column("timestamp"),
-                case .int64(let expires) = try file.column("expires_at"),
-                case .int64(let versions) = try file.column("version"),
-                case .boolean(let deleted) = try file.column("deleted")
+            let info = try info(file)
+            let dim = Int(info["dimension"]?.integer ?? 0)
+            guard case .string(let ids) = try file.column("id", chunk: chunk),
+                case .string(let extra) = try file.column("extra_meta", chunk: chunk),
+                case .int64(let timestamps) = try file.column("timestamp", chunk: chunk),
+                case .int64(let expires) = try file.column("expires_at", chunk: chunk),
+                case .int64(let versions) = try file.column("version", chunk: chunk),
+                case .boolean(let deleted) = try file.column("deleted", chunk: chunk)
             else { throw FormatError("segment columns have unexpected types") }
+            var vectors: [Float] = []
+            var offsets: [Int] = []
+            if withVectors {
+                guard case .floatList(let v, let o) = try file.column("vector", chunk: chunk) else {
+                    throw FormatError("segment columns have unexpected types")
+                }
+                (vectors, offsets) = (v, o)
+            }
             let n = file.rowCount
-            guard ids.count == n, offsets.count == n + 1, extra.count == n, timestamps.count == n, expires.count == n,
+            guard ids.count == n, !withVectors || offsets.count == n + 1, extra.count == n, timestamps.count == n, expires.count == n,
                 versions.count == n, deleted.count == n
             else { throw FormatError("segment columns disagree on the row count") }
             var typed: [(String, ParquetColumnData)] = []
             for f in info["fields"]?.array ?? [] {
                 guard let field = f["field"]?.string, let column = f["column"]?.string else { throw FormatError("bad field entry") }
-                let data = try file.column(column)
+                let data = try file.column(column, chunk: chunk)
                 guard data.rowCount == n else { throw FormatError("field column \(column) has the wrong row count") }
                 typed.append((field, data))
             }
             var rows: [SegmentRow] = []
             rows.reserveCapacity(n)
-            let dim = Int(dimension)
+            var sawTombstone = false
             for i in 0..<n {
                 guard let id = ids[i], let ts = timestamps[i], let version = versions[i], let del = deleted[i] else {
                     throw FormatError("required value missing in row \(i)")
                 }
-                let count = offsets[i + 1] - offsets[i]
-                guard count == (del ? 0 : dim) else { throw FormatError("row \(i) has \(count) dimensions") }
+                // Live rows first: a vector's offset is computed from its row.
+                if del { sawTombstone = true } else if sawTombstone, !withVectors { throw FormatError("live row \(i) after a tombstone") }
+                var vector: [Float] = []
+                if withVectors {
+                    let count = offsets[i + 1] - offsets[i]
+                    guard count == (del ? 0 : dim) else { throw FormatError("row \(i) has \(count) dimensions") }
+                    vector = Array(vectors[offsets[i]..<offsets[i + 1]])
+                }
                 var metadata: [String: JSONValue] = [:]
                 if let text = extra[i] {
                     guard case .object(let o) = try? JSONParser.parse(text) else { throw FormatError("extra_meta of row \(i) is not an object") }
@@ -182,9 +219,7 @@ public enum SegmentCodec {
                     case .floatList: throw FormatError("field \(field) is stored as a list")
                     }
                 }
-                let record = VectorRecord(
-                    id: id, vector: Array(vectors[offsets[i]..<offsets[i + 1]]), metadata: metadata, timestamp: ts,
-                    expiresAt: expires[i], version: version)
+                let record = VectorRecord(id: id, vector: vector, metadata: metadata, timestamp: ts, expiresAt: expires[i], version: version)
                 rows.append(SegmentRow(record: record, deleted: del))
             }
             return Decoded(rows: rows, info: info)

@@ -110,4 +110,40 @@ public struct SegmentIndexFile: Sendable, Equatable {
         try r.align(64)
         return SegmentIndexFile(kind: kind, nodeIds: ids, nodeVersions: versions, calibration: points, body: try r.bytes(r.remaining))
     }
+
+    /// What precedes the body of a `PXSIDX03` file, and where the body starts:
+    /// enough to search the body by ranged reads.
+    public struct Head: Sendable {
+        public var kind: UInt32
+        public var nodeRows: [Int32]
+        public var calibration: [Point]
+        public var bodyOffset: Int
+    }
+
+    /// The head of a file from its first bytes: the head, or how many bytes
+    /// it needs when `prefix` is shorter; nil head and 0 for files from before
+    /// row tables (open those whole).
+    public static func head(_ prefix: [UInt8], fileSize: Int) throws(FormatError) -> (head: Head?, needed: Int) {
+        guard prefix.count >= 24 else { return (nil, 24) }
+        var r = ByteReader(prefix)
+        let version = try r.bytes(8)
+        guard version == magic || version == idMagic || version == uncalibratedMagic else { throw FormatError("not a segment index") }
+        guard version == magic else { return (nil, 0) }
+        let kind = try r.u32()
+        let n = Int(clamping: try r.u64())
+        let count = Int(try r.u32())
+        guard count <= 64, n <= fileSize / 4 else { throw FormatError("segment index head is impossible") }
+        let bodyOffset = (24 + count * 8 + n * 4 + 63) / 64 * 64
+        guard bodyOffset <= fileSize else { throw FormatError("segment index head runs past the file") }
+        guard prefix.count >= bodyOffset else { return (nil, bodyOffset) }
+        var points: [Point] = []
+        for _ in 0..<count {
+            let width = Int(try r.u32()), recall = Float(bitPattern: try r.u32())
+            guard width >= 1, recall >= 0, recall <= 1 else { throw FormatError("bad calibration point") }
+            points.append(Point(width: width, recall: recall))
+        }
+        let rows = try r.array(UInt32.self, count: n).map { Int32(bitPattern: UInt32(littleEndian: $0)) }
+        guard rows.allSatisfy({ $0 >= 0 }) else { throw FormatError("segment index node row out of range") }
+        return (Head(kind: kind, nodeRows: rows, calibration: points, bodyOffset: bodyOffset), bodyOffset)
+    }
 }

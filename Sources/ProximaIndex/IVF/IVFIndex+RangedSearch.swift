@@ -60,11 +60,62 @@ extension IVFIndex {
         /// The `k` nearest slots among the `nProbes` nearest lists, as
         /// `IVFIndex.search` finds them in memory, and what the reads cost.
         public func search(_ query: [Float], k: Int, nProbes: Int, rerank: Int = 4) async throws -> (hits: [TopK.Candidate], cost: Cost) {
+            let (hits, cost) = try await search(query, k: k, nProbes: nProbes, rerank: rerank, accept: nil, plan: nil)
+            return (hits.map { TopK.Candidate(slot: $0.slot, distance: $0.distance) }, cost)
+        }
+
+        /// A hit of a ranged search: its slot, distance, and its full vector
+        /// when the search read it (rerank from an external source, or the exact plan).
+        public struct Hit: Sendable {
+            public var slot: Int
+            public var distance: Float
+            public var vector: [Float]?
+        }
+
+        /// As `IVFIndex.search` with a filter: `accept` tests positions
+        /// (the file's slots when it keeps no ids); under `.filterFirst` the
+        /// accepted positions' vectors are read and compared exactly, else
+        /// the probes are widened as the plan says. Vectors read for rerank
+        /// come back with their hits, so a caller need not read them again.
+        public func search(
+            _ query: [Float], k: Int, nProbes: Int, rerank: Int, accept: ((Int32) -> Bool)?, plan: FilterPlan?
+        ) async throws -> (hits: [Hit], cost: Cost) {
             let index = skeleton
             guard index.count > 0, k > 0 else { return ([], Cost()) }
             precondition(query.count == index.dimension, "query of the wrong dimension")
             var cost = Cost()
             let q = index.prepared(query)
+            let dim = index.dimension
+            var nProbes = nProbes
+            if let accept, let plan {
+                switch plan {
+                case .widened(let factor): nProbes = min(index.listCount, Int((Double(nProbes) * factor).rounded(.up)))
+                case .filterFirst:
+                    let positions = (0..<index.count).filter { accept(Int32($0)) }
+                    var vectors: [[Float]]
+                    if let vectorRead {
+                        vectors = try await vectorRead(positions)
+                        cost.rounds += 1
+                        cost.requests += 1
+                    } else {
+                        let ranges = positions.map { p in (layout.vectors.lowerBound + p * dim * 4)..<(layout.vectors.lowerBound + (p + 1) * dim * 4) }
+                        let pieces = try await fetchCoalesced(ranges, &cost)
+                        vectors = ranges.map { r in pieces.bytes(r).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } }
+                    }
+                    guard vectors.count == positions.count else { throw FormatError("the vector source answered \(vectors.count) vectors") }
+                    var top = TopK(k: k)
+                    q.withUnsafeBufferPointer { qb in
+                        for (i, v) in vectors.enumerated() where v.count == dim {
+                            let u = index.metric == .cosine ? HNSWIndex.normalised(v, dimension: dim) : v
+                            top.insert(slot: i, distance: u.withUnsafeBufferPointer { index.exactDistance(qb.baseAddress!, $0.baseAddress!) })
+                        }
+                    }
+                    let hits = top.sorted().map { c in
+                        Hit(slot: positions[c.slot], distance: index.metric == .euclidean ? max(c.distance, 0).squareRoot() : c.distance, vector: vectors[c.slot])
+                    }
+                    return (hits, cost)
+                }
+            }
             let probed = q.withUnsafeBufferPointer { index.nearestLists($0.baseAddress!, nProbes) }
             // Round 1: each probed list's rows, one contiguous range per list.
             let width = index.rowBytes
@@ -82,13 +133,14 @@ extension IVFIndex {
             let reranks = index.parameters.codes != .flat
             var top = TopK(k: reranks ? k * max(1, rerank) : k)
             if !joined.isEmpty {
+                // Positions are slots here: the file keeps no ids when a caller filters.
+                let byPosition = accept
                 q.withUnsafeBufferPointer { qb in
-                    joined.withUnsafeBytes { rows in index.scanLists(qb.baseAddress!, probed, nil, &top, { rows.baseAddress! + start[$0]! }) }
+                    joined.withUnsafeBytes { rows in index.scanLists(qb.baseAddress!, probed, byPosition, &top, { rows.baseAddress! + start[$0]! }) }
                 }
             }
             // Round 2: the candidates' full vectors (to rerank) and stored ids (to name them).
             let candidates = top.sorted()
-            let dim = index.dimension
             let keepsIds = !layout.ids.isEmpty
             let externalVectors = reranks && layout.vectors.isEmpty
             var wanted: [Range<Int>] = []
@@ -111,12 +163,14 @@ extension IVFIndex {
             }
             var final = TopK(k: k)
             var slots: [Int: Int] = [:]
+            var vectorOf: [Int: [Float]] = [:]
             q.withUnsafeBufferPointer { qb in
                 for (i, c) in candidates.enumerated() {
                     var distance = c.distance
                     if externalVectors {
                         let v = index.metric == .cosine ? HNSWIndex.normalised(external[i], dimension: dim) : external[i]
                         distance = v.withUnsafeBufferPointer { index.exactDistance(qb.baseAddress!, $0.baseAddress!) }
+                        vectorOf[c.slot] = external[i]
                     } else if reranks {
                         let base = layout.vectors.lowerBound + c.slot * dim * 4
                         let bytes = pieces.bytes(base..<(base + dim * 4))
@@ -134,10 +188,15 @@ extension IVFIndex {
                 }
             }
             let hits = final.sorted().map { c in
-                TopK.Candidate(slot: slots[c.slot] ?? c.slot, distance: index.metric == .euclidean ? max(c.distance, 0).squareRoot() : c.distance)
+                Hit(
+                    slot: slots[c.slot] ?? c.slot, distance: index.metric == .euclidean ? max(c.distance, 0).squareRoot() : c.distance,
+                    vector: vectorOf[c.slot])
             }
             return (hits, cost)
         }
+
+        /// Slots, widths and rerank as the in-memory index would choose them.
+        public var defaultRerank: Int { skeleton.suggestedRerank }
 
         /// Reads `ranges` concurrently, in order; one round.
         func fetch(_ ranges: [Range<Int>], _ cost: inout Cost) async throws -> [[UInt8]] {

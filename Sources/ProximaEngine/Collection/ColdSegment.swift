@@ -1,0 +1,236 @@
+import Foundation
+import ProximaCloud
+import ProximaCore
+import ProximaFormat
+import ProximaIndex
+
+/// What of a segment stays in the object store when it is opened cold: its
+/// vectors and its IVF index's posting lists, read by range (through the
+/// cache tiers) when a query needs them. In memory are only the rows' ids,
+/// versions, expiries and metadata, the index's prefix (centroids, list
+/// offsets) and its node table.
+struct ColdParts: Sendable {
+    let vectors: ColdVectors
+    /// The IVF index searched by range; nil when the segment has none.
+    let index: IVFIndex.RangedFile?
+    /// Per index node, the segment row it stands for.
+    let nodeRows: [Int32]
+    let calibration: RecallCalibration
+}
+
+/// A segment's live-row vectors, read by range from its data file at the
+/// offsets its footer's `vector_pages` give (`SegmentCodec.VectorLayout`).
+struct ColdVectors: Sendable {
+    let dimension: Int
+    let layout: SegmentCodec.VectorLayout
+    /// Bytes of the segment's data file.
+    let read: @Sendable (Range<Int>) async throws -> [UInt8]
+
+    /// Rows whose byte ranges are this close are read as one range.
+    static let coalesceGap = 16 << 10
+    /// No single read longer than this (a scan streams through the file in reads this long).
+    static let maxRead = 8 << 20
+    /// Reads in flight at once during a scan: bounds what a scan holds in memory.
+    static let scanConcurrency = 4
+
+    /// Live rows' byte ranges, merged when close, each merged range with the rows it covers.
+    func plan(_ rows: [Int]) throws -> [(range: Range<Int>, rows: [Int])] {
+        var located: [(Range<Int>, Int)] = []
+        located.reserveCapacity(rows.count)
+        for r in rows {
+            guard let range = layout.range(ofRow: r) else { throw FormatError("row \(r) has no vector in its segment") }
+            located.append((range, r))
+        }
+        located.sort { $0.0.lowerBound < $1.0.lowerBound }
+        var out: [(range: Range<Int>, rows: [Int])] = []
+        for (range, r) in located {
+            if let last = out.last, range.lowerBound <= last.range.upperBound + Self.coalesceGap,
+                range.upperBound - last.range.lowerBound <= Self.maxRead
+            {
+                out[out.count - 1].range = last.range.lowerBound..<max(last.range.upperBound, range.upperBound)
+                out[out.count - 1].rows.append(r)
+            } else {
+                out.append((range, [r]))
+            }
+        }
+        return out
+    }
+
+    /// The vectors of `rows` (live rows, any order), in that order: every read issued at once.
+    func vectors(_ rows: [Int]) async throws -> [[Float]] {
+        guard !rows.isEmpty else { return [] }
+        let pieces = try plan(rows)
+        let read = self.read
+        var found: [Int: [Float]] = [:]
+        try await withThrowingTaskGroup(of: [(Int, [Float])].self) { group in
+            for piece in pieces {
+                group.addTask { try extract(piece, try await read(piece.range)) }
+            }
+            for try await part in group { for (r, v) in part { found[r] = v } }
+        }
+        return try rows.map { r in
+            guard let v = found[r] else { throw FormatError("row \(r) was not read") }
+            return v
+        }
+    }
+
+    /// The floats of each row of `piece` from the bytes read for it.
+    private func extract(_ piece: (range: Range<Int>, rows: [Int]), _ bytes: [UInt8]) throws -> [(Int, [Float])] {
+        guard bytes.count == piece.range.count else { throw FormatError("short read of a segment's vectors") }
+        let dim = dimension
+        return try piece.rows.map { r in
+            guard let range = layout.range(ofRow: r) else { throw FormatError("row \(r) has no vector") }
+            let at = range.lowerBound - piece.range.lowerBound
+            let v = [Float](unsafeUninitializedCapacity: dim) { out, n in
+                bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[at..<(at + dim * 4)])) }
+                n = dim
+            }
+            return (r, v)
+        }
+    }
+
+    /// Exact top-k over `rows` by `metric`, reading their vectors in
+    /// sequential ranges a few at a time (memory stays bounded however many
+    /// rows there are); each hit with its vector.
+    func scan(_ rows: [Int], query: [Float], k: Int, metric: DistanceMetric) async throws -> [(row: Int, distance: Float, vector: [Float])] {
+        guard k > 0, !rows.isEmpty else { return [] }
+        let pieces = try plan(rows)
+        let dim = dimension
+        let qInv = query.withUnsafeBufferPointer { DistanceKernels.inverseNorm($0.baseAddress!, dim) }
+        var top = TopK(k: k)
+        var kept: [Int: [Float]] = [:]
+        let read = self.read
+        var next = 0
+        try await withThrowingTaskGroup(of: [(Int, [Float])].self) { group in
+            func start() {
+                guard next < pieces.count else { return }
+                let piece = pieces[next]
+                next += 1
+                group.addTask { try extract(piece, try await read(piece.range)) }
+            }
+            for _ in 0..<Self.scanConcurrency { start() }
+            for try await part in group {
+                query.withUnsafeBufferPointer { q in
+                    for (r, v) in part {
+                        let d = v.withUnsafeBufferPointer { p in
+                            metric.distance(
+                                q.baseAddress!, p.baseAddress!, dimension: dim, inverseNormA: qInv,
+                                inverseNormB: DistanceKernels.inverseNorm(p.baseAddress!, dim))
+                        }
+                        if top.accepts(d) {
+                            top.insert(slot: r, distance: d)
+                            kept[r] = v
+                        }
+                    }
+                }
+                start()
+            }
+        }
+        return top.sorted().map { ($0.slot, $0.distance, kept[$0.slot]!) }
+    }
+}
+
+extension SegmentIO {
+    /// Opens a segment without reading its vectors or its index's posting
+    /// lists: its footer and the index file's head in one round, its row
+    /// columns (and the rest of the index prefix, if the head was longer
+    /// than guessed) in the next. Nil when the segment cannot be served
+    /// cold (a graph index, or files from before computable vector offsets):
+    /// the caller loads it whole.
+    func openCold(_ segment: Manifest.Segment) async throws -> LoadedSegment? {
+        let dataKey = layout.segmentDataKey(config.id, segment: segment.id)
+        let storage = self.storage
+        let readData: @Sendable (Range<Int>) async throws -> [UInt8] = { range in
+            let bytes = try await storage.get(dataKey, range: range).bytes
+            guard bytes.count == range.count else { throw FormatError("short read of segment data") }
+            return bytes
+        }
+        var indexHead: (head: SegmentIndexFile.Head, prefix: [UInt8], key: String, size: Int)?
+        let tailBytes = min(segment.bytes, 64 << 10)
+        do {
+            async let tail = readData((segment.bytes - tailBytes)..<segment.bytes)
+            if let file = segment.index {
+                guard file.kind == SegmentIndex.Kind.ivf.rawValue else { return nil }
+                let key = layout.segmentIndexKey(config.id, segment: segment.id, kind: file.kind)
+                // The head (node table) and, after it, the IVF prefix (centroids etc.): guessed long enough for both.
+                let guess = min(file.bytes, 1024 + segment.rows * 4 + (512 << 10))
+                var prefix = try await storage.get(key, range: 0..<guess).bytes
+                var (head, needed) = try SegmentIndexFile.head(prefix, fileSize: file.bytes)
+                if head == nil, needed > prefix.count {
+                    prefix += try await storage.get(key, range: prefix.count..<needed).bytes
+                    (head, needed) = try SegmentIndexFile.head(prefix, fileSize: file.bytes)
+                }
+                guard let head, head.kind == SegmentIndex.Kind.ivf.fileCode else { return nil }
+                indexHead = (head, prefix, key, file.bytes)
+            }
+            var footerTail = try await tail
+            let footerBytes = try ParquetFile.footerBytes(tail: footerTail, fileSize: segment.bytes)
+            if footerBytes > footerTail.count {
+                footerTail = try await readData((segment.bytes - footerBytes)..<segment.bytes)
+            }
+            let file = try ParquetFile(tail: footerTail, fileSize: segment.bytes)
+            let info = try SegmentCodec.info(file)
+            guard let vectorLayout = SegmentCodec.VectorLayout(info: info), vectorLayout.dimension == config.dimension else { return nil }
+            // The row columns, close ranges merged, read together (with the rest of the index prefix).
+            var ranges: [Range<Int>] = []
+            for column in try SegmentCodec.rowColumns(file) { ranges += try file.chunkRanges(column) }
+            let merged = Self.merge(ranges, gap: 64 << 10)
+            let pieces = try await withThrowingTaskGroup(of: (Range<Int>, [UInt8]).self) { group in
+                for r in merged { group.addTask { (r, try await readData(r)) } }
+                var out: [(Range<Int>, [UInt8])] = []
+                for try await piece in group { out.append(piece) }
+                return out
+            }
+            let cold = ColdVectors(dimension: config.dimension, layout: vectorLayout, read: readData)
+            var index: IVFIndex.RangedFile?
+            if let (head, prefix, key, size) = indexHead {
+                let body = head.bodyOffset
+                let held = Array(prefix[body...])
+                let nodeRows = head.nodeRows
+                (index, _) = try await IVFIndex.RangedFile.open(
+                    size: size - body, prefixGuess: held.count,
+                    read: { range in
+                        if range.upperBound <= held.count { return Array(held[range]) }
+                        return try await storage.get(key, range: (range.lowerBound + body)..<(range.upperBound + body)).bytes
+                    },
+                    vectors: { positions in
+                        try await cold.vectors(try positions.map { p in
+                            guard p >= 0, p < nodeRows.count else { throw FormatError("index position \(p) outside its node table") }
+                            return Int(nodeRows[p])
+                        })
+                    })
+            }
+            let decoded = try await ComputeQueue.run {
+                try SegmentCodec.decode(file, vectors: false) { _, range in
+                    guard let piece = pieces.first(where: { $0.0.lowerBound <= range.lowerBound && range.upperBound <= $0.0.upperBound }) else {
+                        throw FormatError("column chunk \(range) was not read")
+                    }
+                    return (piece.1, piece.0.lowerBound)
+                }
+            }
+            guard decoded.rows.count == segment.rows else { throw FormatError("\(decoded.rows.count) rows, manifest says \(segment.rows)") }
+            let parts = ColdParts(
+                vectors: cold, index: index, nodeRows: indexHead?.head.nodeRows ?? [],
+                calibration: RecallCalibration(points: indexHead?.head.calibration ?? []))
+            let id = segment.id, dimension = config.dimension
+            return try await ComputeQueue.run { try LoadedSegment(id: id, rows: decoded.rows, dimension: dimension, cold: parts) }
+        } catch let e as StorageError where e.kind == .notFound {
+            throw Missing(segment: segment.id)
+        } catch let e as FormatError {
+            throw ProximaError(.storageCorrupted, "segment \(segment.id) of '\(config.name)' is damaged: \(e)")
+        }
+    }
+
+    /// Ranges sorted and merged where they lie within `gap` bytes of each other.
+    static func merge(_ ranges: [Range<Int>], gap: Int) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where !r.isEmpty {
+            if let last = out.last, r.lowerBound <= last.upperBound + gap {
+                out[out.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+            } else {
+                out.append(r)
+            }
+        }
+        return out
+    }
+}
