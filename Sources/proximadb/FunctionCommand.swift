@@ -17,7 +17,7 @@ struct FunctionCommand: AsyncParsableCommand {
             Environment: AWS_LAMBDA_RUNTIME_API (set by Lambda), _HANDLER (api | worker | sweep), \
             PROXIMADB_STORAGE (storage URL), PROXIMADB_QUEUE (queue URL: an SQS queue URL, sqs://name, \
             dir:///path or inline), PROXIMADB_CACHE_DIR (disk cache, default /tmp/proximadb), PROXIMADB_CACHE_MB \
-            (default 400), PROXIMADB_REDIS_URL (shared cache), PROXIMADB_LOG_LEVEL, PROXIMADB_LOG_FORMAT (json | text), \
+            (default 400), PROXIMADB_MEMORY_BUDGET (as serve's --memory-budget), PROXIMADB_REDIS_URL (shared cache), PROXIMADB_LOG_LEVEL, PROXIMADB_LOG_FORMAT (json | text), \
             PROXIMADB_MAX_BODY_MB, PROXIMADB_GC_GRACE_SECONDS, PROXIMADB_MAX_UNINDEXED_MB, \
             PROXIMADB_FLUSH_THRESHOLD_MB; access (api role): PROXIMADB_AUTH, \
             PROXIMADB_ALLOW_UNAUTHENTICATED, PROXIMADB_REQUIRE_AUTH_FOR_HEALTH, PROXIMADB_JWT_JWKS, PROXIMADB_JWT_ISSUER, \
@@ -59,19 +59,25 @@ struct FunctionCommand: AsyncParsableCommand {
         }
         // Lambda's /tmp outlives an invocation in a warm sandbox: immutable objects read once stay there.
         let cacheDir = env["PROXIMADB_CACHE_DIR"] ?? "/tmp/proximadb"
+        var memoryBudget: Int?
+        if let text = env["PROXIMADB_MEMORY_BUDGET"], !text.isEmpty {
+            guard let size = ByteSize(argument: text) else { throw ValidationError("PROXIMADB_MEMORY_BUDGET must be a size such as 512MiB (got '\(text)')") }
+            memoryBudget = size.bytes
+        }
         let storage = try cachedStorage(
             StorageURL.open(storageURL), cacheDir: cacheDir, cacheMB: env["PROXIMADB_CACHE_MB"].flatMap(Int.init) ?? 400,
-            redisURL: env["PROXIMADB_REDIS_URL"])
+            redisURL: env["PROXIMADB_REDIS_URL"], memoryBudget: memoryBudget)
         var jobs: (any CloudQueue)?
         if let url = env["PROXIMADB_QUEUE"], !url.isEmpty, url != "inline" { jobs = try await QueueURL.open(url).queue }
         if jobs == nil, role != .api {
             throw ValidationError("the \(role.rawValue) role needs PROXIMADB_QUEUE (follow-up and swept jobs go there)")
         }
         let defaults = try BackgroundOptions.parse([])
-        let settings = BackgroundOptions.settings(
+        var settings = BackgroundOptions.settings(
             flushThresholdMb: env["PROXIMADB_FLUSH_THRESHOLD_MB"].flatMap(Int.init) ?? defaults.flushThresholdMb,
             maxUnindexedMb: env["PROXIMADB_MAX_UNINDEXED_MB"].flatMap(Int.init) ?? defaults.maxUnindexedMb,
             gcGraceSeconds: env["PROXIMADB_GC_GRACE_SECONDS"].flatMap(Int.init) ?? defaults.gcGraceSeconds)
+        settings.memoryBudgetBytes = memoryBudget
         var limits = RequestLimits()
         if let mb = env["PROXIMADB_MAX_BODY_MB"].flatMap(Int.init) { limits.maxBodyBytes = max(1, mb) << 20 }
         let engine = Engine(storage: storage, maintenance: settings, limits: limits, jobs: jobs, logger: logger)

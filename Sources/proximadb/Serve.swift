@@ -51,7 +51,9 @@ struct Serve: AsyncParsableCommand {
         var limits = RequestLimits()
         limits.maxBodyBytes = maxBodyMb * 1024 * 1024
         limits.maxBatchVectors = maxBatch
-        let engine = Engine(storage: storage, maintenance: background.settings, limits: limits, jobs: queues?.queue, logger: logger)
+        var settings = background.settings
+        settings.memoryBudgetBytes = store.memoryBudget?.bytes
+        let engine = Engine(storage: storage, maintenance: settings, limits: limits, jobs: queues?.queue, logger: logger)
         if let queues {
             let worker = background.workers(storage: storage, queues: queues, logger: logger)
             for _ in 0..<max(0, workers) { Task.detached { await worker.run() } }

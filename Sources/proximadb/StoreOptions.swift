@@ -25,6 +25,13 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "A Redis cache shared between processes: redis://[user:password@]host:port[/db][?prefix=p].")
     var redisUrl: String?
 
+    @Option(
+        help: """
+            Resident memory to stay within while serving (e.g. 256MiB, 2GiB): IVF-indexed segments are then read \
+            by range per query instead of loaded, and a memory cache of a quarter of it sits in front of the other tiers.
+            """)
+    var memoryBudget: ByteSize?
+
     @Option(help: ArgumentHelp("Adds this many milliseconds to every object-store request (benchmarks of the read path).", visibility: .hidden))
     var storageLatencyMs: Int = 0
 
@@ -37,13 +44,14 @@ struct StoreOptions: ParsableArguments {
     func open() throws -> any CloudStorage {
         var store = try StorageURL.open(storage)
         if storageLatencyMs > 0 { store = LatencyStorage(store, latency: .milliseconds(storageLatencyMs)) }
-        return try cachedStorage(store, cacheDir: cacheDir, cacheMB: cacheMb, redisURL: redisUrl)
+        return try cachedStorage(store, cacheDir: cacheDir, cacheMB: cacheMb, redisURL: redisUrl, memoryBudget: memoryBudget?.bytes)
     }
 }
 
-/// `store` behind the disk and Redis tiers that are configured; `store` itself when none is.
-func cachedStorage(_ store: any CloudStorage, cacheDir: String?, cacheMB: Int, redisURL: String?) throws -> any CloudStorage {
+/// `store` behind the memory, disk and Redis tiers that are configured; `store` itself when none is.
+func cachedStorage(_ store: any CloudStorage, cacheDir: String?, cacheMB: Int, redisURL: String?, memoryBudget: Int?) throws -> any CloudStorage {
     var tiers: [any CloudCache] = []
+    if let memoryBudget, memoryBudget >= 16 << 20 { tiers.append(MemoryCache(capacityBytes: memoryBudget / 4)) }
     if let cacheDir, !cacheDir.isEmpty { tiers.append(try DiskCache(path: cacheDir, capacityBytes: max(1, cacheMB) << 20)) }
     if let redisURL, !redisURL.isEmpty { tiers.append(try RedisCache(url: redisURL)) }
     return tiers.isEmpty ? store : CachingStorage(store: store, tiers: tiers, isImmutable: StorageLayout.isImmutable)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ProximaTesting
 import Testing
 @testable import ProximaCloud
@@ -10,11 +11,12 @@ import Testing
 /// memory, at the same widths, through writes, flushes, compactions,
 /// restarts and updates of records whose vectors are in the store.
 @Suite struct ColdReadPathTests {
-    func engine(_ storage: any CloudStorage, cold: Bool) -> Engine {
+    /// `recheck`: how long catalog entries and manifest listings are trusted (zero: every request rereads them).
+    func engine(_ storage: any CloudStorage, cold: Bool, recheck: Duration = .zero) -> Engine {
         var settings = MaintenanceSettings()
         settings.indexMinRows = 300
-        settings.manifestRecheck = .zero
-        settings.catalogRecheck = .zero
+        settings.manifestRecheck = recheck
+        settings.catalogRecheck = recheck
         settings.flushThresholdBytes = 1 << 40
         settings.gcGraceMicros = 3600 * 1_000_000
         settings.memoryBudgetBytes = cold ? 64 << 20 : nil
@@ -89,5 +91,79 @@ import Testing
             }
             #expect(try await cold.open("c").stats().indexedSegments == warm.open("c").stats().indexedSegments)
         }
+    }
+
+    /// What a cold process reads: ranges of the segment and index, never the
+    /// whole segment; its first query in a bounded number of sequential
+    /// rounds; then, with the cache tiers filled behind it, one request per
+    /// strongly consistent query (the WAL probe).
+    @Test func coldQueriesReadRangesThenWarmQueriesCostOneRequest() async throws {
+        let store = MemoryStorage()
+        let writer = engine(store, cold: false)
+        let dim = 64, n = 3000
+        _ = try await writer.createCollection(
+            CollectionSpec(name: "c", dimension: dim, indexingAlgorithm: .ivf, settings: ["n_probes": 4]), tenant: .default)
+        var rng = SeededRandom(seed: 5)
+        let vectors = (0..<n).map { _ in (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) } }
+        _ = try await writer.write("c", .insert((0..<n).map { .init(id: "v\($0)", vector: vectors[$0]) }, upsert: false))
+        _ = try await writer.requestJob("c", kind: .flush, wait: true)
+        let segmentBytes = try await store.listAll(prefix: "").filter { $0.key.hasSuffix(".parquet") }.map(\.size).max() ?? 0
+        #expect(segmentBytes > n * dim * 4)
+
+        let reads = ReadLog(store)
+        let reader = engine(reads, cold: true, recheck: .seconds(60))
+        // Every request answered 40 ms late: the first query's time counts its sequential rounds.
+        let latency = 0.04
+        for op in [Faults.Operation.get, .head, .list] { store.faults.latency(op, .milliseconds(Int(latency * 1000))) }
+        let started = ContinuousClock.now
+        let first = try await reader.search(SearchRequest(collection: "c", queries: [vectors[7]], k: 5))[0]
+        let elapsed = ContinuousClock.now - started
+        #expect(first.first?.record.id == "v7" && first.first?.record.vector == vectors[7])
+        let rounds = Int((Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18) / latency)
+        // Catalog, manifest listing and manifest; segment footer with index head, then row columns; WAL probe; posting lists; rerank vectors.
+        #expect(rounds <= 8, "a cold query took \(rounds) rounds")
+        let segmentReads = reads.log.filter { $0.key.hasSuffix(".parquet") }
+        #expect(!segmentReads.isEmpty && segmentReads.allSatisfy { $0.range != nil }, "the segment is read by range only")
+        #expect(segmentReads.reduce(0) { $0 + ($1.range?.count ?? segmentBytes) } < segmentBytes / 2)
+
+        for op in [Faults.Operation.get, .head, .list] { store.faults.latency(op, .zero) }
+
+        // Behind a cache tier, filled with whole objects after the first query's misses.
+        let cachedReads = ReadLog(store)
+        let cached = CachingStorage(store: cachedReads, tiers: [MemoryCache(capacityBytes: 64 << 20)], isImmutable: StorageLayout.isImmutable)
+        let warm = engine(cached, cold: true, recheck: .seconds(60))
+        _ = try await warm.search(SearchRequest(collection: "c", queries: [vectors[1]], k: 5))
+        await cached.settle()
+        let before = cachedReads.log.count
+        for i in 0..<10 {
+            let hits = try await warm.search(SearchRequest(collection: "c", queries: [vectors[i * 11]], k: 5))[0]
+            #expect(hits.first?.record.id == "v\(i * 11)")
+        }
+        #expect(cachedReads.log.count - before == 10, "warm strong queries: one request each, \(cachedReads.log[before...].map(\.key))")
+    }
+}
+
+/// A store that records the key and range of every read it passes on.
+final class ReadLog: CloudStorage, Sendable {
+    let store: any CloudStorage
+    private let entries = Mutex<[(key: String, range: Range<Int>?)]>([])
+    init(_ store: any CloudStorage) { self.store = store }
+
+    var log: [(key: String, range: Range<Int>?)] { entries.withLock { $0 } }
+    var description: String { store.description }
+
+    func get(_ key: String, range: Range<Int>?) async throws -> StoredObject {
+        entries.withLock { $0.append((key, range)) }
+        return try await store.get(key, range: range)
+    }
+    func head(_ key: String) async throws -> ObjectInfo {
+        entries.withLock { $0.append((key, nil)) }
+        return try await store.head(key)
+    }
+    func put(_ key: String, _ bytes: [UInt8], condition: PutCondition) async throws -> String { try await store.put(key, bytes, condition: condition) }
+    func delete(_ key: String) async throws { try await store.delete(key) }
+    func list(prefix: String, startAfter: String?, limit: Int) async throws -> ListPage {
+        entries.withLock { $0.append((prefix, nil)) }
+        return try await store.list(prefix: prefix, startAfter: startAfter, limit: limit)
     }
 }

@@ -5,15 +5,17 @@ import Synchronization
 /// the nearer ones, a miss everywhere is read from the store and written to
 /// every tier. The copies are written in the background, so the reader that
 /// missed waits for the store only (`settle` waits for them). Only
-/// whole-object reads of keys `isImmutable` accepts are cached (segments,
-/// index files, WAL objects: written once, never changed); everything else,
-/// ranged reads included, goes to the store. A failing tier is a miss, never
+/// reads of keys `isImmutable` accepts are cached (segments, index files,
+/// WAL objects: written once, never changed); a ranged read that misses
+/// fills the tiers with the whole object in the background; everything
+/// else goes to the store. A failing tier is a miss, never
 /// an error: the store stays the source of truth.
 public struct CachingStorage: CloudStorage {
     public let store: any CloudStorage
     public let tiers: [any CloudCache]
     public let isImmutable: @Sendable (String) -> Bool
     private let fills = FillTasks()
+    private let misses = InFlightReads()
 
     public init(store: any CloudStorage, tiers: [any CloudCache], isImmutable: @escaping @Sendable (String) -> Bool) {
         self.store = store
@@ -24,7 +26,8 @@ public struct CachingStorage: CloudStorage {
     public var description: String { store.description }
 
     public func get(_ key: String, range: Range<Int>?) async throws -> StoredObject {
-        guard range == nil, !tiers.isEmpty, isImmutable(key) else { return try await store.get(key, range: range) }
+        guard !tiers.isEmpty, isImmutable(key) else { return try await store.get(key, range: range) }
+        if let range { return try await get(key, range: range) }
         for (i, tier) in tiers.enumerated() {
             guard let bytes = try? await tier.get(key) else { continue }
             fill(Array(tiers[..<i]), key, bytes)
@@ -34,6 +37,35 @@ public struct CachingStorage: CloudStorage {
         let object = try await store.get(key, range: nil)
         fill(tiers, key, object.bytes)
         return object
+    }
+
+    /// A range of an immutable object: from the nearest tier holding it,
+    /// else from the store, once for all concurrent readers of the same
+    /// range; a miss starts filling the tiers with the whole object in the
+    /// background (streamed to disk), so the next reads are local.
+    private func get(_ key: String, range: Range<Int>) async throws -> StoredObject {
+        for tier in tiers {
+            if let bytes = try? await tier.get(key, range: range) { return StoredObject(bytes: bytes, etag: "cached") }
+        }
+        let store = self.store
+        let object = try await misses.coalesce(key + "#\(range.lowerBound)-\(range.upperBound)") { try await store.get(key, range: range) }
+        fillWhole(key)
+        return object
+    }
+
+    /// Copies the whole object into every tier that takes one its size,
+    /// once per key at a time; detached, so its requests count toward no query.
+    private func fillWhole(_ key: String) {
+        guard fills.begin(key) else { return }
+        let (store, tiers, fills) = (self.store, self.tiers, self.fills)
+        fills.add(
+            Task.detached {
+                defer { fills.end(key) }
+                guard let size = try? await store.head(key).size else { return }
+                for case let tier as any RangedCloudCache in tiers where size <= tier.maxValueBytes {
+                    try? await tier.fill(key, size: size) { r in try await store.get(key, range: r).bytes }
+                }
+            })
     }
 
     private func fill(_ targets: [any CloudCache], _ key: String, _ bytes: [UInt8]) {
@@ -84,9 +116,31 @@ public struct CachingStorage: CloudStorage {
     }
 }
 
+/// Store reads in flight, by key and range: concurrent misses for the same
+/// bytes share one request.
+private final class InFlightReads: Sendable {
+    private let reads = Mutex<[String: Task<StoredObject, any Error>]>([:])
+
+    func coalesce(_ id: String, _ read: @escaping @Sendable () async throws -> StoredObject) async throws -> StoredObject {
+        let (task, mine) = reads.withLock { r -> (Task<StoredObject, any Error>, Bool) in
+            if let t = r[id] { return (t, false) }
+            let t = Task { try await read() }
+            r[id] = t
+            return (t, true)
+        }
+        defer { if mine { reads.withLock { $0[id] = nil } } }
+        return try await task.value
+    }
+}
+
 /// The background cache writes in flight.
 private final class FillTasks: Sendable {
     private let tasks = Mutex<[Task<Void, Never>]>([])
+    private let wholeFills = Mutex<Set<String>>([])
+
+    /// Whether a whole-object fill of `key` may start (none is running).
+    func begin(_ key: String) -> Bool { wholeFills.withLock { $0.insert(key).inserted } }
+    func end(_ key: String) { _ = wholeFills.withLock { $0.remove(key) } }
 
     func add(_ task: Task<Void, Never>) {
         tasks.withLock { list in

@@ -28,6 +28,37 @@ extension CloudCache {
     public func set(_ key: String, _ value: [UInt8]) async throws { try await set(key, value, ttlSeconds: nil) }
 }
 
+/// Caching parts of large objects: a query reads ranges of a segment, and
+/// the tiers fill with the whole object behind it (`CachingStorage`).
+public protocol RangedCloudCache: CloudCache {
+    /// `range` of the value under `key`; nil when absent, damaged, or shorter than the range.
+    func get(_ key: String, range: Range<Int>) async throws -> [UInt8]?
+    /// The largest value this tier takes (a bigger one would crowd out everything else).
+    var maxValueBytes: Int { get }
+    /// Stores a value of `size` bytes read piece by piece through `read`,
+    /// without holding it in memory where the tier can (disk).
+    func fill(_ key: String, size: Int, read: @escaping @Sendable (Range<Int>) async throws -> [UInt8]) async throws
+}
+
+extension RangedCloudCache {
+    /// Reads the value whole, then stores it.
+    public func fill(_ key: String, size: Int, read: @escaping @Sendable (Range<Int>) async throws -> [UInt8]) async throws {
+        guard size <= maxValueBytes else { return }
+        let value = try await read(0..<size)
+        guard value.count == size else { return }
+        try await set(key, value)
+    }
+}
+
+extension CloudCache {
+    /// `range` of a value, through the tier's own ranged read when it has one.
+    func get(_ key: String, range: Range<Int>) async throws -> [UInt8]? {
+        if let ranged = self as? any RangedCloudCache { return try await ranged.get(key, range: range) }
+        guard let value = try await get(key), range.upperBound <= value.count else { return nil }
+        return Array(value[range])
+    }
+}
+
 /// What a cache tier reports for `/metrics`.
 public struct CacheStats: Sendable, Equatable {
     public var hits = 0

@@ -18,7 +18,7 @@ import Synchronization
 ///
 ///     "PXCACHE1", u32 key length, key, i64 expiry (µs, -1 none),
 ///     u64 value length, u32 CRC-32C of the value, value
-public final class DiskCache: CloudCache {
+public final class DiskCache: RangedCloudCache {
     public let path: String
     public let capacityBytes: Int
     let clock: any WallClock
@@ -104,11 +104,16 @@ public final class DiskCache: CloudCache {
         }
         defer { munmap(base, size) }
         let bytes = UnsafeRawBufferPointer(start: base, count: size)
-        guard let value = Self.verify(bytes, key: key, now: clock.nowMicros()) else {
+        // The whole value's checksum once per file this process maps (a ranged read of a large
+        // segment must not hash all of it); the file's identity says whether it is the one checked.
+        let identity = FileIdentity(inode: UInt64(st.st_ino), size: size, modified: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+        let checked = verified.withLock { $0[name] == identity }
+        guard let value = Self.verify(bytes, key: key, now: clock.nowMicros(), checksum: !checked) else {
             // Damaged, expired or another key's: it goes.
             remove(name)
             return nil
         }
+        if !checked { verified.withLock { $0[name] = identity } }
         index.withLock { ix in
             if ix.files[name] != nil {
                 ix.files[name]!.tick = ix.nextTick
@@ -119,7 +124,16 @@ public final class DiskCache: CloudCache {
     }
 
     /// The value inside a file's bytes, if the file is whole, unexpired and holds `key`.
-    static func verify(_ bytes: UnsafeRawBufferPointer, key: String, now: Int64) -> UnsafeRawBufferPointer? {
+    private struct FileIdentity: Equatable {
+        var inode: UInt64
+        var size: Int
+        var modified: Int64
+    }
+
+    /// Files whose checksum this process has verified, by name.
+    private let verified = Mutex<[String: FileIdentity]>([:])
+
+    static func verify(_ bytes: UnsafeRawBufferPointer, key: String, now: Int64, checksum: Bool = true) -> UnsafeRawBufferPointer? {
         let keyBytes = Array(key.utf8)
         var p = 0
         func u32() -> UInt32? {
@@ -141,7 +155,7 @@ public final class DiskCache: CloudCache {
         guard let expiry = u64().map({ Int64(bitPattern: $0) }), expiry < 0 || expiry > now else { return nil }
         guard let length = u64(), let crc = u32(), p + Int(length) == bytes.count else { return nil }
         let value = UnsafeRawBufferPointer(rebasing: bytes[p...])
-        guard CRC32C.checksum(value) == crc else { return nil }
+        guard !checksum || CRC32C.checksum(value) == crc else { return nil }
         return value
     }
 
@@ -179,6 +193,71 @@ public final class DiskCache: CloudCache {
         evictIfNeeded()
     }
 
+    /// Half the capacity: one object must leave room for others.
+    public var maxValueBytes: Int { capacityBytes / 2 }
+
+    public func get(_ key: String, range: Range<Int>) async throws -> [UInt8]? {
+        let value = try await LocalDirectoryStorage.run { [self] () throws -> [UInt8]?? in
+            try withMapped(key) { v in range.upperBound <= v.count ? Array(v[range]) : nil }
+        }
+        guard let found = value ?? nil else {
+            counters.miss()
+            return nil
+        }
+        counters.hit()
+        return found
+    }
+
+    /// Streams the value into a staged file piece by piece (8 MiB at a
+    /// time), its checksum computed on the way and written into the header
+    /// last; renamed into place only when whole.
+    public func fill(_ key: String, size: Int, read: @escaping @Sendable (Range<Int>) async throws -> [UInt8]) async throws {
+        var header = ByteWriter()
+        header.bytes(Self.magic)
+        header.u32(UInt32(key.utf8.count))
+        header.bytes(Array(key.utf8))
+        header.u64(UInt64(bitPattern: -1))
+        header.u64(UInt64(size))
+        let crcOffset = header.out.count
+        header.u32(0)
+        let head = header.out
+        let total = head.count + size
+        guard size <= maxValueBytes else { return }
+        let staged = tmpDir + "/" + LocalDirectoryStorage.randomName()
+        let fd = open(staged, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LocalDirectoryStorage.error(errno, "cache fill") }
+        var closed = false
+        defer {
+            if !closed { close(fd) }
+            unlink(staged)
+        }
+        guard Self.writeAll(fd, head) else { throw LocalDirectoryStorage.error(errno, "cache fill") }
+        var crc: UInt32 = 0
+        var at = 0
+        while at < size {
+            let piece = try await read(at..<min(size, at + (8 << 20)))
+            guard !piece.isEmpty, piece.count <= size - at else { throw StorageError(.transient, "cache fill: short read of \(key)") }
+            crc = piece.withUnsafeBytes { CRC32C.extend(crc, $0) }
+            guard Self.writeAll(fd, piece) else { throw LocalDirectoryStorage.error(errno, "cache fill") }
+            at += piece.count
+        }
+        var le = crc.littleEndian
+        guard withUnsafeBytes(of: &le, { pwrite(fd, $0.baseAddress!, 4, off_t(crcOffset)) }) == 4 else {
+            throw LocalDirectoryStorage.error(errno, "cache fill")
+        }
+        close(fd)
+        closed = true
+        let name = Self.fileName(key)
+        guard rename(staged, entriesDir + "/" + name) == 0 else { throw LocalDirectoryStorage.error(errno, "cache fill") }
+        index.withLock { ix in
+            ix.bytes -= ix.files[name]?.size ?? 0
+            ix.files[name] = (total, ix.nextTick)
+            ix.nextTick += 1
+            ix.bytes += total
+        }
+        evictIfNeeded()
+    }
+
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var done = 0
         while done < bytes.count {
@@ -202,6 +281,7 @@ public final class DiskCache: CloudCache {
 
     private func remove(_ name: String) {
         unlink(entriesDir + "/" + name)
+        verified.withLock { $0[name] = nil }
         index.withLock { ix in
             if let f = ix.files.removeValue(forKey: name) { ix.bytes -= f.size }
         }

@@ -105,3 +105,13 @@ public final class MemoryCache: CloudCache {
         s.bytes -= e.value.count
     }
 }
+
+extension MemoryCache: RangedCloudCache {
+    /// An eighth of the capacity: one segment must not flush the manifests and posting lists.
+    public var maxValueBytes: Int { capacityBytes / 8 }
+
+    public func get(_ key: String, range: Range<Int>) async throws -> [UInt8]? {
+        guard let value = try await get(key), range.upperBound <= value.count else { return nil }
+        return Array(value[range])
+    }
+}

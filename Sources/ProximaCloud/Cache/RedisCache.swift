@@ -11,7 +11,7 @@ import ProximaCore
 /// on a fresh connection.
 ///
 /// `redis://[user:password@]host:port[/db][?prefix=p]`
-public final class RedisCache: CloudCache, @unchecked Sendable {
+public final class RedisCache: RangedCloudCache, @unchecked Sendable {
     public let host: String
     public let port: UInt16
     let user: String?
@@ -81,6 +81,22 @@ public final class RedisCache: CloudCache, @unchecked Sendable {
     }
 
     public func delete(_ key: String) async throws { _ = try await command(["DEL", prefix + key]) }
+
+    /// GETRANGE: only the bytes asked for cross the network.
+    public func get(_ key: String, range: Range<Int>) async throws -> [UInt8]? {
+        guard !range.isEmpty else { return [] }
+        let reply = try? await command(["GETRANGE", prefix + key, String(range.lowerBound), String(range.upperBound - 1)])
+        // A missing key reads as an empty string; a short one as fewer bytes.
+        guard case .bulk(let value)? = reply, let value, value.count == range.count else {
+            counters.miss()
+            return nil
+        }
+        counters.hit()
+        return value
+    }
+
+    /// Objects past this stay out of Redis (its default largest value is 512 MiB; a shared tier should hold many).
+    public var maxValueBytes: Int { 64 << 20 }
 
     public func clear() async throws {
         var cursor = "0"

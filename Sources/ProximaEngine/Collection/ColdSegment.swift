@@ -27,7 +27,7 @@ struct ColdVectors: Sendable {
     let read: @Sendable (Range<Int>) async throws -> [UInt8]
 
     /// Rows whose byte ranges are this close are read as one range.
-    static let coalesceGap = 16 << 10
+    static let coalesceGap = 4096
     /// No single read longer than this (a scan streams through the file in reads this long).
     static let maxRead = 8 << 20
     /// Reads in flight at once during a scan: bounds what a scan holds in memory.
