@@ -108,8 +108,8 @@ import Testing
         #expect(left > 0 && left <= 86_400)
     }
 
-    /// Immutable objects come from the nearest tier that has them; the rest,
-    /// and ranged reads, from the store. The store's semantics are unchanged.
+    /// Immutable objects, and ranges of them, come from the nearest tier
+    /// that has them; the rest from the store. The store's semantics are unchanged.
     @Test func cachingStorageReadsImmutableObjectsThroughItsTiers() async throws {
         let store = MemoryStorage()
         let near = MemoryCache(capacityBytes: 1 << 20), far = MemoryCache(capacityBytes: 1 << 20)
@@ -125,8 +125,18 @@ import Testing
         #expect(store.faults.calls(.get) == before + 1, "one store read, then the cache")
         for _ in 0..<3 { _ = try await cached.get("live/b") }
         #expect(store.faults.calls(.get) == before + 4, "mutable keys always go to the store")
-        _ = try await cached.get("frozen/a", range: 0..<3)
-        #expect(store.faults.calls(.get) == before + 5, "ranged reads go to the store")
+        #expect(try await cached.get("frozen/a", range: 2..<5).bytes == Array("mut".utf8))
+        #expect(store.faults.calls(.get) == before + 4, "ranged reads of a cached object come from a tier")
+        // A ranged miss reads the range from the store and fills the tiers with the whole object behind it.
+        try await store.put("frozen/big", Array(0..<200))
+        #expect(try await cached.get("frozen/big", range: 10..<20).bytes == Array(10..<20))
+        #expect(store.faults.calls(.get) == before + 5)
+        await cached.settle()
+        #expect(try await near.get("frozen/big") == Array(0..<200))
+        #expect(try await far.get("frozen/big") == Array(0..<200))
+        let filled = store.faults.calls(.get)
+        #expect(try await cached.get("frozen/big", range: 150..<200).bytes == Array(150..<200))
+        #expect(store.faults.calls(.get) == filled, "then ranges come from the tiers")
         // A far hit fills the near tier; a failing store does not matter while a tier has the object.
         try await near.clear()
         #expect(try await cached.get("frozen/a").bytes == Array("immutable".utf8))

@@ -152,8 +152,10 @@ extension SegmentIO {
             if let file = segment.index {
                 guard file.kind == SegmentIndex.Kind.ivf.rawValue else { return nil }
                 let key = layout.segmentIndexKey(config.id, segment: segment.id, kind: file.kind)
-                // The head (node table) and, after it, the IVF prefix (centroids etc.): guessed long enough for both.
-                let guess = min(file.bytes, 1024 + segment.rows * 4 + (512 << 10))
+                // The head (node table) and, after it, the IVF prefix: centroids of about 4·√n lists (the
+                // default) with their radii and offsets, guessed long enough that one read takes both.
+                let lists = 4 * Int(Double(segment.rows).squareRoot()) + 1
+                let guess = min(file.bytes, 1024 + segment.rows * 4 + lists * (config.dimension * 4 + 12) * 5 / 4 + (64 << 10))
                 var prefix = try await storage.get(key, range: 0..<guess).bytes
                 var (head, needed) = try SegmentIndexFile.head(prefix, fileSize: file.bytes)
                 if head == nil, needed > prefix.count {
