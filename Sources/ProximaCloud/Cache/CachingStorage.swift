@@ -62,7 +62,10 @@ public struct CachingStorage: CloudStorage {
             Task.detached {
                 defer { fills.end(key) }
                 guard let size = try? await store.head(key).size else { return }
-                for case let tier as any RangedCloudCache in tiers where size <= tier.maxValueBytes {
+                let takers = tiers.compactMap { $0 as? any RangedCloudCache }.filter { size <= $0.maxValueBytes }
+                // Too large for every tier: later misses of it need not ask its size again.
+                if takers.isEmpty { fills.neverFill(key) }
+                for tier in takers {
                     try? await tier.fill(key, size: size) { r in try await store.get(key, range: r).bytes }
                 }
             })
@@ -138,9 +141,19 @@ private final class FillTasks: Sendable {
     private let tasks = Mutex<[Task<Void, Never>]>([])
     private let wholeFills = Mutex<Set<String>>([])
 
-    /// Whether a whole-object fill of `key` may start (none is running).
-    func begin(_ key: String) -> Bool { wholeFills.withLock { $0.insert(key).inserted } }
+    private let tooLarge = Mutex<Set<String>>([])
+
+    /// Whether a whole-object fill of `key` may start (none is running, and no tier refused its size).
+    func begin(_ key: String) -> Bool {
+        !tooLarge.withLock { $0.contains(key) } && wholeFills.withLock { $0.insert(key).inserted }
+    }
     func end(_ key: String) { _ = wholeFills.withLock { $0.remove(key) } }
+    func neverFill(_ key: String) {
+        tooLarge.withLock { keys in
+            if keys.count >= 10_000 { keys.removeAll() }
+            keys.insert(key)
+        }
+    }
 
     func add(_ task: Task<Void, Never>) {
         tasks.withLock { list in
