@@ -135,8 +135,8 @@ extension SegmentIO {
     /// lists: its footer and the index file's head in one round, its row
     /// columns (and the rest of the index prefix, if the head was longer
     /// than guessed) in the next. Nil when the segment cannot be served
-    /// cold (a graph index, or files from before computable vector offsets):
-    /// the caller loads it whole.
+    /// cold (no index, a graph index, or files from before computable vector
+    /// offsets): the caller loads it whole.
     func openCold(_ segment: Manifest.Segment) async throws -> LoadedSegment? {
         let dataKey = layout.segmentDataKey(config.id, segment: segment.id)
         let storage = self.storage
@@ -145,26 +145,23 @@ extension SegmentIO {
             guard bytes.count == range.count else { throw FormatError("short read of segment data") }
             return bytes
         }
-        var indexHead: (head: SegmentIndexFile.Head, prefix: [UInt8], key: String, size: Int)?
         let tailBytes = min(segment.bytes, 64 << 10)
         do {
+            // Segments without an index are small (or the collection asked for exact search): loaded whole.
+            guard let indexFile = segment.index, indexFile.kind == SegmentIndex.Kind.ivf.rawValue else { return nil }
             async let tail = readData((segment.bytes - tailBytes)..<segment.bytes)
-            if let file = segment.index {
-                guard file.kind == SegmentIndex.Kind.ivf.rawValue else { return nil }
-                let key = layout.segmentIndexKey(config.id, segment: segment.id, kind: file.kind)
-                // The head (node table) and, after it, the IVF prefix: centroids of about 4·√n lists (the
-                // default) with their radii and offsets, guessed long enough that one read takes both.
-                let lists = 4 * Int(Double(segment.rows).squareRoot()) + 1
-                let guess = min(file.bytes, 1024 + segment.rows * 4 + lists * (config.dimension * 4 + 12) * 5 / 4 + (64 << 10))
-                var prefix = try await storage.get(key, range: 0..<guess).bytes
-                var (head, needed) = try SegmentIndexFile.head(prefix, fileSize: file.bytes)
-                if head == nil, needed > prefix.count {
-                    prefix += try await storage.get(key, range: prefix.count..<needed).bytes
-                    (head, needed) = try SegmentIndexFile.head(prefix, fileSize: file.bytes)
-                }
-                guard let head, head.kind == SegmentIndex.Kind.ivf.fileCode else { return nil }
-                indexHead = (head, prefix, key, file.bytes)
+            let key = layout.segmentIndexKey(config.id, segment: segment.id, kind: indexFile.kind)
+            // The head (node table) and, after it, the IVF prefix: centroids of about 4·√n lists (the
+            // default) with their radii and offsets, guessed long enough that one read takes both.
+            let lists = 4 * Int(Double(segment.rows).squareRoot()) + 1
+            let guess = min(indexFile.bytes, 1024 + segment.rows * 4 + lists * (config.dimension * 4 + 12) * 5 / 4 + (64 << 10))
+            var prefix = try await storage.get(key, range: 0..<guess).bytes
+            var (head, needed) = try SegmentIndexFile.head(prefix, fileSize: indexFile.bytes)
+            if head == nil, needed > prefix.count {
+                prefix += try await storage.get(key, range: prefix.count..<needed).bytes
+                (head, needed) = try SegmentIndexFile.head(prefix, fileSize: indexFile.bytes)
             }
+            guard let head, head.kind == SegmentIndex.Kind.ivf.fileCode else { return nil }
             var footerTail = try await tail
             let footerBytes = try ParquetFile.footerBytes(tail: footerTail, fileSize: segment.bytes)
             if footerBytes > footerTail.count {
@@ -184,24 +181,21 @@ extension SegmentIO {
                 return out
             }
             let cold = ColdVectors(dimension: config.dimension, layout: vectorLayout, read: readData)
-            var index: IVFIndex.RangedFile?
-            if let (head, prefix, key, size) = indexHead {
-                let body = head.bodyOffset
-                let held = Array(prefix[body...])
-                let nodeRows = head.nodeRows
-                (index, _) = try await IVFIndex.RangedFile.open(
-                    size: size - body, prefixGuess: held.count,
-                    read: { range in
-                        if range.upperBound <= held.count { return Array(held[range]) }
-                        return try await storage.get(key, range: (range.lowerBound + body)..<(range.upperBound + body)).bytes
-                    },
-                    vectors: { positions in
-                        try await cold.vectors(try positions.map { p in
-                            guard p >= 0, p < nodeRows.count else { throw FormatError("index position \(p) outside its node table") }
-                            return Int(nodeRows[p])
-                        })
+            let body = head.bodyOffset
+            let held = Array(prefix[body...])
+            let nodeRows = head.nodeRows
+            let (index, _) = try await IVFIndex.RangedFile.open(
+                size: indexFile.bytes - body, prefixGuess: held.count,
+                read: { range in
+                    if range.upperBound <= held.count { return Array(held[range]) }
+                    return try await storage.get(key, range: (range.lowerBound + body)..<(range.upperBound + body)).bytes
+                },
+                vectors: { positions in
+                    try await cold.vectors(try positions.map { p in
+                        guard p >= 0, p < nodeRows.count else { throw FormatError("index position \(p) outside its node table") }
+                        return Int(nodeRows[p])
                     })
-            }
+                })
             let decoded = try await ComputeQueue.run {
                 try SegmentCodec.decode(file, vectors: false) { _, range in
                     guard let piece = pieces.first(where: { $0.0.lowerBound <= range.lowerBound && range.upperBound <= $0.0.upperBound }) else {
@@ -211,9 +205,7 @@ extension SegmentIO {
                 }
             }
             guard decoded.rows.count == segment.rows else { throw FormatError("\(decoded.rows.count) rows, manifest says \(segment.rows)") }
-            let parts = ColdParts(
-                vectors: cold, index: index, nodeRows: indexHead?.head.nodeRows ?? [],
-                calibration: RecallCalibration(points: indexHead?.head.calibration ?? []))
+            let parts = ColdParts(vectors: cold, index: index, nodeRows: nodeRows, calibration: RecallCalibration(points: head.calibration))
             let id = segment.id, dimension = config.dimension
             return try await ComputeQueue.run { try LoadedSegment(id: id, rows: decoded.rows, dimension: dimension, cold: parts) }
         } catch let e as StorageError where e.kind == .notFound {
