@@ -184,6 +184,11 @@ public final class DiskCache: RangedCloudCache {
                 throw LocalDirectoryStorage.error(code, "cache write")
             }
         }
+        stored(name, size: size)
+    }
+
+    /// Counts a file just renamed into place as the most recently used, then evicts past the bound.
+    private func stored(_ name: String, size: Int) {
         index.withLock { ix in
             ix.bytes -= ix.files[name]?.size ?? 0
             ix.files[name] = (size, ix.nextTick)
@@ -238,7 +243,10 @@ public final class DiskCache: RangedCloudCache {
             let piece = try await read(at..<min(size, at + (8 << 20)))
             guard !piece.isEmpty, piece.count <= size - at else { throw StorageError(.transient, "cache fill: short read of \(key)") }
             crc = piece.withUnsafeBytes { CRC32C.extend(crc, $0) }
-            guard Self.writeAll(fd, piece) else { throw LocalDirectoryStorage.error(errno, "cache fill") }
+            // Blocking writes go to the I/O queue, off the cooperative pool.
+            try await LocalDirectoryStorage.run {
+                guard Self.writeAll(fd, piece) else { throw LocalDirectoryStorage.error(errno, "cache fill") }
+            }
             at += piece.count
         }
         var le = crc.littleEndian
@@ -249,13 +257,7 @@ public final class DiskCache: RangedCloudCache {
         closed = true
         let name = Self.fileName(key)
         guard rename(staged, entriesDir + "/" + name) == 0 else { throw LocalDirectoryStorage.error(errno, "cache fill") }
-        index.withLock { ix in
-            ix.bytes -= ix.files[name]?.size ?? 0
-            ix.files[name] = (total, ix.nextTick)
-            ix.nextTick += 1
-            ix.bytes += total
-        }
-        evictIfNeeded()
+        stored(name, size: total)
     }
 
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {

@@ -196,18 +196,19 @@ extension SegmentIO {
                         return Int(nodeRows[p])
                     })
                 })
-            let decoded = try await ComputeQueue.run {
-                try SegmentCodec.decode(file, vectors: false) { _, range in
+            let parts = ColdParts(vectors: cold, index: index, nodeRows: nodeRows, calibration: RecallCalibration(points: head.calibration))
+            let (id, dimension, rows) = (segment.id, config.dimension, segment.rows)
+            // Decoding the row columns and building the segment's row table: one trip to the compute queue.
+            return try await ComputeQueue.run {
+                let decoded = try SegmentCodec.decode(file, vectors: false) { _, range in
                     guard let piece = pieces.first(where: { $0.0.lowerBound <= range.lowerBound && range.upperBound <= $0.0.upperBound }) else {
                         throw FormatError("column chunk \(range) was not read")
                     }
                     return (piece.1, piece.0.lowerBound)
                 }
+                guard decoded.rows.count == rows else { throw FormatError("\(decoded.rows.count) rows, manifest says \(rows)") }
+                return try LoadedSegment(id: id, rows: decoded.rows, dimension: dimension, cold: parts)
             }
-            guard decoded.rows.count == segment.rows else { throw FormatError("\(decoded.rows.count) rows, manifest says \(segment.rows)") }
-            let parts = ColdParts(vectors: cold, index: index, nodeRows: nodeRows, calibration: RecallCalibration(points: head.calibration))
-            let id = segment.id, dimension = config.dimension
-            return try await ComputeQueue.run { try LoadedSegment(id: id, rows: decoded.rows, dimension: dimension, cold: parts) }
         } catch let e as StorageError where e.kind == .notFound {
             throw Missing(segment: segment.id)
         } catch let e as FormatError {

@@ -239,9 +239,13 @@ actor CollectionHandle {
             else { continue }
             wanted.append((id, record.version, vectors, row))
         }
-        var out: [String: (version: Int64, vector: [Float])] = [:]
-        for w in wanted { out[w.id] = (w.version, try await w.vectors.vectors([w.row])[0]) }
-        return out
+        // Read together: one round whatever the number of updates.
+        return try await withThrowingTaskGroup(of: (String, Int64, [Float]).self) { group in
+            for w in wanted { group.addTask { (w.id, w.version, try await w.vectors.vectors([w.row])[0]) } }
+            var out: [String: (version: Int64, vector: [Float])] = [:]
+            for try await (id, version, vector) in group { out[id] = (version, vector) }
+            return out
+        }
     }
 
     /// The collection as of every acknowledged write, for a query to search

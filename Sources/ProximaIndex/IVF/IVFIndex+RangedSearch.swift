@@ -195,7 +195,7 @@ extension IVFIndex {
             return (hits, cost)
         }
 
-        /// Slots, widths and rerank as the in-memory index would choose them.
+        /// Candidates per result reranked, as the in-memory index chooses it for these codes.
         public var defaultRerank: Int { skeleton.suggestedRerank }
 
         /// Reads `ranges` concurrently, in order; one round.
