@@ -132,9 +132,10 @@ struct ColdVectors: Sendable {
 
 extension SegmentIO {
     /// Opens a segment without reading its vectors or its index's posting
-    /// lists: its footer and the index file's head in one round, its row
-    /// columns (and the rest of the index prefix, if the head was longer
-    /// than guessed) in the next. Nil when the segment cannot be served
+    /// lists: in one round, the data file's last range (row columns and
+    /// footer, from the manifest's `rowsOffset`) and the index file's head
+    /// (node table and IVF prefix); files from before `rowsOffset` take a
+    /// second round for their row columns. Nil when the segment cannot be served
     /// cold (no index, a graph index, or files from before computable vector
     /// offsets): the caller loads it whole.
     func openCold(_ segment: Manifest.Segment) async throws -> LoadedSegment? {
@@ -149,7 +150,9 @@ extension SegmentIO {
         do {
             // Segments without an index are small (or the collection asked for exact search): loaded whole.
             guard let indexFile = segment.index, indexFile.kind == SegmentIndex.Kind.ivf.rawValue else { return nil }
-            async let tail = readData((segment.bytes - tailBytes)..<segment.bytes)
+            // The file's last range: the row columns and footer when the manifest says where they start, else a guess at the footer.
+            let tailStart = segment.rowsOffset ?? (segment.bytes - tailBytes)
+            async let tail = readData(tailStart..<segment.bytes)
             let key = layout.segmentIndexKey(config.id, segment: segment.id, kind: indexFile.kind)
             // The head (node table) and, after it, the IVF prefix: centroids of about 4·√n lists (the
             // default) with their radii and offsets, guessed long enough that one read takes both.
@@ -162,21 +165,21 @@ extension SegmentIO {
                 (head, needed) = try SegmentIndexFile.head(prefix, fileSize: indexFile.bytes)
             }
             guard let head, head.kind == SegmentIndex.Kind.ivf.fileCode else { return nil }
-            var footerTail = try await tail
-            let footerBytes = try ParquetFile.footerBytes(tail: footerTail, fileSize: segment.bytes)
-            if footerBytes > footerTail.count {
-                footerTail = try await readData((segment.bytes - footerBytes)..<segment.bytes)
+            var last = (range: tailStart..<segment.bytes, bytes: try await tail)
+            let footerBytes = try ParquetFile.footerBytes(tail: last.bytes, fileSize: segment.bytes)
+            if footerBytes > last.bytes.count {
+                last = ((segment.bytes - footerBytes)..<segment.bytes, try await readData((segment.bytes - footerBytes)..<segment.bytes))
             }
-            let file = try ParquetFile(tail: footerTail, fileSize: segment.bytes)
+            let file = try ParquetFile(tail: last.bytes, fileSize: segment.bytes)
             let info = try SegmentCodec.info(file)
             guard let vectorLayout = SegmentCodec.VectorLayout(info: info), vectorLayout.dimension == config.dimension else { return nil }
-            // The row columns, close ranges merged, read together (with the rest of the index prefix).
+            // Row columns the last range did not hold (files from before `rowsOffset`): close ranges merged, read together.
             var ranges: [Range<Int>] = []
             for column in try SegmentCodec.rowColumns(file) { ranges += try file.chunkRanges(column) }
-            let merged = Self.merge(ranges, gap: 64 << 10)
+            let missing = Self.merge(ranges.filter { !last.range.contains($0.lowerBound) }, gap: 64 << 10)
             let pieces = try await withThrowingTaskGroup(of: (Range<Int>, [UInt8]).self) { group in
-                for r in merged { group.addTask { (r, try await readData(r)) } }
-                var out: [(Range<Int>, [UInt8])] = []
+                for r in missing { group.addTask { (r, try await readData(r)) } }
+                var out = [last]
                 for try await piece in group { out.append(piece) }
                 return out
             }

@@ -70,9 +70,13 @@ actor CollectionHandle {
         let manifests = ManifestStore(storage: storage, layout: layout, collectionId: config.id)
         var forceListing = listingManifests
         for _ in 0..<16 {
+            var probed: (sequence: Int64, exists: Bool)?
             if forceListing || manifestListingIsStale {
                 let listedAt = ContinuousClock.now
                 if let newer = try await manifests.latest(after: manifest.version) {
+                    // The WAL probe after the new manifest goes out while its segments open (same round).
+                    let next = max(state.appliedSequence, newer.walThrough) + 1
+                    async let probe = walObjectExists(next)
                     do {
                         try await rebase(onto: newer)
                     } catch let missing as SegmentIO.Missing {
@@ -80,10 +84,11 @@ actor CollectionHandle {
                         if try await manifests.latest(after: newer.version) != nil { continue }
                         throw ProximaError(.storageCorrupted, "segment \(missing.segment) of '\(config.name)' is missing")
                     }
+                    probed = (next, try await probe)
                 }
                 manifestListedAt = listedAt
             }
-            if try await applyWAL() {
+            if try await applyWAL(probed: probed) {
                 caughtUpAt = ContinuousClock.now
                 // A process that only reads (or restarted over a long WAL) asks for the flush too.
                 await requestFlushIfNeeded()
@@ -143,13 +148,13 @@ actor CollectionHandle {
     /// Applies the WAL objects after the applied sequence. Probes the next key
     /// first, so an up-to-date handle pays one small request. False when the
     /// WAL has a gap (objects collected meanwhile): the caller rereads the manifest.
-    private func applyWAL() async throws -> Bool {
+    /// `probed`: whether a WAL object was found at a sequence, asked
+    /// alongside other reads; used instead of probing again when it is the next one.
+    private func applyWAL(probed: (sequence: Int64, exists: Bool)? = nil) async throws -> Bool {
         let next = state.appliedSequence + 1
-        do {
-            _ = try await storage.head(layout.walKey(config.id, sequence: next))
-        } catch let e as StorageError where e.kind == .notFound {
-            return true
-        }
+        let exists: Bool
+        if let probed, probed.sequence == next { exists = probed.exists } else { exists = try await walObjectExists(next) }
+        guard exists else { return true }
         let after = layout.walKey(config.id, sequence: state.appliedSequence)
         for object in try await storage.listAll(prefix: layout.walPrefix(config.id), startAfter: after) {
             guard let seq = StorageLayout.sequence(fromKey: object.key) else { continue }
@@ -171,6 +176,16 @@ actor CollectionHandle {
             if seq == state.appliedSequence + 1 { applied(entries, sequence: seq, bytes: bytes.count) }
         }
         return true
+    }
+
+    /// Whether the WAL object at `sequence` exists (one HEAD).
+    private func walObjectExists(_ sequence: Int64) async throws -> Bool {
+        do {
+            _ = try await storage.head(layout.walKey(config.id, sequence: sequence))
+            return true
+        } catch let e as StorageError where e.kind == .notFound {
+            return false
+        }
     }
 
     private func applied(_ entries: [WALEntry], sequence: Int64, bytes: Int) {

@@ -29,6 +29,7 @@ struct SegmentIO: Sendable {
                 info: ["collection_id": .string(config.id), "segment_id": .string(id), "job_id": .string(jobId)])
         }
         try await storage.put(layout.segmentDataKey(config.id, segment: id), bytes, condition: .createOnly)
+        let rowsOffset = try? SegmentCodec.rowColumnsOffset(ParquetFile(bytes: bytes))
         var minV = Int64.max, maxV = Int64.min
         var earliest: Int64?
         var tombstones = 0
@@ -47,7 +48,8 @@ struct SegmentIO: Sendable {
         }
         return Manifest.Segment(
             id: id, rows: rows.count, tombstones: tombstones, bytes: bytes.count, crc32c: CRC32C.checksum(bytes),
-            minVersion: rows.isEmpty ? 0 : minV, maxVersion: rows.isEmpty ? 0 : maxV, earliestExpiry: earliest, index: indexFile)
+            minVersion: rows.isEmpty ? 0 : minV, maxVersion: rows.isEmpty ? 0 : maxV, earliestExpiry: earliest, index: indexFile,
+            rowsOffset: rowsOffset ?? nil)
     }
 
     /// The segment's index file, verified against its manifest entry; nil

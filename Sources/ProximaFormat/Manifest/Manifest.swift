@@ -18,11 +18,16 @@ public struct Manifest: Sendable, Equatable {
         public var earliestExpiry: Int64?
         /// Its ANN index file, when it has one.
         public var index: IndexFile?
+        /// Where the data file's row columns (all but the vectors) and footer
+        /// begin: from there to its end is one range, what a reader that takes
+        /// vectors by range reads to open it (nil in files from before).
+        public var rowsOffset: Int?
 
         public init(
             id: String, rows: Int, tombstones: Int, bytes: Int, crc32c: UInt32, minVersion: Int64, maxVersion: Int64,
-            earliestExpiry: Int64?, index: IndexFile?
+            earliestExpiry: Int64?, index: IndexFile?, rowsOffset: Int? = nil
         ) {
+            self.rowsOffset = rowsOffset
             self.id = id
             self.rows = rows
             self.tombstones = tombstones
@@ -88,6 +93,7 @@ public struct Manifest: Sendable, Equatable {
                 "max_version": .int(s.maxVersion),
             ]
             if let e = s.earliestExpiry { o["earliest_expiry"] = .int(e) }
+            if let r = s.rowsOffset { o["rows_offset"] = .int(Int64(r)) }
             if let i = s.index {
                 o["index"] = .object(["kind": .string(i.kind), "bytes": .int(Int64(i.bytes)), "crc32c": .int(Int64(i.crc32c))])
             }
@@ -131,7 +137,8 @@ public struct Manifest: Sendable, Equatable {
             segments.append(
                 Segment(
                     id: id, rows: Int(rows), tombstones: Int(tombstones), bytes: Int(size), crc32c: crc32, minVersion: minV,
-                    maxVersion: maxV, earliestExpiry: s["earliest_expiry"]?.integer, index: index))
+                    maxVersion: maxV, earliestExpiry: s["earliest_expiry"]?.integer, index: index,
+                    rowsOffset: s["rows_offset"]?.integer.flatMap { $0 >= 0 && $0 <= size ? Int($0) : nil }))
         }
         var job: Job?
         if let j = o["job"], let id = j["id"]?.string, let kind = j["kind"]?.string {

@@ -8,6 +8,11 @@ public enum ParquetWriter {
         /// Uncompressed bytes per data page, roughly; pages split on row boundaries.
         public var pageBytes = 1 << 20
         public var compress = true
+        /// Columns whose chunks, of every row group, come first in the file:
+        /// the other columns' chunks and the footer then form one range at its
+        /// end, which a reader that skips these columns reads in one request.
+        /// (Readers find chunks by offset; a row group's chunks need not be adjacent.)
+        public var leadingColumns: Set<String> = []
         public init() {}
     }
 
@@ -35,20 +40,26 @@ public enum ParquetWriter {
             if c.required, c.hasNulls { throw FormatError("parquet: required column \(c.name) holds nulls") }
         }
         var out = ParquetCode.magic
-        var rowGroups: [RowGroupMeta] = []
-        var pages: [String: [PageValues]] = [:]
+        var groupRows: [Range<Int>] = []
         var start = 0
         repeat {
             let end = min(rows, start + max(1, options.rowGroupRows))
-            var group = RowGroupMeta(rows: end - start, chunks: [])
-            for c in columns {
-                let chunk = writeChunk(c, rows: start..<end, options: options, into: &out)
-                if chunk.codec == ParquetCode.uncompressed { pages[c.name, default: []] += chunk.pages }
-                group.chunks.append(chunk)
-            }
-            rowGroups.append(group)
+            groupRows.append(start..<end)
             start = end
         } while start < rows
+        var chunks = [[ChunkMeta?]](repeating: [ChunkMeta?](repeating: nil, count: columns.count), count: groupRows.count)
+        var pages: [String: [PageValues]] = [:]
+        // The leading columns of every row group, then the rest of every row group.
+        for leading in [true, false] {
+            for (g, range) in groupRows.enumerated() {
+                for (i, c) in columns.enumerated() where options.leadingColumns.contains(c.name) == leading {
+                    let chunk = writeChunk(c, rows: range, options: options, into: &out)
+                    if chunk.codec == ParquetCode.uncompressed { pages[c.name, default: []] += chunk.pages }
+                    chunks[g][i] = chunk
+                }
+            }
+        }
+        let rowGroups = zip(groupRows, chunks).map { RowGroupMeta(rows: $0.count, chunks: $1.map { $0! }) }
         let footer = encodeFooter(columns, rows: rows, rowGroups: rowGroups, metadata: metadata(pages))
         out += footer
         withUnsafeBytes(of: UInt32(footer.count).littleEndian) { out += $0 }

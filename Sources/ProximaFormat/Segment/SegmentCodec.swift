@@ -104,6 +104,9 @@ public enum SegmentCodec {
         meta["fields"] = .array(described)
         meta["rows"] = .int(Int64(rows.count))
         meta["live_rows"] = .int(Int64(rows.count { !$0.deleted }))
+        // Vectors first (every row group's), so the row columns and the footer are the file's last range.
+        var options = options
+        options.leadingColumns = ["vector"]
         do {
             return try ParquetWriter.write(columns, options: options) { pages in
                 var m = meta
@@ -146,6 +149,19 @@ public enum SegmentCodec {
             info["format_version"]?.integer == Int64(formatVersion), let dimension = info["dimension"]?.integer, dimension > 0
         else { throw FormatError("not a ProximaDB segment (format_version \(formatVersion))") }
         return info
+    }
+
+    /// Where the row columns begin when they (and the footer) follow every
+    /// vector chunk, as `encode` writes them: the start of the file's last
+    /// range, all a reader taking vectors by range needs. Nil otherwise.
+    public static func rowColumnsOffset(_ file: ParquetFile) throws(FormatError) -> Int? {
+        var rowsStart = Int.max, vectorsEnd = 0
+        for column in file.columns.map(\.name) {
+            for range in try file.chunkRanges(column) {
+                if column == "vector" { vectorsEnd = max(vectorsEnd, range.upperBound) } else { rowsStart = min(rowsStart, range.lowerBound) }
+            }
+        }
+        return rowsStart != .max && vectorsEnd <= rowsStart ? rowsStart : nil
     }
 
     /// The columns a segment's rows are decoded from, the vectors aside:
