@@ -104,9 +104,12 @@ def test_warm_loads_a_collection_ahead_of_queries(server):
     assert missing.status_code == 404 and missing.json()["error"] == "collection_not_found"
 
 
-def test_killed_handlers_never_serve_a_torn_or_damaged_cache_entry(data_dir, tmp_path):
+@pytest.mark.parametrize("budget", [None, "64MiB"])
+def test_killed_handlers_never_serve_a_torn_or_damaged_cache_entry(data_dir, tmp_path, budget):
     """kill -9 while the disk cache is being filled, again and again, then
-    damage every entry left: each restart answers exactly as the store does."""
+    damage every entry left: each restart answers exactly as the store does.
+    With a memory budget the segment is opened cold: the cache fills behind
+    ranged reads, with whole objects streamed to disk."""
     import random
     import signal
     import threading
@@ -114,12 +117,14 @@ def test_killed_handlers_never_serve_a_torn_or_damaged_cache_entry(data_dir, tmp
     cache = str(tmp_path / "cache")
     rng = np.random.default_rng(5)
     vectors = rng.standard_normal((4000, 16)).astype(np.float32)
-    extra = ["--cache-dir", cache, "--gc-grace-seconds", "600"]
+    extra = ["--cache-dir", cache, "--gc-grace-seconds", "600"] + (["--memory-budget", budget] if budget else [])
     server = Server(data_dir, extra=extra)
+    # With a budget, one segment large enough for an index (only indexed segments are opened cold).
+    step = 4000 if budget else 1000
     try:
         create_ivf(server)
-        for lo in range(0, 4000, 1000):
-            insert(server, vectors, lo, lo + 1000)
+        for lo in range(0, 4000, step):
+            insert(server, vectors, lo, lo + step)
             server.ok("POST", "/collections/c/flush?wait=true")
     finally:
         server.stop()
