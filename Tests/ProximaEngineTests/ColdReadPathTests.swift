@@ -43,7 +43,31 @@ import Testing
     func coldAnswersEqualWarmAnswers(_ metric: String, _ quantization: String) async throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
-        let storage = try LocalDirectoryStorage(root: dir)
+        try await coldEqualsWarm(storage: try LocalDirectoryStorage(root: dir), metric, quantization, rounds: 6)
+    }
+
+    /// The same on moto's S3, the cold process reading through a disk tier
+    /// far smaller than what it reads (entries evicted all along).
+    @Test func coldAnswersEqualWarmAnswersOnMotoThroughAnEvictingCache() async throws {
+        let moto = try Emulators.moto.get()
+        let storage = try S3Storage(
+            .init(bucket: moto["bucket"], prefix: "cold-\(UUID().uuidString)", endpoint: moto["endpoint"]),
+            credentials: StaticCredentialProvider(AWSCredentials(accessKeyId: moto["access_key_id"], secretAccessKey: moto["secret_access_key"])))
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let tier = try DiskCache(path: dir, capacityBytes: 128 << 10)
+        try await coldEqualsWarm(storage: storage, "euclidean", "sq8", rounds: 3) { store in
+            CachingStorage(store: store, tiers: [tier], isImmutable: StorageLayout.isImmutable)
+        }
+        #expect(tier.stats.evictions > 0 && tier.stats.hits > 0, "\(tier.stats)")
+    }
+
+    /// Rounds of random writes, flushes and compactions; after each, a fresh
+    /// warm and a fresh cold process (reading through `coldStorage`) must agree.
+    func coldEqualsWarm(
+        storage: any CloudStorage, _ metric: String, _ quantization: String, rounds: Int,
+        coldStorage: (any CloudStorage) -> any CloudStorage = { $0 }
+    ) async throws {
         let writer = engine(storage, cold: false)
         let dim = 16
         _ = try await writer.createCollection(
@@ -61,7 +85,7 @@ import Testing
         }
         var known: [String] = []
         let queries = (0..<6).map { _ in vector() }
-        for round in 0..<6 {
+        for round in 0..<rounds {
             // Inserts, upserts of known ids, deletes, and updates that keep the stored vector.
             let fresh = (0..<Int.random(in: 300...700, using: &rng)).map { i in
                 WriteIntent.NewRecord(id: "r\(round)-\(i)", vector: vector(), metadata: ["g": .int(Int64.random(in: 0..<100, using: &rng))])
@@ -77,7 +101,7 @@ import Testing
             if round % 3 == 2 { _ = try await writer.requestJob("c", kind: .compactAll, wait: true) }
             // A tail after the segments.
             _ = try await writer.write("c", .insert([.init(id: "tail\(round)", vector: vector(), metadata: ["g": 1])], upsert: false))
-            let warm = engine(storage, cold: false), cold = engine(storage, cold: true)
+            let warm = engine(storage, cold: false), cold = engine(coldStorage(storage), cold: true)
             try await expectSameAnswers(warm, cold, queries, "\(metric)/\(quantization) round \(round)")
             // Reads of single records, and metadata updates of records whose vectors only the store holds.
             for id in (0..<5).map({ _ in known.randomElement(using: &rng)! }) {
