@@ -49,7 +49,7 @@ struct SegmentIO: Sendable {
         return Manifest.Segment(
             id: id, rows: rows.count, tombstones: tombstones, bytes: bytes.count, crc32c: CRC32C.checksum(bytes),
             minVersion: rows.isEmpty ? 0 : minV, maxVersion: rows.isEmpty ? 0 : maxV, earliestExpiry: earliest, index: indexFile,
-            rowsOffset: rowsOffset ?? nil)
+            rowsOffset: rowsOffset)
     }
 
     /// The segment's index file, verified against its manifest entry; nil
