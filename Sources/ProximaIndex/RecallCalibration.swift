@@ -1,3 +1,4 @@
+import Dispatch
 import ProximaCore
 
 #if canImport(Glibc)
@@ -37,35 +38,43 @@ public struct RecallCalibration: Sendable, Equatable {
     /// links, which flatters a graph). `exact(q, k)` gives the true `k`
     /// nearest slots, `approximate(q, width)` the index's answer.
     public static func measure(
-        count: Int, samples: Int, widths: [Int], seed: UInt64, vector: (Int32) -> [Float], exact: ([Float], Int) -> [Int32],
-        approximate: ([Float], Int) -> [Int32]
+        count: Int, samples: Int, widths: [Int], seed: UInt64, vector: @Sendable (Int32) -> [Float],
+        exact: @Sendable ([Float], Int) -> [Int32], approximate: @Sendable ([Float], Int) -> [Int32]
     ) -> RecallCalibration {
         guard count > k else { return RecallCalibration(points: []) }
         var rng = SplitMix64(seed: seed ^ 0xCA11_B8A7)
+        let slots = (0..<min(samples, count)).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(count)) }
+        // The exact searches are most of the cost: they run on all cores.
+        let neighbours = parallelMap(slots) { slot in exact(vector(slot), 2).first(where: { $0 != slot }) }
         var queries: [[Float]] = []
-        for _ in 0..<min(samples, count) {
-            let slot = Int32(truncatingIfNeeded: rng.next() % UInt64(count))
+        for (slot, other) in zip(slots, neighbours) {
+            guard let other else { continue }
             let x = vector(slot)
-            guard let other = exact(x, 2).first(where: { $0 != slot }) else { continue }
             let gap = zip(x, vector(other)).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
             var offset = x.map { _ in gaussian(&rng) }
             let scale = gap / max(offset.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot(), .leastNormalMagnitude)
             for d in offset.indices { offset[d] = x[d] + offset[d] * scale }
             queries.append(offset)
         }
-        let truth = queries.map { Set(exact($0, k)) }
+        let truth = parallelMap(queries) { Set(exact($0, k)) }
         var points: [Point] = []
         for width in widths {
-            var hits = 0, wanted = 0
-            for (q, want) in zip(queries, truth) {
-                hits += approximate(q, width).prefix(k).filter(want.contains).count
-                wanted += want.count
-            }
+            let found = parallelMap(Array(zip(queries, truth))) { q, want in approximate(q, width).prefix(k).filter(want.contains).count }
+            let hits = found.reduce(0, +), wanted = truth.reduce(0) { $0 + $1.count }
             let recall = wanted == 0 ? 1 : Float(hits) / Float(wanted)
             points.append(Point(width: width, recall: recall))
             if recall >= 1 { break }  // wider cannot do better
         }
         return RecallCalibration(points: points)
+    }
+
+    /// `transform` of each element, computed on all cores, in order.
+    static func parallelMap<T: Sendable, R>(_ items: [T], _ transform: @Sendable (T) -> R) -> [R] {
+        [R](unsafeUninitializedCapacity: items.count) { out, n in
+            nonisolated(unsafe) let out = out
+            DispatchQueue.concurrentPerform(iterations: items.count) { i in (out.baseAddress! + i).initialize(to: transform(items[i])) }
+            n = items.count
+        }
     }
 
     /// A standard normal deviate (Box-Muller).

@@ -243,3 +243,62 @@ import Testing
         #expect(throws: FormatError.self) { try IVFIndex(serialized: []) }
     }
 }
+
+/// The concurrent build (`HNSWIndex.build`): as good on all cores as on one,
+/// reproducible on one, and a graph extended from a kept part of another as
+/// good as one built from scratch.
+@Suite struct HNSWBuildTests {
+    let dim = 24
+    var base: [[Float]] { HNSWTests().data(6000, dim, seed: 11) }
+    var queries: [[Float]] { HNSWTests().data(60, dim, seed: 12) }
+
+    func recall(_ index: HNSWIndex, _ rows: [[Float]], metric: DistanceMetric) -> Double {
+        var hits = 0
+        for q in queries {
+            let got = Set(index.search(q, k: 10, ef: 80).map { Int($0.slot) })
+            hits += Set(HNSWTests().exact(metric, rows, q, k: 10)).intersection(got).count
+        }
+        return Double(hits) / Double(queries.count * 10)
+    }
+
+    @Test(arguments: [DistanceMetric.cosine, .euclidean])
+    func allCoresMatchOneThread(_ metric: DistanceMetric) {
+        let rows = base
+        let params = HNSWIndex.Parameters(m: 12, efConstruction: 100)
+        let one = HNSWIndex.build(vectors: rows.flatMap { $0 }, metric: metric, dimension: dim, parameters: params, threads: 1)
+        let many = HNSWIndex.build(vectors: rows.flatMap { $0 }, metric: metric, dimension: dim, parameters: params, threads: 8)
+        #expect(one.count == rows.count && many.count == rows.count)
+        let r1 = recall(one, rows, metric: metric), r8 = recall(many, rows, metric: metric)
+        #expect(r1 >= 0.9 && abs(r1 - r8) <= 0.02, "recall@10 one thread \(r1), eight \(r8)")
+        // Every link points at another real node, and each list is within its bound.
+        for node in 0..<many.count {
+            let links = many.neighbors(Int32(node), level: 0)
+            #expect(links.count <= 2 * params.m && links.allSatisfy { $0 >= 0 && Int($0) < many.count && Int($0) != node })
+        }
+    }
+
+    @Test func oneThreadIsReproducible() {
+        let rows = Array(base.prefix(1500)).flatMap { $0 }
+        let a = HNSWIndex.build(vectors: rows, metric: .euclidean, dimension: dim, threads: 1)
+        let b = HNSWIndex.build(vectors: rows, metric: .euclidean, dimension: dim, threads: 1)
+        #expect(a.serialized() == b.serialized())
+    }
+
+    /// A graph with every tenth node dropped (as compaction drops deleted and
+    /// superseded rows) and 2,000 new rows added: recall within 0.01 of a fresh build.
+    @Test func extendedGraphMatchesAFreshBuild() {
+        let rows = base
+        let first = Array(rows.prefix(4000)), added = Array(rows.suffix(2000))
+        let params = HNSWIndex.Parameters(m: 12, efConstruction: 100)
+        let old = HNSWIndex.build(vectors: first.flatMap { $0 }, metric: .euclidean, dimension: dim, parameters: params, threads: 2)
+        let kept = (0..<Int32(4000)).filter { $0 % 10 != 0 }
+        let merged = HNSWIndex.build(
+            vectors: added.flatMap { $0 }, metric: .euclidean, dimension: dim, parameters: params, threads: 2, extending: (old, kept))
+        let survivors = kept.map { first[Int($0)] } + added
+        #expect(merged.count == survivors.count)
+        for (slot, row) in survivors.enumerated().prefix(50) { #expect(Array(merged.storedVector(Int32(slot))) == row) }
+        let fresh = HNSWIndex.build(vectors: survivors.flatMap { $0 }, metric: .euclidean, dimension: dim, parameters: params, threads: 2)
+        let rm = recall(merged, survivors, metric: .euclidean), rf = recall(fresh, survivors, metric: .euclidean)
+        #expect(rm >= rf - 0.01, "recall@10 merged \(rm), fresh \(rf)")
+    }
+}

@@ -19,6 +19,22 @@ void pk_squared_l2_4(const float *q, const float *const *v, long n, float *out);
 /// it for the next vectors they will read, as hnswlib does).
 static inline void pk_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 
+/// A one-byte spin lock (0 free, 1 held) per graph node, for the concurrent
+/// HNSW build: held for a few hundred nanoseconds while a link list is
+/// copied or rewritten, so spinning beats a futex.
+static inline void pk_spin_lock(unsigned char *lock) {
+    while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(lock, __ATOMIC_RELAXED)) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#elif defined(__aarch64__)
+            __asm__ __volatile__("yield");
+#endif
+        }
+    }
+}
+static inline void pk_spin_unlock(unsigned char *lock) { __atomic_store_n(lock, 0, __ATOMIC_RELEASE); }
+
 /// "avx512", "avx2" or "portable": which kernels were chosen.
 const char *pk_instruction_set(void);
 

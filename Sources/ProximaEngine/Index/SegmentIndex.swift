@@ -1,3 +1,4 @@
+import Foundation
 import ProximaCore
 import ProximaFormat
 import ProximaIndex
@@ -65,7 +66,11 @@ struct SegmentIndex: Sendable {
     /// segment's live rows (`rows` in the segment file's order: nodes name
     /// rows by position); nil when exact search is the better plan (flat,
     /// small segments, binary metrics).
-    static func build(config: CollectionConfig, rows: [SegmentRow], minRows: Int) -> SegmentIndex? {
+    ///
+    /// `extending`: an HNSW graph (of a segment being compacted into this
+    /// one) whose nodes `keeping` are this segment's first rows, in order;
+    /// the graph is kept and the other rows inserted into it.
+    static func build(config: CollectionConfig, rows: [SegmentRow], minRows: Int, extending base: GraphBase? = nil) -> SegmentIndex? {
         let liveRows = rows.indices.filter { !rows[$0].deleted }
         guard liveRows.count >= minRows, !config.distanceMetric.requiresBinaryVectors else { return nil }
         switch config.indexingAlgorithm {
@@ -73,19 +78,39 @@ struct SegmentIndex: Sendable {
         // HNSW over raw inner products loses recall on vectors of unequal norms (and the MIPS-to-L2
         // reduction measured 0.86-0.89 recall@10 where IVF ranks them well): dot product uses IVF.
         case .hnsw where config.distanceMetric == .dotProduct: return buildIVF(config, rows, liveRows)
-        case .hnsw: return buildHNSW(config, rows, liveRows)
+        case .hnsw: return buildHNSW(config, rows, liveRows, extending: base)
         case .ivf, .pq: return buildIVF(config, rows, liveRows)
         }
     }
+
+    /// A graph to keep: `keeping[j]` is the node that row `j` of the new segment was.
+    struct GraphBase: Sendable {
+        var graph: HNSWIndex
+        var keeping: [Int32]
+    }
+
+    /// Index builds use every core (a build is a flush's or a compaction's
+    /// critical path; in the serverless shape it is billed worker time).
+    static var buildThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
 
     static func hnswParameters(_ config: CollectionConfig) -> HNSWIndex.Parameters {
         let setting = { (key: String, fallback: Int) in config.setting(key).map { Int($0) } ?? fallback }
         return HNSWIndex.Parameters(m: max(4, min(64, setting("m", 16))), efConstruction: max(16, min(1000, setting("ef_construction", 200))))
     }
 
-    static func buildHNSW(_ config: CollectionConfig, _ rows: [SegmentRow], _ liveRows: [Int]) -> SegmentIndex {
-        var index = HNSWIndex(metric: config.distanceMetric, dimension: config.dimension, parameters: hnswParameters(config))
-        for r in liveRows { index.add(rows[r].record.vector) }
+    static func buildHNSW(_ config: CollectionConfig, _ rows: [SegmentRow], _ liveRows: [Int], extending base: GraphBase?) -> SegmentIndex {
+        let parameters = hnswParameters(config)
+        // The kept graph's nodes are the first live rows; its parameters must be the collection's.
+        let base = base.flatMap { b in
+            b.graph.parameters.m == parameters.m && b.graph.metric == config.distanceMetric
+                && b.keeping.count <= liveRows.count && liveRows.prefix(b.keeping.count).elementsEqual(0..<b.keeping.count) ? b : nil
+        }
+        var vectors: [Float] = []
+        vectors.reserveCapacity((liveRows.count - (base?.keeping.count ?? 0)) * config.dimension)
+        for r in liveRows.dropFirst(base?.keeping.count ?? 0) { vectors += rows[r].record.vector }
+        let index = HNSWIndex.build(
+            vectors: vectors, metric: config.distanceMetric, dimension: config.dimension, parameters: parameters, threads: buildThreads,
+            extending: base.map { ($0.graph, $0.keeping) })
         return SegmentIndex(
             kind: .hnsw, index: index, nodeRows: liveRows.map { Int32($0) }, nodeIds: liveRows.map { rows[$0].record.id },
             nodeVersions: liveRows.map { rows[$0].record.version }, calibration: index.measureRecall())

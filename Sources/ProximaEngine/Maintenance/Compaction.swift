@@ -1,6 +1,7 @@
 import ProximaCloud
 import ProximaCore
 import ProximaFormat
+import ProximaIndex
 
 extension Maintenance {
     /// Which adjacent segments to merge: the longest run of small ones (at
@@ -45,6 +46,9 @@ extension Maintenance {
         let includesOldest = run.lowerBound == 0
         var merged: [String: SegmentRow] = [:]
         var inputRows = 0
+        // The biggest input with a graph: its graph may be kept rather than rebuilt.
+        let graphInput = inputs.filter { $0.index?.kind == SegmentIndex.Kind.hnsw.rawValue }.max { $0.rows < $1.rows }
+        var graphInputRows: [SegmentRow] = []
         for segment in inputs {
             let rows: [SegmentRow]
             do {
@@ -54,6 +58,7 @@ extension Maintenance {
                 let newer = try await manifests.latest(after: base.version)
                 return JobReport(jobId: jobId, kind: kind, status: .superseded, manifestVersion: newer?.version ?? base.version, details: [:])
             }
+            if segment.id == graphInput?.id { graphInputRows = rows }
             for row in rows {
                 merged[row.record.id] = row  // later segments hold later versions
                 inputRows += 1
@@ -77,16 +82,26 @@ extension Maintenance {
         // Split into files of about the target size; ids are disjoint, so their order does not matter.
         let rowBytes = max(1, config.dimension * 4 + 64)
         let perFile = max(1, settings.targetFileBytes / rowBytes)
+        var kept: SegmentIndex.GraphBase?
+        if let graphInput {
+            do {
+                if let graph = try await keptGraph(of: graphInput, rows: graphInputRows, into: &rows, perFile: perFile) { kept = graph }
+            } catch is SegmentIO.Missing {
+                let newer = try await manifests.latest(after: base.version)
+                return JobReport(jobId: jobId, kind: kind, status: .superseded, manifestVersion: newer?.version ?? base.version, details: [:])
+            }
+        }
         var outputs: [Manifest.Segment] = []
         var i = 0
         while i < rows.count {
             let chunk = Array(rows[i..<min(rows.count, i + perFile)])
-            outputs.append(try await segments.write(chunk, jobId: jobId, now: now))
+            outputs.append(try await segments.write(chunk, jobId: jobId, now: now, extending: i == 0 ? kept : nil))
             i += perFile
         }
         let inputIds = inputs.map(\.id)
         var details: [String: JSONValue] = [
             "input_segments": .int(Int64(inputs.count)), "input_rows": .int(Int64(inputRows)),
+            "graph_nodes_kept": .int(Int64(kept?.keeping.count ?? 0)),
             "input_bytes": .int(Int64(inputs.reduce(0) { $0 + $1.bytes })), "output_segments": .int(Int64(outputs.count)),
             "output_rows": .int(Int64(rows.count)), "output_bytes": .int(Int64(outputs.reduce(0) { $0 + $1.bytes })),
             "expired": .int(Int64(expired)), "tombstones_dropped": .int(Int64(droppedTombstones)),
@@ -113,5 +128,37 @@ extension Maintenance {
             // Lost the race: rebase onto the newer version if our inputs are still there.
             base = try await manifests.latest(after: base.version) ?? base
         }
+    }
+}
+
+extension Maintenance {
+    /// A graph kept through compaction needs at least this share of its nodes
+    /// alive in the output: each dropped node leaves holes its neighbours'
+    /// repair only partly fills (measured: a tenth dropped keeps recall within
+    /// 0.01 of a fresh build, a third dropped loses 0.08).
+    static let keptGraphMinShare = 0.9
+
+    /// The input's graph, if enough of its nodes survive: `rows` (the output)
+    /// is reordered so those nodes' rows come first, in node order, and the
+    /// graph is returned with the nodes each of the first rows was.
+    func keptGraph(of segment: Manifest.Segment, rows inputRows: [SegmentRow], into rows: inout [SegmentRow], perFile: Int) async throws
+        -> SegmentIndex.GraphBase?
+    {
+        guard let bytes = try await segments.readIndexFile(segment) else { return nil }
+        let decoded = try await ComputeQueue.run { try SegmentIndex.decode(bytes, rows: inputRows) }
+        guard decoded.kind == .hnsw, let graph = decoded.index as? HNSWIndex else { return nil }
+        var position = [String: Int](minimumCapacity: rows.count)
+        for (i, row) in rows.enumerated() where !row.deleted { position[row.record.id] = i }
+        var keeping: [Int32] = [], first: [Int] = []
+        for (node, r) in decoded.nodeRows.enumerated() where keeping.count < perFile {
+            let old = inputRows[Int(r)].record
+            guard let i = position[old.id], rows[i].record.version == old.version else { continue }
+            keeping.append(Int32(node))
+            first.append(i)
+        }
+        guard Double(keeping.count) >= Self.keptGraphMinShare * Double(graph.count) else { return nil }
+        let taken = Set(first)
+        rows = first.map { rows[$0] } + rows.indices.filter { !taken.contains($0) }.map { rows[$0] }
+        return SegmentIndex.GraphBase(graph: graph, keeping: keeping)
     }
 }

@@ -347,7 +347,7 @@ public struct HNSWIndex: Sendable {
 }
 
 /// Distance kernels the graph search is specialised on.
-protocol HNSWKernel {
+protocol HNSWKernel: Sendable {
     func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float
     /// `q` against four vectors at once.
     func distance4(
