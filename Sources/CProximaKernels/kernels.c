@@ -2,6 +2,21 @@
 
 #include <math.h>
 
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+int pk_lower_thread_priority(int nice) {
+#if defined(__linux__)
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+#else
+    (void)nice;
+    return -1;
+#endif
+}
+
 /* Portable versions: plain loops with independent partial sums, which the
    compiler vectorises for the build's baseline (SSE2 on x86-64, NEON on arm64). */
 

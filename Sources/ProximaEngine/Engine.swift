@@ -151,6 +151,14 @@ public actor Engine {
         try await open(path).write(intent)
     }
 
+    /// Refuses a write early, before its body is decoded, when the
+    /// collection's unindexed WAL is past its bound (429 `indexing_backlog`);
+    /// the commit checks again.
+    public func admitWrite(_ path: CollectionPath) async throws(ProximaError) {
+        let collection = try await open(path, forWrite: false)
+        try await convertingErrors { try await collection.handle.checkBacklog() }
+    }
+
     /// One live record by id.
     public func getVector(_ path: CollectionPath, id: String) async throws(ProximaError) -> VectorRecord {
         try await open(path, forWrite: false).get(id)

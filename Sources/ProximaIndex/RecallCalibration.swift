@@ -38,8 +38,8 @@ public struct RecallCalibration: Sendable, Equatable {
     /// links, which flatters a graph). `exact(q, k)` gives the true `k`
     /// nearest slots, `approximate(q, width)` the index's answer.
     public static func measure(
-        count: Int, samples: Int, widths: [Int], seed: UInt64, vector: @Sendable (Int32) -> [Float],
-        exact: @Sendable ([Float], Int) -> [Int32], approximate: @Sendable ([Float], Int) -> [Int32]
+        count: Int, samples: Int, widths: [Int], seed: UInt64, vector: @escaping @Sendable (Int32) -> [Float],
+        exact: @escaping @Sendable ([Float], Int) -> [Int32], approximate: @escaping @Sendable ([Float], Int) -> [Int32]
     ) -> RecallCalibration {
         guard count > k else { return RecallCalibration(points: []) }
         var rng = SplitMix64(seed: seed ^ 0xCA11_B8A7)
@@ -69,10 +69,10 @@ public struct RecallCalibration: Sendable, Equatable {
     }
 
     /// `transform` of each element, computed on all cores, in order.
-    static func parallelMap<T: Sendable, R>(_ items: [T], _ transform: @Sendable (T) -> R) -> [R] {
+    static func parallelMap<T: Sendable, R>(_ items: [T], _ transform: @escaping @Sendable (T) -> R) -> [R] {
         [R](unsafeUninitializedCapacity: items.count) { out, n in
             nonisolated(unsafe) let out = out
-            DispatchQueue.concurrentPerform(iterations: items.count) { i in (out.baseAddress! + i).initialize(to: transform(items[i])) }
+            BuildThreads.perform(iterations: items.count) { i in (out.baseAddress! + i).initialize(to: transform(items[i])) }
             n = items.count
         }
     }

@@ -12,7 +12,7 @@ struct BackgroundOptions: ParsableArguments {
     var flushThresholdMb: Int = 32
 
     @Option(help: "Unflushed WAL (MiB) past which writes get 429 indexing_backlog, unless a collection sets max_unindexed_bytes.")
-    var maxUnindexedMb: Int = 1024
+    var maxUnindexedMb: Int = 256
 
     @Option(help: "Seconds unreferenced objects stay readable before garbage collection deletes them.")
     var gcGraceSeconds: Int = 600

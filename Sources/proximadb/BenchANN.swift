@@ -24,6 +24,7 @@ struct BenchANN: AsyncParsableCommand {
     @Option(help: "Comma-separated IVF probe counts to sweep.") var probes: String = "1,2,4,8,16,32,64"
     @Option(help: "IVF candidates re-ranked per result (default: what the code kind suggests).") var rerank: Int?
     @Option(help: "Filtered search: only rows whose index is a multiple of N may be returned (N = 100 keeps 1%).") var filterEvery: Int?
+    @Option(help: "HNSW build threads (default: every core; 1 is the reproducible build).") var threads: Int?
 
     func run() async throws {
         guard let metric = DistanceMetric(parsing: metric) else { throw ValidationError("unknown metric") }
@@ -33,9 +34,11 @@ struct BenchANN: AsyncParsableCommand {
             try runIVF(metric: metric, base: baseM, queries: queryM, truth: truthRows)
             return
         }
-        var index = HNSWIndex(metric: metric, dimension: baseM.columns, parameters: .init(m: m, efConstruction: efConstruction))
         let start = ContinuousClock.now
-        for i in 0..<baseM.rows { index.add(Array(baseM.row(i))) }
+        let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let index = HNSWIndex.build(
+            vectors: baseM.values, metric: metric, dimension: baseM.columns,
+            parameters: .init(m: m, efConstruction: efConstruction), threads: threads)
         let buildSeconds = Self.seconds(ContinuousClock.now - start)
         let queryRows = (0..<queryM.rows).map { Array(queryM.row($0)) }
         for efValue in ef.split(separator: ",").compactMap({ Int($0) }) {
@@ -52,7 +55,7 @@ struct BenchANN: AsyncParsableCommand {
             for (got, want) in zip(results, truthRows) { hits += Set(got).intersection(want.prefix(k)).count }
             let line: [String: Any] = [
                 "system": "proximadb-hnsw",
-                "params": ["m": m, "ef_construction": efConstruction, "ef_search": efValue].merging(filterParams) { a, _ in a },
+                "params": ["m": m, "ef_construction": efConstruction, "ef_search": efValue, "build_threads": threads].merging(filterParams) { a, _ in a },
                 "recall_at_10": Double(hits) / Double(queryRows.count * k), "qps_1thread": Double(queryRows.count) / single,
                 "qps_all": Double(queryRows.count) / all, "build_seconds": buildSeconds,
                 "bytes_per_vector": Double(index.memoryBytes) / Double(baseM.rows), "kernels": DistanceKernels.instructionSet,

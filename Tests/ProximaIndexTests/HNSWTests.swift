@@ -198,6 +198,24 @@ import Testing
 
     /// With thousands of lists, the lists to probe come from a graph over the
     /// centroids; recall holds and a stored index rebuilds the same graph.
+    /// Past `KMeans.graphMinLists` rows find their centroid through a graph:
+    /// nearly always the true nearest one.
+    @Test func manyCentroidsAssignThroughAGraph() {
+        let dim = 16, n = 12_000, k = KMeans.graphMinLists + 100
+        let rows = data(n, dim, seed: 14)
+        let centroids = rows.withUnsafeBufferPointer { KMeans.train($0, count: n, dimension: dim, k: k, iterations: 2) }
+        #expect(centroids.count == k * dim)
+        var assigned = [Int32](repeating: -1, count: n)
+        KMeans.assign(rows, count: n, dim: dim, centroids: centroids, k: k, into: &assigned)
+        var exact = 0
+        rows.withUnsafeBufferPointer { r in
+            centroids.withUnsafeBufferPointer { c in
+                for i in 0..<n where KMeans.nearest(r.baseAddress! + i * dim, c.baseAddress!, k: k, dim: dim) == Int(assigned[i]) { exact += 1 }
+            }
+        }
+        #expect(Double(exact) / Double(n) >= 0.97, "true nearest centroid for \(exact) of \(n)")
+    }
+
     @Test func manyListsProbeThroughACentroidGraph() throws {
         let dim = 4, n = IVFIndex.centroidGraphMinLists * 2
         let base = data(n, dim, seed: 12)
@@ -250,12 +268,12 @@ import Testing
 @Suite struct HNSWBuildTests {
     let dim = 24
     var base: [[Float]] { HNSWTests().data(6000, dim, seed: 11) }
-    var queries: [[Float]] { HNSWTests().data(60, dim, seed: 12) }
+    var queries: [[Float]] { HNSWTests().data(200, dim, seed: 12) }
 
-    func recall(_ index: HNSWIndex, _ rows: [[Float]], metric: DistanceMetric) -> Double {
+    func recall(_ index: HNSWIndex, _ rows: [[Float]], metric: DistanceMetric, ef: Int = 80) -> Double {
         var hits = 0
         for q in queries {
-            let got = Set(index.search(q, k: 10, ef: 80).map { Int($0.slot) })
+            let got = Set(index.search(q, k: 10, ef: ef).map { Int($0.slot) })
             hits += Set(HNSWTests().exact(metric, rows, q, k: 10)).intersection(got).count
         }
         return Double(hits) / Double(queries.count * 10)
@@ -268,8 +286,11 @@ import Testing
         let one = HNSWIndex.build(vectors: rows.flatMap { $0 }, metric: metric, dimension: dim, parameters: params, threads: 1)
         let many = HNSWIndex.build(vectors: rows.flatMap { $0 }, metric: metric, dimension: dim, parameters: params, threads: 8)
         #expect(one.count == rows.count && many.count == rows.count)
-        let r1 = recall(one, rows, metric: metric), r8 = recall(many, rows, metric: metric)
-        #expect(r1 >= 0.9 && abs(r1 - r8) <= 0.02, "recall@10 one thread \(r1), eight \(r8)")
+        // Two graphs of the same rows differ by a percent or two at a narrow width
+        // whoever builds them; at a width where a sound graph is near 1, a build
+        // that lost links under concurrency would show.
+        let r1 = recall(one, rows, metric: metric, ef: 160), r8 = recall(many, rows, metric: metric, ef: 160)
+        #expect(r1 >= 0.97 && r8 >= r1 - 0.01, "recall@10 one thread \(r1), eight \(r8)")
         // Every link points at another real node, and each list is within its bound.
         for node in 0..<many.count {
             let links = many.neighbors(Int32(node), level: 0)

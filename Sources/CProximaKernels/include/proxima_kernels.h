@@ -35,6 +35,10 @@ static inline void pk_spin_lock(unsigned char *lock) {
 }
 static inline void pk_spin_unlock(unsigned char *lock) { __atomic_store_n(lock, 0, __ATOMIC_RELEASE); }
 
+/// Lowers the calling thread's scheduling priority to `nice` (Linux: per
+/// thread); 0 on success. Index builds run so, and queries preempt them.
+int pk_lower_thread_priority(int nice);
+
 /// "avx512", "avx2" or "portable": which kernels were chosen.
 const char *pk_instruction_set(void);
 

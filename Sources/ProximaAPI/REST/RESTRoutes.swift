@@ -89,6 +89,7 @@ public struct RESTRoutes: Sendable {
         }
         router.post("/collections/:name/vectors") { request, context in
             let target = try path(context, .write)
+            try await engine.admitWrite(target)
             let write = try decoder.insert(try await decoder.body(request))
             try await quotas.admitWrite(try principal(context, .write), write)
             let outcome = try await bounded(context) { try await engine.write(target, write) }

@@ -200,8 +200,9 @@ actor CollectionHandle {
     func backlog() -> (bytes: Int, oldestWrite: Int64?) { (unflushedBytes, oldestUnflushedWrite) }
 
     /// Refuses a write while the unindexed WAL is past its bound, after
-    /// checking for a flush this process has not seen yet.
-    private func checkBacklog() async throws {
+    /// checking for a flush this process has not seen yet. Called before a
+    /// request's body is decoded too, so a refused write costs no parsing.
+    func checkBacklog() async throws {
         guard unflushedBytes > settings.maxUnindexedBytes else { return }
         try await catchUp(listingManifests: true)
         let backlog = unflushedBytes

@@ -67,56 +67,66 @@ struct SegmentIndex: Sendable {
     /// rows by position); nil when exact search is the better plan (flat,
     /// small segments, binary metrics).
     ///
-    /// `extending`: an HNSW graph (of a segment being compacted into this
-    /// one) whose nodes `keeping` are this segment's first rows, in order;
-    /// the graph is kept and the other rows inserted into it.
-    static func build(config: CollectionConfig, rows: [SegmentRow], minRows: Int, extending base: GraphBase? = nil) -> SegmentIndex? {
+    /// `keeping`: part of an index of a segment being compacted into this one
+    /// (see `Kept`), built on instead of starting over.
+    static func build(config: CollectionConfig, rows: [SegmentRow], minRows: Int, keeping kept: Kept? = nil) -> SegmentIndex? {
         let liveRows = rows.indices.filter { !rows[$0].deleted }
         guard liveRows.count >= minRows, !config.distanceMetric.requiresBinaryVectors else { return nil }
         switch config.indexingAlgorithm {
         case .flat: return nil
         // HNSW over raw inner products loses recall on vectors of unequal norms (and the MIPS-to-L2
         // reduction measured 0.86-0.89 recall@10 where IVF ranks them well): dot product uses IVF.
-        case .hnsw where config.distanceMetric == .dotProduct: return buildIVF(config, rows, liveRows)
-        case .hnsw: return buildHNSW(config, rows, liveRows, extending: base)
-        case .ivf, .pq: return buildIVF(config, rows, liveRows)
+        case .hnsw where config.distanceMetric == .dotProduct: return buildIVF(config, rows, liveRows, keeping: kept)
+        case .hnsw: return buildHNSW(config, rows, liveRows, keeping: kept)
+        case .ivf, .pq: return buildIVF(config, rows, liveRows, keeping: kept)
         }
     }
 
-    /// A graph to keep: `keeping[j]` is the node that row `j` of the new segment was.
-    struct GraphBase: Sendable {
-        var graph: HNSWIndex
-        var keeping: [Int32]
+    /// What a merged segment's index keeps of an input's.
+    enum Kept: Sendable {
+        /// The graph, its nodes `keeping[j]` being the new segment's row `j`
+        /// (its first rows); the other rows are inserted into it.
+        case graph(HNSWIndex, keeping: [Int32])
+        /// The IVF centroids: every row is assigned to them, and they are
+        /// trained again only if the lists come out more unbalanced than `maxImbalance`.
+        case centroids([Float], maxImbalance: Double)
+
+        var keptNodes: Int {
+            if case .graph(_, let keeping) = self { return keeping.count }
+            return 0
+        }
     }
 
     /// Index builds use every core (a build is a flush's or a compaction's
     /// critical path; in the serverless shape it is billed worker time).
-    static var buildThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
+    static var buildThreads: Int { BuildThreads.cores }
 
     static func hnswParameters(_ config: CollectionConfig) -> HNSWIndex.Parameters {
         let setting = { (key: String, fallback: Int) in config.setting(key).map { Int($0) } ?? fallback }
         return HNSWIndex.Parameters(m: max(4, min(64, setting("m", 16))), efConstruction: max(16, min(1000, setting("ef_construction", 200))))
     }
 
-    static func buildHNSW(_ config: CollectionConfig, _ rows: [SegmentRow], _ liveRows: [Int], extending base: GraphBase?) -> SegmentIndex {
+    static func buildHNSW(_ config: CollectionConfig, _ rows: [SegmentRow], _ liveRows: [Int], keeping kept: Kept?) -> SegmentIndex {
         let parameters = hnswParameters(config)
         // The kept graph's nodes are the first live rows; its parameters must be the collection's.
-        let base = base.flatMap { b in
-            b.graph.parameters.m == parameters.m && b.graph.metric == config.distanceMetric
-                && b.keeping.count <= liveRows.count && liveRows.prefix(b.keeping.count).elementsEqual(0..<b.keeping.count) ? b : nil
+        var base: (HNSWIndex, [Int32])?
+        if case .graph(let graph, let keeping) = kept, graph.parameters.m == parameters.m, graph.metric == config.distanceMetric,
+            graph.dimension == config.dimension, keeping.count <= liveRows.count, liveRows.prefix(keeping.count).elementsEqual(0..<keeping.count)
+        {
+            base = (graph, keeping)
         }
         var vectors: [Float] = []
-        vectors.reserveCapacity((liveRows.count - (base?.keeping.count ?? 0)) * config.dimension)
-        for r in liveRows.dropFirst(base?.keeping.count ?? 0) { vectors += rows[r].record.vector }
+        vectors.reserveCapacity((liveRows.count - (base?.1.count ?? 0)) * config.dimension)
+        for r in liveRows.dropFirst(base?.1.count ?? 0) { vectors += rows[r].record.vector }
         let index = HNSWIndex.build(
             vectors: vectors, metric: config.distanceMetric, dimension: config.dimension, parameters: parameters, threads: buildThreads,
-            extending: base.map { ($0.graph, $0.keeping) })
+            extending: base)
         return SegmentIndex(
             kind: .hnsw, index: index, nodeRows: liveRows.map { Int32($0) }, nodeIds: liveRows.map { rows[$0].record.id },
             nodeVersions: liveRows.map { rows[$0].record.version }, calibration: index.measureRecall())
     }
 
-    static func buildIVF(_ config: CollectionConfig, _ rows: [SegmentRow], _ liveRows: [Int]) -> SegmentIndex {
+    static func buildIVF(_ config: CollectionConfig, _ rows: [SegmentRow], _ liveRows: [Int], keeping kept: Kept?) -> SegmentIndex {
         let live = liveRows.map { rows[$0] }
         let dim = config.dimension
         var vectors: [Float] = []
@@ -133,9 +143,14 @@ struct SegmentIndex: Sendable {
         var subspaces = config.setting("pq_subvectors").map { Int($0) }
         if let m = subspaces, m < 1 || dim % m != 0 { subspaces = nil }
         // Nodes in list order: the node table is the id array the index would otherwise keep.
+        // Kept centroids serve while there are at least half the lists this many rows would get.
+        var reusing: ([Float], Double)?
+        if case .centroids(let centroids, let maxImbalance) = kept, centroids.count % dim == 0, centroids.count / dim * 2 >= lists {
+            reusing = (centroids, maxImbalance)
+        }
         let (index, order) = IVFIndex(
             vectors: vectors, count: live.count, metric: config.distanceMetric, dimension: dim,
-            parameters: .init(nLists: lists, codes: codes, pqSubspaces: subspaces)
+            parameters: .init(nLists: lists, codes: codes, pqSubspaces: subspaces), reusing: reusing
         ).renumberedByPosition()
         let nodes = order.map { live[Int($0)] }
         return SegmentIndex(

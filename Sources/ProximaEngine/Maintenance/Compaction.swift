@@ -46,9 +46,9 @@ extension Maintenance {
         let includesOldest = run.lowerBound == 0
         var merged: [String: SegmentRow] = [:]
         var inputRows = 0
-        // The biggest input with a graph: its graph may be kept rather than rebuilt.
-        let graphInput = inputs.filter { $0.index?.kind == SegmentIndex.Kind.hnsw.rawValue }.max { $0.rows < $1.rows }
-        var graphInputRows: [SegmentRow] = []
+        // The biggest indexed input: its graph or centroids may be kept rather than rebuilt.
+        let indexedInput = inputs.filter { $0.index != nil }.max { $0.rows < $1.rows }
+        var indexedInputRows: [SegmentRow] = []
         for segment in inputs {
             let rows: [SegmentRow]
             do {
@@ -58,7 +58,7 @@ extension Maintenance {
                 let newer = try await manifests.latest(after: base.version)
                 return JobReport(jobId: jobId, kind: kind, status: .superseded, manifestVersion: newer?.version ?? base.version, details: [:])
             }
-            if segment.id == graphInput?.id { graphInputRows = rows }
+            if segment.id == indexedInput?.id { indexedInputRows = rows }
             for row in rows {
                 merged[row.record.id] = row  // later segments hold later versions
                 inputRows += 1
@@ -82,10 +82,10 @@ extension Maintenance {
         // Split into files of about the target size; ids are disjoint, so their order does not matter.
         let rowBytes = max(1, config.dimension * 4 + 64)
         let perFile = max(1, settings.targetFileBytes / rowBytes)
-        var kept: SegmentIndex.GraphBase?
-        if let graphInput {
+        var kept: SegmentIndex.Kept?
+        if let indexedInput {
             do {
-                if let graph = try await keptGraph(of: graphInput, rows: graphInputRows, into: &rows, perFile: perFile) { kept = graph }
+                kept = try await keptIndex(of: indexedInput, rows: indexedInputRows, into: &rows, perFile: perFile)
             } catch is SegmentIO.Missing {
                 let newer = try await manifests.latest(after: base.version)
                 return JobReport(jobId: jobId, kind: kind, status: .superseded, manifestVersion: newer?.version ?? base.version, details: [:])
@@ -95,13 +95,13 @@ extension Maintenance {
         var i = 0
         while i < rows.count {
             let chunk = Array(rows[i..<min(rows.count, i + perFile)])
-            outputs.append(try await segments.write(chunk, jobId: jobId, now: now, extending: i == 0 ? kept : nil))
+            outputs.append(try await segments.write(chunk, jobId: jobId, now: now, keeping: i == 0 ? kept : nil))
             i += perFile
         }
         let inputIds = inputs.map(\.id)
         var details: [String: JSONValue] = [
             "input_segments": .int(Int64(inputs.count)), "input_rows": .int(Int64(inputRows)),
-            "graph_nodes_kept": .int(Int64(kept?.keeping.count ?? 0)),
+            "graph_nodes_kept": .int(Int64(kept?.keptNodes ?? 0)),
             "input_bytes": .int(Int64(inputs.reduce(0) { $0 + $1.bytes })), "output_segments": .int(Int64(outputs.count)),
             "output_rows": .int(Int64(rows.count)), "output_bytes": .int(Int64(outputs.reduce(0) { $0 + $1.bytes })),
             "expired": .int(Int64(expired)), "tombstones_dropped": .int(Int64(droppedTombstones)),
@@ -138,15 +138,18 @@ extension Maintenance {
     /// 0.01 of a fresh build, a third dropped loses 0.08).
     static let keptGraphMinShare = 0.9
 
-    /// The input's graph, if enough of its nodes survive: `rows` (the output)
-    /// is reordered so those nodes' rows come first, in node order, and the
-    /// graph is returned with the nodes each of the first rows was.
-    func keptGraph(of segment: Manifest.Segment, rows inputRows: [SegmentRow], into rows: inout [SegmentRow], perFile: Int) async throws
-        -> SegmentIndex.GraphBase?
+    /// What the output keeps of the input's index. A graph, if enough of its
+    /// nodes survive: `rows` (the output) is reordered so those nodes' rows
+    /// come first, in node order, and the graph is returned with the nodes
+    /// each of the first rows was. IVF centroids, with the imbalance past
+    /// which they are trained again (a quarter worse than the input's lists).
+    func keptIndex(of segment: Manifest.Segment, rows inputRows: [SegmentRow], into rows: inout [SegmentRow], perFile: Int) async throws
+        -> SegmentIndex.Kept?
     {
         guard let bytes = try await segments.readIndexFile(segment) else { return nil }
         let decoded = try await ComputeQueue.run { try SegmentIndex.decode(bytes, rows: inputRows) }
-        guard decoded.kind == .hnsw, let graph = decoded.index as? HNSWIndex else { return nil }
+        if let ivf = decoded.index as? IVFIndex { return .centroids(ivf.centroids, maxImbalance: ivf.imbalance * 1.25) }
+        guard let graph = decoded.index as? HNSWIndex else { return nil }
         var position = [String: Int](minimumCapacity: rows.count)
         for (i, row) in rows.enumerated() where !row.deleted { position[row.record.id] = i }
         var keeping: [Int32] = [], first: [Int] = []
@@ -159,6 +162,6 @@ extension Maintenance {
         guard Double(keeping.count) >= Self.keptGraphMinShare * Double(graph.count) else { return nil }
         let taken = Set(first)
         rows = first.map { rows[$0] } + rows.indices.filter { !taken.contains($0) }.map { rows[$0] }
-        return SegmentIndex.GraphBase(graph: graph, keeping: keeping)
+        return .graph(graph, keeping: keeping)
     }
 }

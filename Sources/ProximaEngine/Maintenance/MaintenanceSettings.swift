@@ -9,7 +9,7 @@ public struct MaintenanceSettings: Sendable {
     public var flushThresholdBytes = 32 << 20
     /// Unflushed WAL bytes past which writes are refused with 429
     /// `indexing_backlog` until flushes catch up (`max_unindexed_bytes`).
-    public var maxUnindexedBytes = 1 << 30
+    public var maxUnindexedBytes = 256 << 20
     /// At most this much WAL goes into one flush job.
     public var maxFlushBytes = 512 << 20
     public var minFilesForCompaction = 4

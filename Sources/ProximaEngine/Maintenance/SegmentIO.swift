@@ -18,8 +18,8 @@ struct SegmentIO: Sendable {
 
     static func createdAt(segmentId: String) -> Int64? { Int64(segmentId.prefix(20)) }
 
-    /// `extending`: a graph to keep as this segment's index (see `SegmentIndex.build`).
-    func write(_ rows: [SegmentRow], jobId: String, now: Int64, extending graph: SegmentIndex.GraphBase? = nil) async throws -> Manifest.Segment {
+    /// `keeping`: what this segment's index keeps of an input's (see `SegmentIndex.build`).
+    func write(_ rows: [SegmentRow], jobId: String, now: Int64, keeping kept: SegmentIndex.Kept? = nil) async throws -> Manifest.Segment {
         let id = Self.newSegmentId(now: now)
         let config = config
         // The file's order (live rows first, as `SegmentCodec` writes them): index nodes name rows by position.
@@ -42,7 +42,7 @@ struct SegmentIO: Sendable {
         }
         var indexFile: Manifest.IndexFile?
         let minRows = indexMinRows
-        let built = await ComputeQueue.run { SegmentIndex.build(config: config, rows: rows, minRows: minRows, extending: graph).map { ($0.kind, $0.encode()) } }
+        let built = await ComputeQueue.run { SegmentIndex.build(config: config, rows: rows, minRows: minRows, keeping: kept).map { ($0.kind, $0.encode()) } }
         if let (kind, encoded) = built {
             try await storage.put(layout.segmentIndexKey(config.id, segment: id, kind: kind.rawValue), encoded, condition: .createOnly)
             indexFile = Manifest.IndexFile(kind: kind.rawValue, bytes: encoded.count, crc32c: CRC32C.checksum(encoded))

@@ -145,7 +145,7 @@ final class GraphBuilder: @unchecked Sendable {
         var newSlot = [Int32](repeating: -1, count: g.count)
         for (j, old) in kept.enumerated() { newSlot[Int(old)] = Int32(j) }
         let renumbered = newSlot
-        DispatchQueue.concurrentPerform(iterations: max(1, min(kept.count, 64))) { part in
+        BuildThreads.perform(iterations: max(1, min(kept.count, 64))) { part in
             var candidates: [HNSWIndex.Candidate] = []
             var seen = Set<Int32>()
             var j = part
@@ -215,11 +215,11 @@ final class GraphBuilder: @unchecked Sendable {
         }
         next.store(first, ordering: .relaxed)
         let workers = max(1, min(threads, (count - first) / 64 + 1))
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+        BuildThreads.perform(iterations: workers, threads: workers) { _ in
             while true {
-                let node = next.add(1, ordering: .relaxed).oldValue
-                guard node < count else { return }
-                insert(node, kernel)
+                let node = self.next.add(1, ordering: .relaxed).oldValue
+                guard node < self.count else { return }
+                self.insert(node, kernel)
             }
         }
     }
@@ -258,12 +258,27 @@ final class GraphBuilder: @unchecked Sendable {
             let candidates = searchLayer(q, entry: current, entryDistance: currentDistance, level: l, kernel)
             // hnswlib keeps m links for a new node on every layer; layer 0 grows to 2m through its neighbours.
             let chosen = selectNeighbors(candidates, limit: parameters.m)
-            pk_spin_lock(locks + node)
-            setList(node, l, chosen)
-            pk_spin_unlock(locks + node)
+            setOwnList(node, l, chosen)
             for c in chosen { addLink(Int(c.slot), to: Int32(node), distance: c.distance, level: l) }
             if let best = candidates.first { current = best.slot; currentDistance = best.distance }
         }
+    }
+
+    /// Sets a new node's list at `level`. Another insertion may have linked
+    /// to it already (it is reachable through the layers above once they are
+    /// linked): those links are kept with the chosen ones, not overwritten.
+    func setOwnList(_ node: Int, _ level: Int, _ chosen: [HNSWIndex.Candidate]) {
+        pk_spin_lock(locks + node)
+        defer { pk_spin_unlock(locks + node) }
+        let (slots, n) = list(node, level)
+        let existing = Int(n.pointee)
+        guard existing > 0 else { return setList(node, level, chosen) }
+        var merged = chosen
+        for i in 0..<existing where !chosen.contains(where: { $0.slot == slots[i] }) {
+            merged.append(.init(slot: slots[i], distance: distance(node, Int(slots[i]))))
+        }
+        merged.sort { $0.distance < $1.distance }
+        setList(node, level, selectNeighbors(merged, limit: limit(level)))
     }
 
     /// Adds `new` to `node`'s list at `level`, pruning with the heuristic when full.

@@ -50,9 +50,7 @@ public struct IVFIndex: Sendable {
     static func graph(over centroids: [Float], dimension dim: Int) -> HNSWIndex? {
         let lists = centroids.count / dim
         guard lists >= centroidGraphMinLists else { return nil }
-        var graph = HNSWIndex(metric: .euclidean, dimension: dim, parameters: .init(m: 16, efConstruction: 100))
-        for l in 0..<lists { graph.add(Array(centroids[(l * dim)..<((l + 1) * dim)])) }
-        return graph
+        return KMeans.centroidGraph(centroids, dimension: dim)
     }
 
     public let count: Int
@@ -73,7 +71,14 @@ public struct IVFIndex: Sendable {
     public var listCount: Int { listOffsets.count - 1 }
 
     /// Builds over `count` row-major vectors; slot `i` is row `i`.
-    public init(vectors data: [Float], count: Int, metric: DistanceMetric, dimension dim: Int, parameters: Parameters) {
+    ///
+    /// `reusing`: centroids to keep (another index's, when compaction merges
+    /// its rows with others) instead of training new ones, unless the lists
+    /// they give are more unbalanced than `maxImbalance` (see `imbalance`).
+    public init(
+        vectors data: [Float], count: Int, metric: DistanceMetric, dimension dim: Int, parameters: Parameters,
+        reusing kept: (centroids: [Float], maxImbalance: Double)? = nil
+    ) {
         precondition(data.count == count * dim)
         self.metric = metric
         self.dimension = dim
@@ -88,12 +93,19 @@ public struct IVFIndex: Sendable {
             }
         }
         let lists = min(parameters.nLists, max(1, count))
-        let centroids = rows.withUnsafeBufferPointer {
-            KMeans.train($0, count: max(count, 1), dimension: dim, k: lists, seed: parameters.seed)
+        var centroids: [Float] = []
+        var assignment = [Int32](repeating: 0, count: count)
+        if let kept, !kept.centroids.isEmpty, kept.centroids.count % dim == 0 {
+            KMeans.assign(rows, count: count, dim: dim, centroids: kept.centroids, k: kept.centroids.count / dim, into: &assignment)
+            if Self.imbalance(assignment, lists: kept.centroids.count / dim) <= kept.maxImbalance { centroids = kept.centroids }
+        }
+        if centroids.isEmpty {
+            centroids = rows.withUnsafeBufferPointer {
+                KMeans.train($0, count: max(count, 1), dimension: dim, k: lists, seed: parameters.seed)
+            }
+            KMeans.assign(rows, count: count, dim: dim, centroids: centroids, k: centroids.count / dim, into: &assignment)
         }
         let k = centroids.count / dim
-        var assignment = [Int32](repeating: 0, count: count)
-        KMeans.assign(rows, count: count, dim: dim, centroids: centroids, k: k, into: &assignment)
         // Counting sort by list: positions of each list are contiguous.
         var offsets = [Int](repeating: 0, count: k + 1)
         for a in assignment { offsets[Int(a) + 1] += 1 }
@@ -147,6 +159,24 @@ public struct IVFIndex: Sendable {
         self.binaryQuantizer = binary
         self.codes = codes
     }
+
+    /// faiss's imbalance factor of an assignment: `lists · Σ size² / n²`, 1
+    /// when every list is the same size; a query's scan cost grows with it.
+    public static func imbalance(_ assignment: [Int32], lists: Int) -> Double {
+        guard !assignment.isEmpty, lists > 0 else { return 1 }
+        var sizes = [Int](repeating: 0, count: lists)
+        for a in assignment { sizes[Int(a)] += 1 }
+        return Self.imbalance(sizes: sizes)
+    }
+
+    static func imbalance(sizes: [Int]) -> Double {
+        let n = Double(sizes.reduce(0, +))
+        guard n > 0 else { return 1 }
+        return Double(sizes.count) * sizes.reduce(0.0) { $0 + Double($1) * Double($1) } / (n * n)
+    }
+
+    /// This index's own imbalance factor.
+    public var imbalance: Double { Self.imbalance(sizes: (0..<listCount).map { listOffsets[$0 + 1] - listOffsets[$0] }) }
 
     /// Per list, the largest distance of its rows from its centroid.
     static func radii(_ rows: [Float], listOffsets offsets: [Int], centroids: [Float], dimension dim: Int) -> [Float] {

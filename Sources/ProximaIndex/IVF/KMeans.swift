@@ -1,10 +1,20 @@
 import Dispatch
+import Foundation
 import ProximaCore
 
 /// k-means for IVF coarse quantisation: k-means++ seeding, then Lloyd
 /// iterations, both on a sample (the centroids of a few hundred points per
 /// list are as good as those of all of them). Deterministic for a seed.
+///
+/// Many lists (a million rows get 4,000) would make every pass cost
+/// rows × lists distances, so past `graphMinLists` the seeds are the
+/// sample's first points (it is already in random order, as faiss seeds),
+/// the sample is capped at `maxSample`, and each point's nearest centroid is
+/// found through an HNSW graph over the centroids (a few hundred distances,
+/// not thousands).
 public enum KMeans {
+    public static let graphMinLists = 1024
+    public static let maxSample = 1 << 18
     /// Row-major `k × dim` centroids of `data` (`count × dim`, row-major).
     public static func train(
         _ data: UnsafeBufferPointer<Float>, count: Int, dimension dim: Int, k: Int, iterations: Int = 12,
@@ -13,7 +23,7 @@ public enum KMeans {
         precondition(k >= 1 && count >= 1)
         var rng = SplitMix64(seed: seed)
         // Sample without replacement (partial Fisher-Yates on indices).
-        let sampleSize = min(count, max(k, k * samplePerCentroid))
+        let sampleSize = min(count, max(k, k >= graphMinLists ? max(maxSample, 32 * k) : k * samplePerCentroid))
         var indices = Array(0..<count)
         for i in 0..<sampleSize {
             let j = i + Int(rng.next() % UInt64(count - i))
@@ -24,7 +34,7 @@ public enum KMeans {
             for d in 0..<dim { sample[s * dim + d] = data[indices[s] * dim + d] }
         }
         let k = min(k, sampleSize)
-        var centroids = seedPlusPlus(sample, count: sampleSize, dim: dim, k: k, rng: &rng)
+        var centroids = k >= graphMinLists ? Array(sample[0..<(k * dim)]) : seedPlusPlus(sample, count: sampleSize, dim: dim, k: k, rng: &rng)
         var assignment = [Int32](repeating: 0, count: sampleSize)
         for _ in 0..<iterations {
             assign(sample, count: sampleSize, dim: dim, centroids: centroids, k: k, into: &assignment)
@@ -76,21 +86,38 @@ public enum KMeans {
         return centroids
     }
 
-    /// Nearest centroid (squared L2) of every row, in parallel.
+    /// Nearest centroid (squared L2) of every row, in parallel; through a
+    /// graph over the centroids when there are `graphMinLists` or more.
     public static func assign(_ data: [Float], count: Int, dim: Int, centroids: [Float], k: Int, into out: inout [Int32]) {
+        let graph = k >= graphMinLists ? centroidGraph(centroids, dimension: dim, threads: BuildThreads.cores) : nil
         out.withUnsafeMutableBufferPointer { o in
             data.withUnsafeBufferPointer { d in
                 centroids.withUnsafeBufferPointer { c in
                     nonisolated(unsafe) let o = o, d = d, c = c
                     let chunk = 1024
-                    DispatchQueue.concurrentPerform(iterations: (count + chunk - 1) / chunk) { part in
+                    BuildThreads.perform(iterations: (count + chunk - 1) / chunk) { part in
                         for i in (part * chunk)..<min(count, (part + 1) * chunk) {
-                            o[i] = Int32(nearest(d.baseAddress! + i * dim, c.baseAddress!, k: k, dim: dim))
+                            let row = d.baseAddress! + i * dim
+                            if let graph {
+                                o[i] = graph.search(Array(UnsafeBufferPointer(start: row, count: dim)), k: 1, ef: graphSearchWidth).first?.slot ?? 0
+                            } else {
+                                o[i] = Int32(nearest(row, c.baseAddress!, k: k, dim: dim))
+                            }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// The search width of a nearest-centroid lookup.
+    static let graphSearchWidth = 48
+
+    /// An HNSW graph over row-major centroids. One thread builds the same
+    /// graph in every process (an index's list choice must not depend on
+    /// which process opened it); training, which happens once, uses all cores.
+    public static func centroidGraph(_ centroids: [Float], dimension dim: Int, threads: Int = 1) -> HNSWIndex {
+        HNSWIndex.build(vectors: centroids, metric: .euclidean, dimension: dim, parameters: .init(m: 16, efConstruction: 100), threads: threads)
     }
 
     @inline(__always)
