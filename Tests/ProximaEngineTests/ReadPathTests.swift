@@ -86,6 +86,32 @@ import Testing
         #expect(try await query(reader, [4, 0]).first == "v4")
     }
 
+    /// A query that finds a new manifest answers from the state it has (the
+    /// flushed rows are in its tail already) while the manifest's segments
+    /// load in the background; then the state is the new manifest's.
+    @Test func aNewManifestLoadsInTheBackgroundWhileQueriesGoOn() async throws {
+        let storage = MemoryStorage()
+        let reader = engine(storage, manifestRecheck: .milliseconds(50)), writer = engine(storage)
+        _ = try await writer.createCollection(CollectionSpec(name: "c", dimension: 2, distanceMetric: .euclidean), tenant: .default)
+        for i in 0..<10 { _ = try await writer.write("c", .insert([.init(id: "v\(i)", vector: [Float(i), 0])], upsert: false)) }
+        #expect(try await query(reader, [4, 0]).first == "v4")
+        _ = try await writer.requestJob("c", kind: .flush, wait: true)
+        _ = try await writer.write("c", .delete(ids: ["v4"], requireExisting: true))
+        try await Task.sleep(for: .milliseconds(60))
+        let nearest = try await query(reader, [4, 0]).first
+        #expect(nearest == "v3" || nearest == "v5")
+        let handle = try await reader.open("c", forWrite: false).handle
+        var loaded = false
+        for _ in 0..<100 where !loaded {
+            loaded = await handle.manifest.version == 1
+            if !loaded { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(loaded, "the flush's manifest was never loaded")
+        #expect(await handle.state.view.segments.count == 1)
+        #expect(try await query(reader, [4, 0]).first != "v4")
+        #expect(try await query(reader, [7, 0]).first == "v7")
+    }
+
     /// A search runs on a snapshot, outside the collection: writes to the
     /// same collection are acknowledged while a long search is still running.
     @Test func searchesDoNotHoldUpWrites() async throws {

@@ -66,6 +66,10 @@ actor CollectionHandle {
     /// every object after the applied sequence is still there to be found. A
     /// warm query then costs one request. Past that age, or when the WAL shows
     /// a gap, the manifests are listed again.
+    ///
+    /// A query may go on from the current state while a new manifest's
+    /// segments load in the background (`mayRebaseLater`); `listingManifests`
+    /// (stats, the backlog check) lists them now and loads them in line.
     func catchUp(listingManifests: Bool = false) async throws {
         let manifests = ManifestStore(storage: storage, layout: layout, collectionId: config.id)
         var forceListing = listingManifests
@@ -73,7 +77,10 @@ actor CollectionHandle {
             var probed: (sequence: Int64, exists: Bool)?
             if forceListing || manifestListingIsStale {
                 let listedAt = ContinuousClock.now
-                if let newer = try await manifests.latest(after: manifest.version) {
+                let newer = try await manifests.latest(after: manifest.version)
+                if let newer, !listingManifests, mayRebaseLater(onto: newer) {
+                    startRebase(onto: newer)
+                } else if let newer {
                     // The WAL probe after the new manifest goes out while its segments open (same round).
                     let next = max(state.appliedSequence, newer.walThrough) + 1
                     async let probe = walObjectExists(next)
@@ -98,6 +105,42 @@ actor CollectionHandle {
         }
         // A gap no newer manifest explains, round after round: an object is lost.
         throw ProximaError(.storageCorrupted, "the WAL of '\(config.name)' has a gap after sequence \(state.appliedSequence)")
+    }
+
+    /// The manifest a rebase in the background is loading, and the last one
+    /// whose background rebase failed (that one is then loaded in line).
+    private var rebasing: Int64?
+    private var failedRebase: Int64?
+
+    /// Whether queries may go on from the current state while `newer`'s
+    /// segments load in the background. They may when this state already
+    /// holds every write `newer` covers (its WAL tail is applied, in memory):
+    /// a flush or a compaction only moves rows from the tail into segments.
+    /// Objects the current state reads from (a cold segment compaction
+    /// replaced) stay for the GC grace period, far longer than a load takes;
+    /// with a short grace the load is done in line, as on a first load.
+    private func mayRebaseLater(onto newer: Manifest) -> Bool {
+        caughtUpAt != nil && newer.walThrough <= state.appliedSequence && settings.gcGraceMicros >= 60_000_000
+            && failedRebase != newer.version
+    }
+
+    /// Loads `m` in a task of its own (detached: its requests are not the
+    /// current query's), unless a load of it or a newer one is under way.
+    private func startRebase(onto m: Manifest) {
+        guard m.version > manifest.version, (rebasing ?? 0) < m.version else { return }
+        rebasing = m.version
+        Task.detached { [weak self] in await self?.finishRebase(onto: m) }
+    }
+
+    private func finishRebase(onto m: Manifest) async {
+        do {
+            try await rebase(onto: m)
+        } catch {
+            logger.warning("loading manifest \(m.version) of '\(config.name)' in the background failed (\(error)); the next read loads it in line")
+            failedRebase = m.version
+            manifestListedAt = nil
+        }
+        if rebasing == m.version { rebasing = nil }
     }
 
     /// When the manifests were last listed (nil: never).
