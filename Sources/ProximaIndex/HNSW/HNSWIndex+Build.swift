@@ -27,20 +27,25 @@ extension HNSWIndex {
         extending base: (graph: HNSWIndex, keeping: [Int32])? = nil
     ) -> HNSWIndex {
         precondition(vectors.count % max(dimension, 1) == 0, "vectors of the wrong dimension")
-        let builder = GraphBuilder(metric: metric, dimension: dimension, parameters: parameters, adding: vectors, base: base)
-        switch metric {
-        case .cosine: builder.run(threads: threads, CosineKernel())
-        case .euclidean: builder.run(threads: threads, SquaredL2Kernel())
-        case .dotProduct: builder.run(threads: threads, DotKernel())
-        default: builder.run(threads: threads, MetricKernel(metric: metric))
+        // One builder per kernel: every distance of the build inlines into its loops.
+        func build<K: HNSWKernel>(_ kernel: K) -> HNSWIndex {
+            let builder = GraphBuilder(kernel: kernel, metric: metric, dimension: dimension, parameters: parameters, adding: vectors, base: base)
+            builder.run(threads: threads)
+            return builder.finished()
         }
-        return builder.finished()
+        switch metric {
+        case .cosine: return build(CosineKernel())
+        case .euclidean: return build(SquaredL2Kernel())
+        case .dotProduct: return build(DotKernel())
+        default: return build(MetricKernel(metric: metric))
+        }
     }
 }
 
 /// The mutable graph of a concurrent build: flat unsafe arrays sized for
 /// every node up front, so no insertion ever reallocates under another.
-final class GraphBuilder: @unchecked Sendable {
+final class GraphBuilder<K: HNSWKernel>: @unchecked Sendable {
+    let kernel: K
     let metric: DistanceMetric
     let dimension: Int
     let parameters: HNSWIndex.Parameters
@@ -64,9 +69,10 @@ final class GraphBuilder: @unchecked Sendable {
     let rngState: UInt64
 
     init(
-        metric: DistanceMetric, dimension dim: Int, parameters: HNSWIndex.Parameters, adding added: [Float],
+        kernel: K, metric: DistanceMetric, dimension dim: Int, parameters: HNSWIndex.Parameters, adding added: [Float],
         base: (graph: HNSWIndex, keeping: [Int32])?
     ) {
+        self.kernel = kernel
         self.metric = metric
         self.dimension = dim
         self.parameters = parameters
@@ -183,7 +189,7 @@ final class GraphBuilder: @unchecked Sendable {
     }
 
     @inline(__always) func distance(_ a: Int, _ b: Int) -> Float {
-        metric.rankingDistance(vectors + a * dimension, vectors + b * dimension, dimension: dimension)
+        kernel.distance(vectors + a * dimension, vectors + b * dimension, dimension)
     }
 
     func setList(_ node: Int, _ level: Int, _ chosen: [HNSWIndex.Candidate]) {
@@ -206,7 +212,7 @@ final class GraphBuilder: @unchecked Sendable {
 
     // MARK: insertion
 
-    func run<K: HNSWKernel>(threads: Int, _ kernel: K) {
+    func run(threads: Int) {
         guard count > linkedAtStart else { return }
         var first = linkedAtStart
         if top.withLock({ $0.entry }) < 0 {  // an empty graph: the first node is the entry point
@@ -219,26 +225,26 @@ final class GraphBuilder: @unchecked Sendable {
             while true {
                 let node = self.next.add(1, ordering: .relaxed).oldValue
                 guard node < self.count else { return }
-                self.insert(node, kernel)
+                self.insert(node)
             }
         }
     }
 
-    func insert<K: HNSWKernel>(_ node: Int, _ kernel: K) {
+    func insert(_ node: Int) {
         let level = Int(levels[node])
         let seen = top.withLock { $0 }
         if level > seen.level {
             // A new top level: no other insertion may start from the old entry meanwhile.
             top.withLock { state in
-                link(node, level: level, entry: state.entry, top: state.level, kernel)
+                link(node, level: level, entry: state.entry, top: state.level)
                 if level > state.level { state = (Int32(node), level) }
             }
         } else {
-            link(node, level: level, entry: seen.entry, top: seen.level, kernel)
+            link(node, level: level, entry: seen.entry, top: seen.level)
         }
     }
 
-    func link<K: HNSWKernel>(_ node: Int, level: Int, entry: Int32, top: Int, _ kernel: K) {
+    func link(_ node: Int, level: Int, entry: Int32, top: Int) {
         let q = vectors + node * dimension
         var current = entry
         var currentDistance = kernel.distance(q, vectors + Int(entry) * dimension, dimension)
@@ -255,7 +261,7 @@ final class GraphBuilder: @unchecked Sendable {
             }
         }
         for l in stride(from: min(level, top), through: 0, by: -1) {
-            let candidates = searchLayer(q, entry: current, entryDistance: currentDistance, level: l, kernel)
+            let candidates = searchLayer(q, entry: current, entryDistance: currentDistance, level: l)
             // hnswlib keeps m links for a new node on every layer; layer 0 grows to 2m through its neighbours.
             let chosen = selectNeighbors(candidates, limit: parameters.m)
             setOwnList(node, l, chosen)
@@ -309,9 +315,7 @@ final class GraphBuilder: @unchecked Sendable {
     }
 
     /// The construction search (`efConstruction` wide), reading each list under its node's lock.
-    func searchLayer<K: HNSWKernel>(
-        _ q: UnsafePointer<Float>, entry: Int32, entryDistance: Float, level: Int, _ kernel: K
-    ) -> [HNSWIndex.Candidate] {
+    func searchLayer(_ q: UnsafePointer<Float>, entry: Int32, entryDistance: Float, level: Int) -> [HNSWIndex.Candidate] {
         let ef = parameters.efConstruction
         let visited = visitedPool.take(count: count)
         var frontier = MinHeap(capacity: ef * 4)
