@@ -259,13 +259,16 @@ actor CollectionHandle {
             retryAfterSeconds: seconds)
     }
 
-    /// Asks for a flush once the unflushed WAL passes the threshold, and again
-    /// if it grows by another threshold or a minute passes without a manifest.
+    /// Asks for a flush once the unflushed WAL passes the threshold or its
+    /// oldest write is `flushAfterMicros` old (a tail under the threshold is
+    /// indexed too, not scanned by every query for ever), and again if it
+    /// grows by another threshold or a minute passes without a manifest.
     /// `force`: whatever the threshold (the backlog bound is passed).
     private func requestFlushIfNeeded(force: Bool = false) async {
         let bytes = unflushedBytes
-        guard force || bytes >= settings.flushThresholdBytes else { return }
         let now = settings.clock.nowMicros()
+        let aged = settings.flushAfterMicros.map { after in oldestUnflushedWrite.map { now - $0 >= after } ?? false } ?? false
+        guard force || bytes >= settings.flushThresholdBytes || aged else { return }
         if let last = lastFlushRequest, bytes < last.bytes + settings.flushThresholdBytes, now - last.at < 60_000_000 { return }
         lastFlushRequest = (bytes, now)
         await onFlushNeeded(config)

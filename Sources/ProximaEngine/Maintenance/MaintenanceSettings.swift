@@ -7,6 +7,9 @@ import ProximaCore
 public struct MaintenanceSettings: Sendable {
     /// Unflushed WAL bytes that trigger a flush (`max_wal_size_bytes`).
     public var flushThresholdBytes = 32 << 20
+    /// Unflushed WAL whose oldest write is this old is flushed whatever its
+    /// size, when this process next reads or writes the collection (nil: never).
+    public var flushAfterMicros: Int64? = 30 * 1_000_000
     /// Unflushed WAL bytes past which writes are refused with 429
     /// `indexing_backlog` until flushes catch up (`max_unindexed_bytes`).
     public var maxUnindexedBytes = 256 << 20
