@@ -21,7 +21,7 @@ public enum BuildThreads {
         for _ in 0..<workers {
             group.enter()
             let thread = Thread {
-                _ = pk_lower_thread_priority(10)
+                lowerCurrentThreadPriority()
                 while true {
                     let i = next.take()
                     guard i < iterations else { break }
@@ -34,6 +34,9 @@ public enum BuildThreads {
         }
         group.wait()
     }
+
+    /// Lowers the calling thread's priority (nice 10, Linux); for threads made for one job only.
+    public static func lowerCurrentThreadPriority() { _ = pk_lower_thread_priority(10) }
 
     final class Counter: Sendable {
         private let value = Atomic<Int>(0)

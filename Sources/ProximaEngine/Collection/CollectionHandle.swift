@@ -134,7 +134,7 @@ actor CollectionHandle {
 
     private func finishRebase(onto m: Manifest) async {
         do {
-            try await rebase(onto: m)
+            try await rebase(onto: m, inBackground: true)
         } catch {
             logger.warning("loading manifest \(m.version) of '\(config.name)' in the background failed (\(error)); the next read loads it in line")
             failedRebase = m.version
@@ -156,7 +156,8 @@ actor CollectionHandle {
 
     /// Makes `state` the segments of `m` plus the tail after it: segments
     /// already loaded are kept as they are, the others read with their indexes.
-    private func rebase(onto m: Manifest) async throws {
+    /// `inBackground`: no query waits for it, so its decoding runs at a lower priority.
+    private func rebase(onto m: Manifest, inBackground: Bool = false) async throws {
         guard m.version > manifest.version else { return }
         let io = SegmentIO(storage: storage, layout: layout, config: config)
         let loaded = Dictionary(state.view.segments.map { ($0.data.id, $0.data) }, uniquingKeysWith: { a, _ in a })
@@ -175,7 +176,8 @@ actor CollectionHandle {
             let (r, i) = try await (rows, index)
             let dimension = config.dimension
             do {
-                segments.append(try await ComputeQueue.run { try LoadedSegment(id: segment.id, rows: r, dimension: dimension, indexFile: i) })
+                let load = { @Sendable in try LoadedSegment(id: segment.id, rows: r, dimension: dimension, indexFile: i) }
+                segments.append(try await inBackground ? ComputeQueue.inBackground(load) : ComputeQueue.run(load))
             } catch {
                 throw ProximaError(.storageCorrupted, "index of segment \(segment.id) of '\(config.name)' is unreadable: \(error)")
             }

@@ -147,7 +147,7 @@ extension Maintenance {
         -> SegmentIndex.Kept?
     {
         guard let bytes = try await segments.readIndexFile(segment) else { return nil }
-        let decoded = try await ComputeQueue.run { try SegmentIndex.decode(bytes, rows: inputRows) }
+        let decoded = try await ComputeQueue.inBackground { try SegmentIndex.decode(bytes, rows: inputRows) }
         if let ivf = decoded.index as? IVFIndex { return .centroids(ivf.centroids, maxImbalance: ivf.imbalance * 1.25) }
         guard let graph = decoded.index as? HNSWIndex else { return nil }
         var position = [String: Int](minimumCapacity: rows.count)

@@ -99,7 +99,7 @@ extension Maintenance {
             let bytes = try await storage.get(info.key).bytes
             let entries: [WALEntry]
             do {
-                entries = try WALCodec.decode(bytes)
+                entries = try await ComputeQueue.inBackground { try WALCodec.decode(bytes) }
             } catch {
                 throw ProximaError(.storageCorrupted, "WAL object \(seq) of '\(config.name)' is unreadable: \(error)")
             }

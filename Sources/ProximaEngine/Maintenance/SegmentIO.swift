@@ -24,7 +24,7 @@ struct SegmentIO: Sendable {
         let config = config
         // The file's order (live rows first, as `SegmentCodec` writes them): index nodes name rows by position.
         let rows = rows.filter { !$0.deleted } + rows.filter(\.deleted)
-        let bytes = try await ComputeQueue.run {
+        let bytes = try await ComputeQueue.inBackground {
             try SegmentCodec.encode(
                 rows, dimension: config.dimension, fields: config.filterableFields,
                 info: ["collection_id": .string(config.id), "segment_id": .string(id), "job_id": .string(jobId)])
@@ -42,7 +42,7 @@ struct SegmentIO: Sendable {
         }
         var indexFile: Manifest.IndexFile?
         let minRows = indexMinRows
-        let built = await ComputeQueue.run { SegmentIndex.build(config: config, rows: rows, minRows: minRows, keeping: kept).map { ($0.kind, $0.encode()) } }
+        let built = await ComputeQueue.inBackground { SegmentIndex.build(config: config, rows: rows, minRows: minRows, keeping: kept).map { ($0.kind, $0.encode()) } }
         if let (kind, encoded) = built {
             try await storage.put(layout.segmentIndexKey(config.id, segment: id, kind: kind.rawValue), encoded, condition: .createOnly)
             indexFile = Manifest.IndexFile(kind: kind.rawValue, bytes: encoded.count, crc32c: CRC32C.checksum(encoded))
