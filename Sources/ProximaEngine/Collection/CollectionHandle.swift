@@ -182,9 +182,15 @@ actor CollectionHandle {
                 throw ProximaError(.storageCorrupted, "index of segment \(segment.id) of '\(config.name)' is unreadable: \(error)")
             }
         }
+        // Masking rows newer segments replace looks up every id of one side of each pair:
+        // hundreds of milliseconds at a million rows, so not on this actor, where queries wait.
+        let (dimension, metric, newSegments) = (config.dimension, config.distanceMetric, segments)
+        let build = { @Sendable in CollectionView(dimension: dimension, metric: metric, segments: newSegments) }
+        let view: CollectionView
+        if inBackground { view = await ComputeQueue.inBackground(build) } else { view = await ComputeQueue.run(build) }
         // Another caller may have rebased while this one read.
         guard m.version > manifest.version else { return }
-        state.rebase(onto: segments, walThrough: m.walThrough)
+        state.rebase(onto: view, walThrough: m.walThrough)
         manifest = m
         unflushed.removeAll { $0.sequence <= m.walThrough }
         lastFlushRequest = nil

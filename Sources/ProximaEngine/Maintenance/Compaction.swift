@@ -52,7 +52,7 @@ extension Maintenance {
         for segment in inputs {
             let rows: [SegmentRow]
             do {
-                rows = try await segments.read(segment)
+                rows = try await segments.read(segment, inBackground: true)
             } catch is SegmentIO.Missing {
                 // Another compactor replaced it and its garbage is already collected.
                 let newer = try await manifests.latest(after: base.version)

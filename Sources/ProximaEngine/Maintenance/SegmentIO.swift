@@ -76,7 +76,8 @@ struct SegmentIO: Sendable {
     }
 
     /// The segment's rows, verified against the checksum its manifest entry records.
-    func read(_ segment: Manifest.Segment) async throws -> [SegmentRow] {
+    /// `inBackground`: for maintenance, decoded at a lower priority (see `ComputeQueue`).
+    func read(_ segment: Manifest.Segment, inBackground: Bool = false) async throws -> [SegmentRow] {
         let key = layout.segmentDataKey(config.id, segment: segment.id)
         let bytes: [UInt8]
         do {
@@ -85,7 +86,8 @@ struct SegmentIO: Sendable {
             throw Missing(segment: segment.id)
         }
         do {
-            let decoded = try await ComputeQueue.run { try SegmentCodec.decode(bytes, checksum: segment.crc32c) }
+            let decode = { @Sendable in try SegmentCodec.decode(bytes, checksum: segment.crc32c) }
+            let decoded = try await inBackground ? ComputeQueue.inBackground(decode) : ComputeQueue.run(decode)
             guard decoded.rows.count == segment.rows else { throw FormatError("\(decoded.rows.count) rows, manifest says \(segment.rows)") }
             return decoded.rows
         } catch {
