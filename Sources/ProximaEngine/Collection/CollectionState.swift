@@ -81,11 +81,7 @@ public struct CollectionState: Sendable {
 
     /// Rebuilds over a manifest's segments (in its order) holding the WAL
     /// through `walThrough`: tail entries it covers are dropped, newer ones kept.
-    mutating func rebase(onto segments: [LoadedSegment], walThrough: Int64) {
-        rebase(onto: CollectionView(dimension: dimension, metric: metric, segments: segments), walThrough: walThrough)
-    }
-
-    /// The same with the segments' view built already (off the caller's actor).
+    /// `segmentsView` is the manifest's segments alone, built off the caller's actor.
     mutating func rebase(onto segmentsView: CollectionView, walThrough: Int64) {
         let kept = view.tail.rows(after: walThrough)
         view = segmentsView
