@@ -171,15 +171,22 @@ public final class LocalDirectoryStorage: CloudStorage {
         }
     }
 
+    /// A directory entry's name, read in place: `entry.pointee.d_name` would copy
+    /// all 256 bytes of the field, but readdir packs entries to their names'
+    /// length, so the copy reads past the last entry's buffer (ASan caught it;
+    /// at a page's end it crashed the server).
+    static func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+        let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        return String(cString: (UnsafeRawPointer(entry) + offset).assumingMemoryBound(to: CChar.self))
+    }
+
     /// The entries of a directory, without hidden ones.
     static func names(in dir: String) -> [String] {
         guard let d = opendir(dir) else { return [] }
         defer { closedir(d) }
         var out: [String] = []
         while let entry = readdir(d) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+            let name = entryName(entry)
             if !name.hasPrefix(".") { out.append(name) }
         }
         return out
@@ -267,9 +274,7 @@ public final class LocalDirectoryStorage: CloudStorage {
         guard let dir = opendir(path) else { return }
         defer { closedir(dir) }
         while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+            let name = entryName(entry)
             if name.hasPrefix(".") { continue }  // ".", "..", ".tmp", ".lock"
             let rel = relative.isEmpty ? name : relative + "/" + name
             var st = stat()
