@@ -1,4 +1,6 @@
 import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -14,12 +16,17 @@ public struct ListenOptions: Sendable {
     public var tls: (certificate: String, key: String)?
     /// After SIGTERM/SIGINT, how long requests in flight may take before the process exits anyway.
     public var shutdownTimeout: Duration = .seconds(10)
+    /// gRPC's port (proto/proximadb.proto) on the same host, with the same TLS; nil: no gRPC.
+    public var grpcPort: Int?
 
-    public init(host: String, port: Int, tls: (certificate: String, key: String)? = nil, shutdownTimeout: Duration = .seconds(10)) {
+    public init(
+        host: String, port: Int, tls: (certificate: String, key: String)? = nil, shutdownTimeout: Duration = .seconds(10), grpcPort: Int? = nil
+    ) {
         self.host = host
         self.port = port
         self.tls = tls
         self.shutdownTimeout = shutdownTimeout
+        self.grpcPort = grpcPort
     }
 
     /// Whether only this machine can reach the address.
@@ -53,7 +60,27 @@ public enum ProximaServer {
             logger: logger)
         let watchdog = ShutdownWatchdog(timeout: options.shutdownTimeout, logger: logger)
         defer { watchdog.cancel() }
-        try await app.runService()
+        guard let grpcPort = options.grpcPort else { return try await app.runService() }
+        let grpc = GRPCServer(
+            transport: .http2NIOPosix(
+                address: .ipv4(host: options.host == "localhost" ? "127.0.0.1" : options.host, port: grpcPort),
+                transportSecurity: options.tls.map { tls in
+                    .tls(.defaults(certificateChain: [.file(path: tls.certificate, format: .pem)], privateKey: .file(path: tls.key, format: .pem)))
+                } ?? .plaintext,
+                config: .defaults { $0.rpc.maxRequestPayloadSize = routes.engine.limits.maxBodyBytes }),
+            services: [GRPCService(routes: routes, logger: logger)])
+        // REST owns the signals: when it has shut down gracefully, gRPC follows.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await grpc.serve() }
+            group.addTask {
+                defer { grpc.beginGracefulShutdown() }
+                try await app.runService()
+            }
+            if let address = try await grpc.listeningAddress?.ipv4 {
+                FileHandle.standardOutput.write(Data("ProximaDB gRPC listening on \(scheme == "https" ? "tls" : "plaintext")://\(address.host):\(address.port)\n".utf8))
+            }
+            try await group.waitForAll()
+        }
     }
 }
 

@@ -6,6 +6,8 @@ public struct ProximaError: Error, Sendable, Equatable, CustomStringConvertible 
     public enum Code: String, Sendable, CaseIterable {
         // 400
         case invalidJSON = "invalid_json"
+        /// A binary (`application/avro`) body that is not a `vector_batch.avsc` datum.
+        case invalidAvro = "invalid_avro"
         case invalidRequest = "invalid_request"
         case invalidName = "invalid_name"
         case invalidId = "invalid_id"

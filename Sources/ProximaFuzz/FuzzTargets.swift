@@ -4,14 +4,14 @@ import ProximaFormat
 
 /// The decoders that read what callers send or what a store hands back,
 /// fed arbitrary bytes: JSON bodies, filters, `$regex` patterns, WAL objects
-/// (Avro containers) and segments (Parquet). Each must answer or throw,
+/// (Avro containers), binary insert batches (Avro) and segments (Parquet). Each must answer or throw,
 /// never crash, hang or read out of bounds.
 ///
 /// Built with `scripts/fuzz` (`--sanitize fuzzer --sanitize address
 /// -Xswiftc -DFUZZING`), this is a libFuzzer binary; built plainly, it replays
 /// the committed corpora (`Tests/fuzz/<target>/`), so every build checks them.
 enum FuzzTarget: String, CaseIterable {
-    case json, filter, regex, wal, parquet
+    case json, filter, regex, wal, parquet, batch
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -34,6 +34,12 @@ enum FuzzTarget: String, CaseIterable {
             _ = regex.matches(parts.count > 1 ? String(parts[1]) : "")
         case .wal:
             _ = try? WALCodec.decode(bytes)
+        case .batch:
+            // A binary insert body: what decodes must encode back to the same records.
+            if let records = try? bytes.withUnsafeBytes({ try VectorBatchCodec.decode($0, maxRecords: 10_000) }) {
+                let again = try? VectorBatchCodec.encode(records).withUnsafeBytes { try VectorBatchCodec.decode($0, maxRecords: 10_000) }
+                precondition(again?.count == records.count, "binary batch round trip changed the records")
+            }
         case .parquet:
             if let reader = try? ParquetFile(bytes: bytes) {
                 for name in reader.columns.map(\.name) { _ = try? reader.column(name) }

@@ -16,6 +16,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "REST port (0 picks a free one).")
     var port: Int = 5678
 
+    @Option(help: "gRPC port (proto/proximadb.proto), on the same host and TLS as REST; 0 turns gRPC off.")
+    var grpcPort: Int = 5679
+
     @Option(help: "PEM certificate chain: serve HTTPS.")
     var tlsCert: String?
 
@@ -61,8 +64,10 @@ struct Serve: AsyncParsableCommand {
         let gate = try await access.gatekeeper(storage: engine.storage, loopbackOnly: ListenOptions.isLoopback(host))
         try await access.checkExposure(host: host, gate: gate, logger: logger)
         let options = ListenOptions(
-            host: host, port: port, tls: tlsCert.map { ($0, tlsKey!) }, shutdownTimeout: .seconds(max(0, shutdownTimeout)))
-        let routes = RESTRoutes(engine: engine, gate: gate, requestTimeout: requestTimeout > 0 ? .seconds(requestTimeout) : nil)
+            host: host, port: port, tls: tlsCert.map { ($0, tlsKey!) }, shutdownTimeout: .seconds(max(0, shutdownTimeout)),
+            grpcPort: grpcPort > 0 ? grpcPort : nil)
+        var routes = RESTRoutes(engine: engine, gate: gate, requestTimeout: requestTimeout > 0 ? .seconds(requestTimeout) : nil)
+        routes.grpcPort = options.grpcPort
         try await ProximaServer.run(routes: routes, options: options, logger: logger)
     }
 }

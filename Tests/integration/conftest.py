@@ -2,6 +2,7 @@
 import os
 import random
 import re
+import socket
 import shutil
 import signal
 import subprocess
@@ -106,28 +107,45 @@ class LocalHTTP:
         self.server.shutdown()
 
 
+def free_port():
+    """A loopback port free right now (the server binds it moments later)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Server(Process):
     """One `proximadb serve` process on a free port over a data directory."""
 
-    def __init__(self, data_dir, port=0, extra=(), env=None, log_level="warning", api_key=None):
+    def __init__(self, data_dir, port=0, extra=(), env=None, log_level="warning", api_key=None, grpc=False):
+        """With `grpc`, gRPC listens too (on a free port: `self.grpc_target`); else it is off."""
         self.data_dir = data_dir
         storage = data_dir if "://" in data_dir else f"file://{data_dir}"
         self.log = log_file("serve")
+        grpc_port = free_port() if grpc else 0
+        if "--grpc-port" not in extra:
+            extra = [*extra, "--grpc-port", str(grpc_port)]
         self.proc = subprocess.Popen(
             [binary(), "serve", "--storage", storage, "--port", str(port), "--log-level", log_level, *extra],
             stdout=subprocess.PIPE, stderr=self.log, text=True, env=env,
         )
         deadline = time.time() + 60
         self.url = None
+        self.grpc_target = None
         while time.time() < deadline:
             line = self.proc.stdout.readline()
             if not line:
                 break
-            m = re.search(r"listening on (https?://\S+)", line)
+            m = re.search(r"gRPC listening on \w+://(\S+)", line)
             if m:
-                self.url = m.group(1)
+                self.grpc_target = m.group(1)
+            else:
+                m = re.search(r"listening on (https?://\S+)", line)
+                if m:
+                    self.url = m.group(1)
+            if self.url and (self.grpc_target or not grpc):
                 break
-        if not self.url:
+        if not self.url or (grpc and not self.grpc_target):
             self.kill()
             self.log.seek(0)
             raise RuntimeError(f"proximadb did not start: {self.log.read()[-2000:]}")

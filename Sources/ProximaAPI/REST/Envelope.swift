@@ -31,7 +31,7 @@ enum Envelope {
     /// The one place error codes become HTTP statuses.
     static func status(for code: ProximaError.Code) -> HTTPResponse.Status {
         switch code {
-        case .invalidJSON, .invalidRequest, .invalidName, .invalidId, .invalidVector, .dimensionMismatch, .invalidMetadata,
+        case .invalidJSON, .invalidAvro, .invalidRequest, .invalidName, .invalidId, .invalidVector, .dimensionMismatch, .invalidMetadata,
             .invalidFilter, .invalidConfig, .duplicateId, .batchTooLarge:
             .badRequest
         case .unauthorized: .unauthorized

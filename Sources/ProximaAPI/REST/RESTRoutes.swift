@@ -18,6 +18,8 @@ public struct RESTRoutes: Sendable {
     let quotas: QuotaCheck
     /// How long one request may take (`serve --request-timeout`); nil: unbounded.
     let requestTimeout: Duration?
+    /// The gRPC port `/health` tells clients about (nil: gRPC is off).
+    public var grpcPort: Int?
 
     /// Routes over `engine`. Without a gatekeeper, requests need no credential
     /// until a key exists in the store (local use and tests).
@@ -90,7 +92,7 @@ public struct RESTRoutes: Sendable {
         router.post("/collections/:name/vectors") { request, context in
             let target = try path(context, .write)
             try await engine.admitWrite(target)
-            let write = try decoder.insert(try await decoder.body(request))
+            let write = try await decoder.insert(request)
             try await quotas.admitWrite(try principal(context, .write), write)
             let outcome = try await bounded(context) { try await engine.write(target, write) }
             metrics.recordWrite(vectors: outcome.count)
@@ -168,6 +170,7 @@ public struct RESTRoutes: Sendable {
         [
             "status": .string(status), "version": .string(Self.version), "uptime_seconds": .double(metrics.uptimeSeconds),
             "storage": .string(engine.storageDescription), "memory_rss_bytes": .int(Int64(ProcessMemory.residentBytes())),
+            "grpc_port": grpcPort.map { .int(Int64($0)) } ?? .null,
         ]
     }
 

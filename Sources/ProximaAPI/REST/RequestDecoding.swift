@@ -1,6 +1,7 @@
 import Hummingbird
 import ProximaCore
 import ProximaEngine
+import ProximaFormat
 
 /// JSON bodies into the engine's typed requests. Only shapes are checked
 /// here (a string where a string belongs); the rules every transport shares
@@ -9,26 +10,70 @@ struct RequestDecoder {
     let limits: RequestLimits
 
     func body(_ request: Request) async throws -> JSONValue {
-        if let type = request.headers[.contentType], !type.isEmpty {
-            let mime = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-            // curl -d sends form-urlencoded and some clients text/plain: the body is still read as JSON.
-            let accepted = ["application/json", "application/x-www-form-urlencoded", "text/plain", ""]
-            guard accepted.contains(mime) || mime.hasSuffix("+json") else {
-                throw ProximaError(.unsupportedMediaType, "send JSON with Content-Type: application/json")
-            }
+        let mime = Self.mediaType(request)
+        // curl -d sends form-urlencoded and some clients text/plain: the body is still read as JSON.
+        let accepted = ["application/json", "application/x-www-form-urlencoded", "text/plain", ""]
+        guard accepted.contains(mime) || mime.hasSuffix("+json") else {
+            throw ProximaError(.unsupportedMediaType, "send JSON with Content-Type: application/json")
         }
-        var request = request
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: limits.maxBodyBytes)
-        } catch let e as any HTTPResponseError where e.status == .contentTooLarge {
-            throw ProximaError(.payloadTooLarge, "request body exceeds \(limits.maxBodyBytes) bytes")
-        }
+        let buffer = try await bytes(request)
         guard buffer.readableBytes > 0 else { throw ProximaError(.invalidJSON, "the request body is empty") }
         do {
             return try JSONParser.parse(buffer.readableBytesView)
         } catch {
             throw ProximaError(.invalidJSON, "malformed JSON: \(error)")
+        }
+    }
+
+    /// An insert body: JSON, or with `Content-Type: application/avro` the
+    /// binary batch (`docs/schemas/vector_batch.avsc`), upserting when the
+    /// query says `upsert=true`.
+    func insert(_ request: Request) async throws -> WriteIntent {
+        guard Self.mediaType(request) == "application/avro" else { return try insert(try await body(request)) }
+        let upsert: Bool
+        switch request.uri.queryParameters.get("upsert")?.lowercased() {
+        case nil, "false", "0": upsert = false
+        case "true", "1": upsert = true
+        case let other?: throw ProximaError(.invalidRequest, "'upsert' must be true or false, not '\(other)'")
+        }
+        let buffer = try await bytes(request)
+        guard buffer.readableBytes > 0 else { throw ProximaError(.invalidAvro, "the request body is empty") }
+        let decoded: Result<[VectorBatchCodec.Record], FormatError> = buffer.readableBytesView.withContiguousStorageIfAvailable { raw in
+            Result { () throws(FormatError) in try VectorBatchCodec.decode(UnsafeRawBufferPointer(raw), maxRecords: limits.maxBatchVectors) }
+        } ?? Array(buffer.readableBytesView).withUnsafeBytes { raw in
+            Result { () throws(FormatError) in try VectorBatchCodec.decode(raw, maxRecords: limits.maxBatchVectors) }
+        }
+        return try Self.insert(decoded, upsert: upsert, maxRecords: limits.maxBatchVectors)
+    }
+
+    /// A decoded binary batch as a write (shared with gRPC's `vectors_avro_payload`).
+    static func insert(_ decoded: Result<[VectorBatchCodec.Record], FormatError>, upsert: Bool, maxRecords: Int) throws(ProximaError) -> WriteIntent {
+        let records: [VectorBatchCodec.Record]
+        switch decoded {
+        case .success(let r): records = r
+        case .failure(let e) where e.description.hasPrefix("more than"):
+            throw ProximaError(.batchTooLarge, "at most \(maxRecords) vectors per request")
+        case .failure(let e): throw ProximaError(.invalidAvro, "malformed Avro batch (docs/schemas/vector_batch.avsc): \(e)")
+        }
+        for (i, r) in records.enumerated() {
+            if let e = r.expiresAt, e < 0 || e >= 253_402_300_800_000_000 {
+                throw ProximaError(.invalidRequest, "vectors[\(i)]: 'expires_at' is out of range")
+            }
+        }
+        return .insert(records.map { .init(id: $0.id, vector: $0.vector, metadata: $0.metadata, expiresAt: $0.expiresAt) }, upsert: upsert)
+    }
+
+    private static func mediaType(_ request: Request) -> String {
+        guard let type = request.headers[.contentType] else { return "" }
+        return type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+    }
+
+    private func bytes(_ request: Request) async throws -> ByteBuffer {
+        var request = request
+        do {
+            return try await request.collectBody(upTo: limits.maxBodyBytes)
+        } catch let e as any HTTPResponseError where e.status == .contentTooLarge {
+            throw ProximaError(.payloadTooLarge, "request body exceeds \(limits.maxBodyBytes) bytes")
         }
     }
 

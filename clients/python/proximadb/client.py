@@ -1,5 +1,5 @@
-"""A small client over ProximaDB's REST API (gRPC when the server offers it
-and ``grpcio`` is installed is planned; REST is what this speaks)."""
+"""A small client over ProximaDB's REST API, with writes and searches over
+gRPC when ``grpcio`` is installed and the server offers it."""
 from __future__ import annotations
 
 import json
@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import requests
 
+from . import avro, grpc_transport
 from .errors import InvalidRequestError, ProximaDBError, error_for
 
 Vector = Sequence[float]
@@ -73,13 +74,41 @@ class Client:
     """
 
     def __init__(self, url: str = "http://127.0.0.1:5678", api_key: Optional[str] = None, timeout: float = 60.0,
-                 max_retries: int = 5, session: Optional[requests.Session] = None):
+                 max_retries: int = 5, session: Optional[requests.Session] = None, transport: str = "auto"):
+        if transport not in ("auto", "grpc", "rest"):
+            raise ValueError("transport is 'auto', 'grpc' or 'rest'")
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.max_retries = max_retries
         self.session = session or requests.Session()
+        self.api_key = api_key
         if api_key:
             self.session.headers["Authorization"] = f"Bearer {api_key}"
+        # Writes and searches go over gRPC when grpcio is installed and the server offers it
+        # ("auto"), always ("grpc"), or never ("rest"); everything else is REST.
+        self.transport = transport
+        self._grpc: Any = None
+        self._grpc_resolved = transport == "rest"
+        if transport == "grpc":
+            grpc_transport.require()
+
+    @property
+    def uses_grpc(self) -> bool:
+        """Whether writes and searches go over gRPC (asks the server once)."""
+        return self._grpc_channel() is not None
+
+    def _grpc_channel(self) -> Any:
+        if not self._grpc_resolved:
+            self._grpc = grpc_transport.connect(self.url, self.health(), self.api_key, self.timeout, self.max_retries, self._backoff)
+            if self._grpc is None and self.transport == "grpc":
+                raise ProximaDBError("grpc_unavailable", f"{self.url} does not offer gRPC (serve --grpc-port)")
+            self._grpc_resolved = True
+        return self._grpc
+
+    def close(self) -> None:
+        if self._grpc is not None:
+            self._grpc.close()
+        self.session.close()
 
     # -- collections
 
@@ -119,14 +148,20 @@ class Client:
 
     # -- transport
 
-    def _request(self, method: str, path: str, body: Any = None, params: Optional[Mapping[str, str]] = None) -> Any:
+    def _request(self, method: str, path: str, body: Any = None, params: Optional[Mapping[str, str]] = None,
+                 raw: Optional[tuple] = None) -> Any:
+        """One call, retried on 429 and 503; ``body`` is sent as JSON, ``raw`` as (content type, bytes)."""
         data = None
-        if body is not None:
+        headers = None
+        if raw is not None:
+            headers = {"Content-Type": raw[0]}
+            data = raw[1]
+        elif body is not None:
             try:
                 data = json.dumps(body, allow_nan=False).encode()
             except ValueError:
                 raise InvalidRequestError("invalid_vector", "NaN and infinite values cannot be sent", 400) from None
-        headers = {"Content-Type": "application/json"} if data is not None else None
+            headers = {"Content-Type": "application/json"}
         attempt = 0
         while True:
             try:
@@ -196,7 +231,8 @@ class Collection:
         return self._write(ids, vectors, metadata, upsert=False, batch_size=batch_size, progress=progress)
 
     def _write(self, ids, vectors, metadata, upsert: bool, batch_size: Optional[int], progress: Optional[bool]) -> List[str]:
-        rows = _rows(vectors)
+        # Sent as the binary batch (application/avro): raw float32s, no number formatting or parsing.
+        rows = avro.float32_rows(vectors)
         if ids is not None and len(ids) != len(rows):
             raise ValueError(f"{len(ids)} ids for {len(rows)} vectors")
         if metadata is not None and len(metadata) != len(rows):
@@ -206,17 +242,20 @@ class Collection:
         bar = _Progress(len(rows), enabled=progress if progress is not None else len(batches) > 10 and sys.stderr.isatty())
         written: List[str] = []
         for lo in batches:
-            records = []
-            for i in range(lo, min(len(rows), lo + size)):
-                record: Dict[str, Any] = {"vector": rows[i]}
-                if ids is not None:
-                    record["id"] = str(ids[i])
-                if metadata is not None and metadata[i] is not None:
-                    record["metadata"] = dict(metadata[i])
-                records.append(record)
-            data = self.client._request("POST", self._path + "/vectors", {"vectors": records, "upsert": upsert})
-            written += data["ids"]
-            bar.advance(len(records))
+            hi = min(len(rows), lo + size)
+            try:
+                body = avro.encode_batch(ids[lo:hi] if ids is not None else None, rows[lo:hi],
+                                         metadata[lo:hi] if metadata is not None else None)
+            except ValueError:
+                raise InvalidRequestError("invalid_metadata", "NaN and infinite values cannot be sent in metadata", 400) from None
+            channel = self.client._grpc_channel()
+            if channel is not None:
+                written += channel.insert(self.name, body, upsert)
+            else:
+                data = self.client._request("POST", self._path + "/vectors", raw=(avro.CONTENT_TYPE, body),
+                                            params={"upsert": "true"} if upsert else None)
+                written += data["ids"]
+            bar.advance(hi - lo)
         bar.close()
         return written
 
@@ -226,6 +265,8 @@ class Collection:
         """Nearest records to ``vector`` (a list of hits), or to each row of a
         2-d ``vector`` (a list of lists). ``filter`` is Mongo-style
         (``{"genre": "news", "year": {"$gte": 2020}}``)."""
+        if not isinstance(k, int) or k < 1:  # gRPC's proto3 would read 0 as "unset"
+            raise InvalidRequestError("invalid_request", "k must be a positive integer", 400)
         batch = _is_matrix(vector)
         queries = _rows(vector) if batch else [_floats(vector)]
         options: Dict[str, Any] = {"k": k, "include_vectors": include_vectors, "include_metadata": include_metadata}
@@ -237,11 +278,17 @@ class Collection:
             options["target_recall"] = target_recall
         if consistency is not None:
             options["consistency"] = consistency
+        channel = self.client._grpc_channel()
         out: List[List[Hit]] = []
         for lo in range(0, len(queries), self.query_batch):
-            data = self.client._request("POST", self._path + "/search", {"queries": queries[lo:lo + self.query_batch], **options})
+            chunk = queries[lo:lo + self.query_batch]
+            if channel is not None:
+                params = {key: options[key] for key in ("exact", "target_recall", "consistency") if key in options}
+                results = channel.search(self.name, chunk, k, options.get("filter"), include_vectors, include_metadata, params)
+            else:
+                results = self.client._request("POST", self._path + "/search", {"queries": chunk, **options})["results"]
             out += [[Hit(id=h["id"], score=h["score"], distance=h["distance"], rank=h["rank"], metadata=h.get("metadata"),
-                         vector=h.get("vector")) for h in hits] for hits in data["results"]]
+                         vector=h.get("vector")) for h in hits] for hits in results]
         return out if batch else out[0]
 
     def get(self, ids: Union[str, Sequence[str]]) -> Union[Record, List[Optional[Record]]]:

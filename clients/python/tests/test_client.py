@@ -16,6 +16,7 @@ import proximadb
 def test_collections_vectors_search_and_delete(server):
     client = proximadb.Client(server.url)
     assert client.health()["status"] == "ok"
+    assert client.uses_grpc == server.grpc == (client.health()["grpc_port"] is not None)
     docs = client.create_collection("docs", dimension=3, metric="euclidean", index="flat",
                                     filterable_fields=[{"name": "n", "type": "integer"}], default_ttl_seconds=3600)
     assert [c["name"] for c in client.list_collections()] == ["docs"]
@@ -65,6 +66,9 @@ def test_bad_input_raises_the_servers_code_and_changes_nothing(server):
     cases = [
         (lambda: docs.upsert(["b"], [[1, 2, 3]]), "dimension_mismatch"),
         (lambda: docs.upsert(["b"], [[float("nan"), 1]]), "invalid_vector"),
+        (lambda: docs.upsert(["b"], np.array([[1e39, 1]])), "invalid_vector"),  # past float32's range
+        (lambda: docs.upsert(["b"], [[1, 0]], [{"x": float("nan")}]), "invalid_metadata"),
+        (lambda: docs.upsert([""], [[1, 0]]), "invalid_id"),
         (lambda: docs.search([1, 0], filter={"x": {"$bogus": 1}}), "invalid_filter"),
         (lambda: docs.search([1, 0], k=0), "invalid_request"),
         (lambda: client.create_collection("../etc", dimension=2), "invalid_name"),
@@ -78,11 +82,17 @@ def test_bad_input_raises_the_servers_code_and_changes_nothing(server):
         assert isinstance(e.value, proximadb.InvalidRequestError) == (e.value.status == 400)
     with pytest.raises(ValueError):
         docs.upsert(["x", "y"], [[1, 0]])
+    # An explicit transport: REST is always there; gRPC only where the server offers it.
+    assert proximadb.Client(server.url, transport="rest").uses_grpc is False
+    if not server.grpc:
+        with pytest.raises(proximadb.ProximaDBError) as e:
+            proximadb.Client(server.url, transport="grpc").collection("docs").search([1, 0])
+        assert e.value.code == "grpc_unavailable"
     assert docs.count() == 1 and docs.get("a").vector == [1, 0]
 
 
 def test_large_uploads_are_batched(server):
-    client = proximadb.Client(server.url)
+    client = proximadb.Client(server.url, transport="grpc" if server.grpc else "rest")
     docs = client.create_collection("big", dimension=8, metric="euclidean")
     vectors = np.random.default_rng(1).standard_normal((2500, 8)).astype(np.float32)
     ids = docs.upsert([f"v{i}" for i in range(2500)], vectors, batch_size=1000, progress=True)
