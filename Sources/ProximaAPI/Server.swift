@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import GRPCNIOTransportCore
 import GRPCNIOTransportHTTP2
 import Hummingbird
 import HummingbirdCore
@@ -63,7 +64,7 @@ public enum ProximaServer {
         guard let grpcPort = options.grpcPort else { return try await app.runService() }
         let grpc = GRPCServer(
             transport: .http2NIOPosix(
-                address: .ipv4(host: options.host == "localhost" ? "127.0.0.1" : options.host, port: grpcPort),
+                address: Self.grpcAddress(host: options.host, port: grpcPort),
                 transportSecurity: options.tls.map { tls in
                     .tls(.defaults(certificateChain: [.file(path: tls.certificate, format: .pem)], privateKey: .file(path: tls.key, format: .pem)))
                 } ?? .plaintext,
@@ -76,11 +77,19 @@ public enum ProximaServer {
                 defer { grpc.beginGracefulShutdown() }
                 try await app.runService()
             }
-            if let address = try await grpc.listeningAddress?.ipv4 {
-                FileHandle.standardOutput.write(Data("ProximaDB gRPC listening on \(scheme == "https" ? "tls" : "plaintext")://\(address.host):\(address.port)\n".utf8))
+            if let address = try await grpc.listeningAddress {
+                let bound = address.ipv4.map { "\($0.host):\($0.port)" } ?? address.ipv6.map { "[\($0.host)]:\($0.port)" } ?? "\(address)"
+                FileHandle.standardOutput.write(Data("ProximaDB gRPC listening on \(scheme == "https" ? "tls" : "plaintext")://\(bound)\n".utf8))
             }
             try await group.waitForAll()
         }
+    }
+
+    /// `--host` as gRPC's listening address: IPv6 literals (`::1`, `[::1]`) as such, `localhost` as 127.0.0.1.
+    static func grpcAddress(host: String, port: Int) -> GRPCNIOTransportCore.SocketAddress {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare.contains(":") { return .ipv6(host: bare, port: port) }
+        return .ipv4(host: bare == "localhost" ? "127.0.0.1" : bare, port: port)
     }
 }
 

@@ -363,11 +363,22 @@ def self_signed(tmp_path):
 def test_tls(tmp_path):
     cert, key_file = self_signed(tmp_path)
     key = create_key(str(tmp_path / "data"), "a", "admin")
-    s = Server(str(tmp_path / "data"), extra=["--tls-cert", cert, "--tls-key", key_file])
+    s = Server(str(tmp_path / "data"), extra=["--tls-cert", cert, "--tls-key", key_file], grpc=True)
     try:
         assert s.url.startswith("https://")
         r = requests.get(s.url + "/collections", headers={"Authorization": f"Bearer {key}"}, verify=cert, timeout=30)
         assert r.status_code == 200 and r.json()["success"]
+        # gRPC on the same certificate: a client trusting it is answered; a plaintext one is not.
+        import grpc
+        from test_grpc import pb, pb_grpc
+        with open(cert, "rb") as f:
+            secure = grpc.secure_channel(s.grpc_target, grpc.ssl_channel_credentials(root_certificates=f.read()))
+        listed = pb_grpc.ProximaDbStub(secure).CollectionOperation(
+            pb.CollectionRequest(operation=pb.COLLECTION_LIST), metadata=[("authorization", f"Bearer {key}")], timeout=30)
+        assert listed.success
+        with pytest.raises(grpc.RpcError):
+            pb_grpc.ProximaDbStub(grpc.insecure_channel(s.grpc_target)).Health(pb.HealthRequest(), timeout=5)
+        secure.close()
         # Plain HTTP to the TLS port gets no answer it could mistake for one.
         with pytest.raises(requests.exceptions.RequestException):
             requests.get(s.url.replace("https://", "http://") + "/health", timeout=5)

@@ -42,6 +42,11 @@ int pk_lower_thread_priority(int nice);
 /// "avx512", "avx2" or "portable": which kernels were chosen.
 const char *pk_instruction_set(void);
 
+/* CRC-32C by the CPU's instruction where it has one (pk_has_crc32c): the
+   running state in and out, without the initial and final inversions. */
+int pk_has_crc32c(void);
+unsigned int pk_crc32c_update(unsigned int crc, const unsigned char *p, long n);
+
 #ifdef __cplusplus
 }
 #endif
