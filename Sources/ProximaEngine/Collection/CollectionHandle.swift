@@ -38,6 +38,20 @@ actor CollectionHandle {
     /// Upper bound on entries grouped into one WAL object.
     static let maxEntriesPerCommit = 50_000
 
+    /// When the state was last known to hold every WAL object then in the
+    /// store: the moment before this handle's own last successful put (or
+    /// before a catch-up's probe). A commit soon after skips the probe (one
+    /// round trip on an object store): a newer object written by another
+    /// process makes the create-only put fail, and the commit then catches up
+    /// and resolves again. Only a hole garbage collection left could take a
+    /// put unnoticed, and that needs a GC grace period to pass since this
+    /// instant, which `filledACollectedHole` checks.
+    private var walConfirmedAt: ContinuousClock.Instant?
+
+    static func probeFreeWindow(_ settings: MaintenanceSettings) -> Duration {
+        min(settings.manifestRecheck, Duration.microseconds(settings.gcGraceMicros) / 2)
+    }
+
     init(
         config: CollectionConfig, storage: any CloudStorage, layout: StorageLayout, logger: Logger,
         settings: MaintenanceSettings = MaintenanceSettings(),
@@ -399,9 +413,14 @@ actor CollectionHandle {
         var attempt = 0
         while true {
             attempt += 1
-            let probedAt = ContinuousClock.now
+            var probedAt = ContinuousClock.now
             do {
-                try await catchUp()
+                if attempt == 1, let confirmed = walConfirmedAt, probedAt - confirmed < Self.probeFreeWindow(settings), !manifestListingIsStale {
+                    probedAt = confirmed  // see `walConfirmedAt`: the put itself finds a newer object
+                } else {
+                    try await catchUp()
+                    walConfirmedAt = probedAt
+                }
                 try await checkBacklog()
             } catch {
                 for p in group { p.continuation.resume(throwing: ProximaError(converting: error)) }
@@ -448,6 +467,7 @@ actor CollectionHandle {
             for j in 0..<16 { sync[j] = UInt8.random(in: 0...255) }
             let bytes = WALCodec.encode(entries, sync: sync)
             let key = layout.walKey(config.id, sequence: sequence)
+            let putAt = ContinuousClock.now
             do {
                 try await storage.put(key, bytes, condition: .createOnly)
                 if try await filledACollectedHole(sequence, since: probedAt) {
@@ -461,6 +481,7 @@ actor CollectionHandle {
                 return
             }
             applied(entries, sequence: sequence, bytes: bytes.count)
+            walConfirmedAt = putAt
             Counter(label: "proximadb_wal_appends_total").increment()
             Recorder(label: "proximadb_wal_append_records", aggregate: true).record(entries.count)
             Recorder(label: "proximadb_wal_append_bytes", aggregate: true).record(bytes.count)
