@@ -32,9 +32,16 @@ struct AccessMiddleware<Context: ProximaRequestContext>: RouterMiddleware {
 
     /// The request's principal; failures are counted by their code.
     func authenticate(_ request: Request) async throws(ProximaError) -> Principal {
+        try await Self.authenticate(
+            gate: gate, metrics: metrics, authorization: request.headers[.authorization], apiKey: request.headers[.xAPIKey])
+    }
+
+    /// The principal a credential names (`Authorization: Bearer …` or `X-API-Key`),
+    /// failures counted by their code: REST's door and gRPC's (from call metadata).
+    static func authenticate(gate: Gatekeeper, metrics: APIMetrics, authorization: String?, apiKey: String?) async throws(ProximaError) -> Principal {
         let outcome: Result<Principal, ProximaError>
         do {
-            let credential = try Gatekeeper.credential(authorization: request.headers[.authorization], apiKey: request.headers[.xAPIKey])
+            let credential = try Gatekeeper.credential(authorization: authorization, apiKey: apiKey)
             outcome = .success(try await gate.authenticate(credential))
         } catch {
             outcome = .failure(error)
@@ -44,11 +51,15 @@ struct AccessMiddleware<Context: ProximaRequestContext>: RouterMiddleware {
     }
 
     func rejected(_ d: RateDecision) -> Response {
-        metrics.recordRateLimited(reason: d.scope)
-        var response = Envelope.failure(
-            ProximaError(.rateLimited, "too many requests; retry after \(d.retryAfterSeconds) s", retryAfterSeconds: d.retryAfterSeconds))
+        var response = Envelope.failure(Self.rateLimited(d, metrics: metrics))
         Self.addHeaders(d, to: &response.headers)
         return response
+    }
+
+    /// A refusal by a rate limit, counted by its scope.
+    static func rateLimited(_ d: RateDecision, metrics: APIMetrics) -> ProximaError {
+        metrics.recordRateLimited(reason: d.scope)
+        return ProximaError(.rateLimited, "too many requests; retry after \(d.retryAfterSeconds) s", retryAfterSeconds: d.retryAfterSeconds)
     }
 
     /// The `RateLimit-*` fields of draft-ietf-httpapi-ratelimit-headers.

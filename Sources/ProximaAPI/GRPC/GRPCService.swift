@@ -255,17 +255,8 @@ struct GRPCService: Proximadb_ProximaDb.ServiceProtocol {
         do {
             let who = try await authenticate(request.metadata, peer: context.remotePeer)
             let message = request.message
-            let out: Out
-            if let timeout = routes.requestTimeout {
-                do {
-                    out = try await withDeadline(ContinuousClock.now + timeout) { try await body(who, message) }
-                } catch is DeadlineExceeded {
-                    throw ProximaError(
-                        .deadlineExceeded, "the call did not finish within its time budget (\(timeout)); a write's outcome is unknown")
-                }
-            } else {
-                out = try await body(who, message)
-            }
+            // gRPC cancels the handler itself when the client goes or its deadline passes.
+            let out = try await routes.withinBudget(hangUp: nil, logger: logger) { try await body(who, message) }
             record(method, status: 200, since: started)
             return ServerResponse(message: out)
         } catch {
@@ -278,24 +269,14 @@ struct GRPCService: Proximadb_ProximaDb.ServiceProtocol {
     /// Rate limits by address, then the credential (`authorization: Bearer …`
     /// or `x-api-key`), then the per-key limit: REST's `AccessMiddleware`.
     private func authenticate(_ metadata: Metadata, peer: String) async throws -> Principal {
-        if let d = routes.gate.limiter.admit(address: Self.address(peer)), !d.admitted { throw Self.limited(d, routes.metrics) }
-        let principal: Principal
-        do {
-            let credential = try Gatekeeper.credential(
-                authorization: metadata[stringValues: "authorization"].first(where: { _ in true }),
-                apiKey: metadata[stringValues: "x-api-key"].first(where: { _ in true }))
-            principal = try await routes.gate.authenticate(credential)
-        } catch {
-            routes.metrics.recordAuthFailure(reason: error.code.rawValue)
-            throw error
-        }
-        if let d = routes.gate.limiter.admit(subject: principal.subject), !d.admitted { throw Self.limited(d, routes.metrics) }
+        typealias Access = AccessMiddleware<ServerRequestContext>
+        let (gate, metrics) = (routes.gate, routes.metrics)
+        if let d = gate.limiter.admit(address: Self.address(peer)), !d.admitted { throw Access.rateLimited(d, metrics: metrics) }
+        let principal = try await Access.authenticate(
+            gate: gate, metrics: metrics, authorization: metadata[stringValues: "authorization"].first(where: { _ in true }),
+            apiKey: metadata[stringValues: "x-api-key"].first(where: { _ in true }))
+        if let d = gate.limiter.admit(subject: principal.subject), !d.admitted { throw Access.rateLimited(d, metrics: metrics) }
         return principal
-    }
-
-    private static func limited(_ d: RateDecision, _ metrics: APIMetrics) -> ProximaError {
-        metrics.recordRateLimited(reason: d.scope)
-        return ProximaError(.rateLimited, "too many requests; retry after \(d.retryAfterSeconds) s", retryAfterSeconds: d.retryAfterSeconds)
     }
 
     /// "ipv4:127.0.0.1:5555" → "127.0.0.1"; "ipv6:[::1]:5555" → "::1".

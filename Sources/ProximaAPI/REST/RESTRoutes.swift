@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import Logging
+import NIOCore
 import ProximaAuth
 import ProximaCloud
 import ProximaCore
@@ -196,8 +198,14 @@ public struct RESTRoutes: Sendable {
     /// the client is still connected. Past either, the work is cancelled and
     /// the request answered (504 `deadline_exceeded`) or dropped.
     func bounded<T: Sendable>(_ context: some ProximaRequestContext, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withinBudget(hangUp: await context.hangUp(), logger: context.logger, work)
+    }
+
+    /// `bounded` for any transport: `hangUp` completes when the caller goes away (nil: never known).
+    func withinBudget<T: Sendable>(
+        hangUp: EventLoopFuture<Void>?, logger: Logger, _ work: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
         let deadline = requestTimeout.map { ContinuousClock.now + $0 }
-        let hangUp = await context.hangUp()
         guard deadline != nil || hangUp != nil else { return try await work() }
         do {
             return try await withDeadline(deadline, abandonWhen: hangUp, work)
@@ -206,7 +214,7 @@ public struct RESTRoutes: Sendable {
                 .deadlineExceeded,
                 "the request did not finish within its time budget (\(requestTimeout!)); a write's outcome is unknown: read before retrying")
         } catch is ClientWentAway {
-            context.logger.info("the client closed its connection: its request was cancelled")
+            logger.info("the client closed its connection: its request was cancelled")
             throw ProximaError(.deadlineExceeded, "the client closed its connection")
         }
     }

@@ -38,9 +38,7 @@ struct RequestDecoder {
         }
         let buffer = try await bytes(request)
         guard buffer.readableBytes > 0 else { throw ProximaError(.invalidAvro, "the request body is empty") }
-        let decoded: Result<[VectorBatchCodec.Record], FormatError> = buffer.readableBytesView.withContiguousStorageIfAvailable { raw in
-            Result { () throws(FormatError) in try VectorBatchCodec.decode(UnsafeRawBufferPointer(raw), maxRecords: limits.maxBatchVectors) }
-        } ?? Array(buffer.readableBytesView).withUnsafeBytes { raw in
+        let decoded = buffer.withUnsafeReadableBytes { raw in
             Result { () throws(FormatError) in try VectorBatchCodec.decode(raw, maxRecords: limits.maxBatchVectors) }
         }
         return try Self.insert(decoded, upsert: upsert, maxRecords: limits.maxBatchVectors)
@@ -51,7 +49,7 @@ struct RequestDecoder {
         let records: [VectorBatchCodec.Record]
         switch decoded {
         case .success(let r): records = r
-        case .failure(let e) where e.description.hasPrefix("more than"):
+        case .failure(let e) where VectorBatchCodec.isTooMany(e):
             throw ProximaError(.batchTooLarge, "at most \(maxRecords) vectors per request")
         case .failure(let e): throw ProximaError(.invalidAvro, "malformed Avro batch (docs/schemas/vector_batch.avsc): \(e)")
         }

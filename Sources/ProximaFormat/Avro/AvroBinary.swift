@@ -123,6 +123,17 @@ public struct AvroReader {
         return count
     }
 
+    /// `["null", "string"]` holding a JSON object's text (how records carry metadata); null is empty.
+    public mutating func optionalJSONObject(field: String) throws(FormatError) -> [String: JSONValue] {
+        switch try long() {
+        case 0: return [:]
+        case 1:
+            guard case .object(let o) = try? JSONParser.parse(try string()) else { throw FormatError("\(field) is not a JSON object") }
+            return o
+        default: throw FormatError("bad union branch for \(field)")
+        }
+    }
+
     /// An Avro array of floats (blocks of count, optionally with byte size).
     public mutating func floatArray() throws(FormatError) -> [Float] {
         var out: [Float] = []

@@ -66,6 +66,11 @@ public enum VectorBatchCodec {
         return w.bytes
     }
 
+    /// The error `decode` throws past `maxRecords` (a 400 `batch_too_large`, not damage).
+    static func tooMany(_ maxRecords: Int) -> FormatError { FormatError("more than \(maxRecords) records in one payload") }
+
+    public static func isTooMany(_ error: FormatError) -> Bool { error.description.hasPrefix("more than ") && error.description.hasSuffix(" records in one payload") }
+
     /// Decodes a payload of at most `maxRecords` records; the error names the
     /// record it stopped at. Trailing bytes are damage, not ignored.
     public static func decode(_ bytes: UnsafeRawBufferPointer, maxRecords: Int) throws(FormatError) -> [Record] {
@@ -75,9 +80,7 @@ public enum VectorBatchCodec {
             let count = try r.blockCount()
             if count == 0 { break }
             // Each record takes at least 4 bytes, so a count past that is damage, not an allocation.
-            guard count <= Int64(maxRecords - out.count) else {
-                throw FormatError("more than \(maxRecords) records in one payload")
-            }
+            guard count <= Int64(maxRecords - out.count) else { throw tooMany(maxRecords) }
             guard count <= Int64(bytes.count - r.offset) / 4 else { throw FormatError("bad array length") }
             out.reserveCapacity(out.count + Int(count))
             for _ in 0..<count {
@@ -100,15 +103,7 @@ public enum VectorBatchCodec {
         default: throw FormatError("bad union branch for id")
         }
         let vector = try r.floatArray()
-        var metadata: [String: JSONValue] = [:]
-        switch try r.long() {
-        case 0: break
-        case 1:
-            let text = try r.string()
-            guard case .object(let o) = try? JSONParser.parse(text) else { throw FormatError("metadata is not a JSON object") }
-            metadata = o
-        default: throw FormatError("bad union branch for metadata")
-        }
+        let metadata = try r.optionalJSONObject(field: "metadata")
         var expiresAt: Int64?
         switch try r.long() {
         case 0: break

@@ -71,15 +71,7 @@ public enum WALCodec {
             case 1: vector = try r.floatArray()
             default: throw FormatError("bad union branch for vector")
             }
-            var metadata: [String: JSONValue] = [:]
-            switch try r.long() {
-            case 0: break
-            case 1:
-                let text = try r.string()
-                guard case .object(let o) = try? JSONParser.parse(text) else { throw FormatError("metadata is not a JSON object") }
-                metadata = o
-            default: throw FormatError("bad union branch for metadata")
-            }
+            let metadata = try r.optionalJSONObject(field: "metadata")
             let timestamp = try r.long()
             let sequence = try r.long()
             var expiresAt: Int64?
