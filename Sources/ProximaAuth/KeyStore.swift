@@ -15,11 +15,18 @@ public struct KeyStore: Sendable {
     static func recordKey(_ id: String) -> String { prefix + id + ".json" }
     static func revocationKey(_ id: String) -> String { prefix + id + ".revoked" }
 
+    /// The longest lifetime a key may be given.
+    public static let maxLifetimeSeconds: Int64 = 100 * 365 * 86_400
+
     /// Creates a key; returns its secret (shown once) and what the store keeps.
     public func create(
         tenant: Tenant, role: Role, collections: CollectionPattern? = nil, expiresInSeconds: Int64? = nil,
         quotas: Quotas = Quotas(), now: Int64 = Timestamp.nowMicros()
     ) async throws -> (key: String, record: APIKeyRecord) {
+        // Checked here, for the CLI and the route alike: seconds past this overflow microseconds.
+        if let seconds = expiresInSeconds, !(1...Self.maxLifetimeSeconds).contains(seconds) {
+            throw ProximaError(.invalidRequest, "a key's lifetime is 1 to \(Self.maxLifetimeSeconds) seconds (100 years)")
+        }
         let (key, id) = APIKey.generate()
         let record = APIKeyRecord(
             id: id, tenant: tenant, role: role, collections: collections, createdAtMicros: now,

@@ -168,6 +168,8 @@ ATTACKS = [
     ("read role deletes a vector", "read_a", "DELETE", "/collections/docs_1/vectors/a-docs_1-1", None, None, 403, "forbidden"),
     ("read role deletes by filter", "read_a", "POST", "/collections/docs_1/vectors/delete", {"filter": {"t": "a"}}, None, 403, "forbidden"),
     ("read role creates a key", "read_a", "POST", "/keys", {"role": "admin"}, None, 403, "forbidden"),
+    ("a key living past Int64 microseconds", "admin_a", "POST", "/keys", {"role": "read", "expires_in_seconds": 548735942308431},
+     None, 400, "invalid_request"),
     ("write role creates a collection", "write_a", "POST", "/collections", {"name": "x", "dimension": 3}, None, 403, "forbidden"),
     ("write role drops a collection", "write_a", "DELETE", "/collections/docs_1", None, None, 403, "forbidden"),
     ("write role changes a collection", "write_a", "PATCH", "/collections/docs_1", {"description": "x"}, None, 403, "forbidden"),
