@@ -68,7 +68,13 @@ public enum ProximaServer {
                 transportSecurity: options.tls.map { tls in
                     .tls(.defaults(certificateChain: [.file(path: tls.certificate, format: .pem)], privateKey: .file(path: tls.key, format: .pem)))
                 } ?? .plaintext,
-                config: .defaults { $0.rpc.maxRequestPayloadSize = routes.engine.limits.maxBodyBytes }),
+                config: .defaults {
+                    $0.rpc.maxRequestPayloadSize = routes.engine.limits.maxBodyBytes
+                    // HTTP/2's default 64 KiB window stalls a 1.5 MB insert on ~24 window updates (half the rate
+                    // of binary REST in bench/ingest); a window of a few batches and large frames stream it.
+                    $0.http2.targetWindowSize = Self.grpcWindowBytes
+                    $0.http2.maxFrameSize = 1 << 20
+                }),
             services: [GRPCService(routes: routes, logger: logger)])
         // REST owns the signals: when it has shut down gracefully, gRPC follows.
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -84,6 +90,8 @@ public enum ProximaServer {
             try await group.waitForAll()
         }
     }
+
+    static let grpcWindowBytes = 8 << 20
 
     /// `--host` as gRPC's listening address: IPv6 literals (`::1`, `[::1]`) as such, `localhost` as 127.0.0.1.
     static func grpcAddress(host: String, port: Int) -> GRPCNIOTransportCore.SocketAddress {

@@ -30,6 +30,40 @@ import Testing
         #expect(try WALCodec.decode(bytes) == entries)
     }
 
+    /// The container is written in one pass from each entry's precomputed
+    /// size: sizes at every varint boundary, deletes, updates without a
+    /// vector, long ids and non-ASCII metadata must all be exact.
+    @Test func precomputedSizesAreExact() throws {
+        var entries: [WALEntry] = []
+        for (i, n) in [0, 1, 63, 64, 8191, 8192].enumerated() {
+            for op in [WriteOperation.insert, .update, .delete] {
+                let id = String(repeating: "é", count: n % 200)
+                let record = VectorRecord(
+                    id: id, vector: op == .delete ? [] : (0..<n).map(Float.init), metadata: op == .delete ? [:] : ["ключ": .string(String(repeating: "x", count: n))],
+                    timestamp: [-1, 0, 63, 64, Int64.max, Int64.min][i], expiresAt: i % 2 == 0 ? nil : Int64(n) << 40, version: Int64(n) * 1_000_003)
+                entries.append(WALEntry(entryId: "\(n)-\(i)", collectionId: "c", operation: op, record: record, sequence: Int64(n) << 20))
+            }
+        }
+        for e in entries {
+            let metadata = e.operation == .delete ? nil : JSONWriter.string(.object(e.record.metadata))
+            var w = AvroWriter()
+            WALCodec.write(e, metadata: metadata, to: &w)
+            #expect(w.count == WALCodec.encodedSize(e, metadata: metadata), "\(e.operation) \(e.record.vector.count)")
+        }
+        #expect(try WALCodec.decode(WALCodec.encode(entries, sync: Array(repeating: 7, count: 16))) == entries)
+    }
+
+    /// The write path hands its kept buffer in (see `WarmBuffers`): the
+    /// encoding must land in that storage, not a new array.
+    @Test func encodesIntoTheBufferItIsGiven() throws {
+        var buffer: [UInt8] = [1, 2, 3]
+        buffer.reserveCapacity(1 << 16)
+        let address = buffer.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let bytes = WALCodec.encode(sample(), sync: Array(repeating: 9, count: 16), reusing: consume buffer)
+        #expect(bytes.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == address)
+        #expect(try WALCodec.decode(bytes) == sample())
+    }
+
     @Test func everyFlippedByteIsDetected() throws {
         let bytes = WALCodec.encode(sample(), sync: Array(repeating: 0x11, count: 16))
         var undetected = 0

@@ -465,7 +465,8 @@ actor CollectionHandle {
             }
             var sync = [UInt8](repeating: 0, count: 16)
             for j in 0..<16 { sync[j] = UInt8.random(in: 0...255) }
-            let bytes = WALCodec.encode(entries, sync: sync)
+            var bytes = WALCodec.encode(entries, sync: sync, reusing: WarmBuffers.takeWALBuffer())
+            defer { WarmBuffers.give(walBuffer: &bytes) }
             let key = layout.walKey(config.id, sequence: sequence)
             let putAt = ContinuousClock.now
             do {

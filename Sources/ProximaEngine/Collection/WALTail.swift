@@ -43,7 +43,13 @@ struct WALTail: Sendable {
 
     /// Appends a row; answers its position.
     mutating func append(_ record: VectorRecord, deleted: Bool, sequence: Int64) -> Int {
-        if chunks.last.map({ $0.count >= Self.chunkRows }) ?? true { chunks.append(Chunk()) }
+        if chunks.last.map({ $0.count >= Self.chunkRows }) ?? true {
+            var chunk = Chunk()
+            // Past a first chunk the tail is filling: its next chunk's vectors come from memory touched
+            // ahead (see `WarmBuffers`). A small tail keeps small arrays.
+            if !chunks.isEmpty { chunk.vectors = WarmBuffers.takeVectorChunk(floats: Self.chunkRows * dimension) }
+            chunks.append(chunk)
+        }
         let c = chunks.count - 1
         chunks[c].ids.append(record.id)
         if deleted {

@@ -7,6 +7,13 @@ public struct AvroWriter {
 
     public init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
 
+    /// Writes into `buffer`'s storage (emptied) rather than a new array.
+    public init(reusing buffer: consuming [UInt8], capacity: Int) {
+        bytes = consume buffer
+        bytes.removeAll(keepingCapacity: true)
+        bytes.reserveCapacity(capacity)
+    }
+
     public mutating func long(_ v: Int64) {
         var z = UInt64(bitPattern: (v << 1) ^ (v >> 63))
         while z >= 0x80 {
@@ -50,6 +57,30 @@ public struct AvroWriter {
 
     /// A union branch index.
     public mutating func branch(_ index: Int) { long(Int64(index)) }
+
+    public var count: Int { bytes.count }
+
+    /// Replaces bytes already written, from `offset` on.
+    mutating func overwrite(at offset: Int, with b: some Collection<UInt8>) {
+        bytes.replaceSubrange(offset..<(offset + b.count), with: b)
+    }
+
+    /// Bytes `long(v)` writes.
+    public static func size(ofLong v: Int64) -> Int {
+        var z = UInt64(bitPattern: (v << 1) ^ (v >> 63))
+        var n = 1
+        while z >= 0x80 {
+            z >>= 7
+            n += 1
+        }
+        return n
+    }
+
+    /// Bytes `string(s)` writes.
+    public static func size(ofString s: String) -> Int {
+        let n = s.utf8.count
+        return size(ofLong: Int64(n)) + n
+    }
 }
 
 public struct AvroReader {

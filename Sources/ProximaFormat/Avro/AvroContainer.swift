@@ -12,16 +12,19 @@ public enum AvroContainer {
 
     /// One block holding `count` records already encoded in `body`.
     public static func encode(schema: String, count: Int, body: [UInt8], sync: [UInt8]) -> [UInt8] {
+        encode(schema: schema, count: count, bodySize: body.count, sync: sync) { $0.raw(body) }
+    }
+
+    /// One block of `count` records that `writeBody` writes, `bodySize` bytes,
+    /// straight into the container: one buffer (`reusing`'s storage when
+    /// given), no copy of the body (a WAL commit's megabytes would otherwise
+    /// be written three times).
+    public static func encode(
+        schema: String, count: Int, bodySize: Int, sync: [UInt8], reusing buffer: consuming [UInt8] = [],
+        writeBody: (inout AvroWriter) -> Void
+    ) -> [UInt8] {
         precondition(sync.count == 16)
-        var blocks = AvroWriter(capacity: body.count + 32)
-        if count > 0 {
-            blocks.long(Int64(count))
-            blocks.long(Int64(body.count))
-            blocks.raw(body)
-            blocks.raw(sync)
-        }
-        let crc = CRC32C.checksum(blocks.bytes)
-        var out = AvroWriter(capacity: body.count + schema.utf8.count + 128)
+        var out = AvroWriter(reusing: consume buffer, capacity: bodySize + schema.utf8.count + 160)
         out.raw(magic)
         out.long(3)  // metadata map: one block of three entries
         out.string("avro.schema")
@@ -29,10 +32,24 @@ public enum AvroContainer {
         out.string("avro.codec")
         out.bytes(Array("null".utf8))
         out.string(checksumKey)
-        out.bytes(Array(String(crc, radix: 16).utf8))
+        // Eight hex digits, filled in once the blocks are written (readers parse any width).
+        out.long(8)
+        let checksumAt = out.count
+        out.raw(repeatElement(UInt8(ascii: "0"), count: 8))
         out.long(0)
         out.raw(sync)
-        out.raw(blocks.bytes)
+        let blocksAt = out.count
+        if count > 0 {
+            out.long(Int64(count))
+            out.long(Int64(bodySize))
+            let bodyAt = out.count
+            writeBody(&out)
+            precondition(out.count - bodyAt == bodySize, "Avro block body of \(out.count - bodyAt) bytes, declared \(bodySize)")
+            out.raw(sync)
+        }
+        let crc = out.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[blocksAt...])) }
+        let hex = String(crc, radix: 16)
+        out.overwrite(at: checksumAt, with: Array((String(repeating: "0", count: 8 - hex.utf8.count) + hex).utf8))
         return out.bytes
     }
 

@@ -20,41 +20,66 @@ public enum WALCodec {
 
     static let operations = WriteOperation.allCases
 
-    public static func encode(_ entries: [WALEntry], sync: [UInt8]) -> [UInt8] {
-        let estimate = entries.reduce(0) { $0 + 96 + $1.record.vector.count * 4 + $1.record.id.utf8.count }
-        var w = AvroWriter(capacity: estimate)
-        for e in entries {
-            w.string(e.entryId)
-            w.string(e.collectionId)
-            w.int(operations.firstIndex(of: e.operation)!)
-            w.string(e.record.id)
-            if e.operation == .delete {
-                w.branch(0)
-            } else {
-                w.branch(1)
-                if !e.record.vector.isEmpty {
-                    w.long(Int64(e.record.vector.count))
-                    w.floats(e.record.vector)
-                }
-                w.long(0)
-            }
-            if e.operation == .delete {
-                w.branch(0)
-            } else {
-                w.branch(1)
-                w.string(JSONWriter.string(.object(e.record.metadata)))
-            }
-            w.long(e.record.timestamp)
-            w.long(e.sequence)
-            if let exp = e.record.expiresAt {
-                w.branch(1)
-                w.long(exp)
-            } else {
-                w.branch(0)
-            }
-            w.long(e.record.version)
+    /// `reusing`: a buffer whose storage the encoding is written into.
+    public static func encode(_ entries: [WALEntry], sync: [UInt8], reusing buffer: consuming [UInt8] = []) -> [UInt8] {
+        // Metadata as JSON text first: then every entry's size is known and
+        // the container is written in one pass into one buffer.
+        let metadata = entries.map { $0.operation == .delete ? nil : JSONWriter.string(.object($0.record.metadata)) }
+        var bodySize = 0
+        for (e, m) in zip(entries, metadata) { bodySize += encodedSize(e, metadata: m) }
+        return AvroContainer.encode(schema: schema, count: entries.count, bodySize: bodySize, sync: sync, reusing: consume buffer) { w in
+            for (e, m) in zip(entries, metadata) { write(e, metadata: m, to: &w) }
         }
-        return AvroContainer.encode(schema: schema, count: entries.count, body: w.bytes, sync: sync)
+    }
+
+    /// `metadata`: the record's JSON text, nil for a delete.
+    static func write(_ e: WALEntry, metadata: String?, to w: inout AvroWriter) {
+        w.string(e.entryId)
+        w.string(e.collectionId)
+        w.int(operations.firstIndex(of: e.operation)!)
+        w.string(e.record.id)
+        if e.operation == .delete {
+            w.branch(0)
+        } else {
+            w.branch(1)
+            if !e.record.vector.isEmpty {
+                w.long(Int64(e.record.vector.count))
+                w.floats(e.record.vector)
+            }
+            w.long(0)
+        }
+        if let metadata {
+            w.branch(1)
+            w.string(metadata)
+        } else {
+            w.branch(0)
+        }
+        w.long(e.record.timestamp)
+        w.long(e.sequence)
+        if let exp = e.record.expiresAt {
+            w.branch(1)
+            w.long(exp)
+        } else {
+            w.branch(0)
+        }
+        w.long(e.record.version)
+    }
+
+    /// The bytes `write` writes for `e`, kept beside it (the container checks the sum).
+    static func encodedSize(_ e: WALEntry, metadata: String?) -> Int {
+        var n = AvroWriter.size(ofString: e.entryId) + AvroWriter.size(ofString: e.collectionId)
+        n += AvroWriter.size(ofLong: Int64(operations.firstIndex(of: e.operation)!)) + AvroWriter.size(ofString: e.record.id)
+        n += 1  // vector branch
+        if e.operation != .delete {
+            let count = e.record.vector.count
+            if count > 0 { n += AvroWriter.size(ofLong: Int64(count)) + count * 4 }
+            n += 1  // end of array
+        }
+        n += 1 + (metadata.map { AvroWriter.size(ofString: $0) } ?? 0)
+        n += AvroWriter.size(ofLong: e.record.timestamp) + AvroWriter.size(ofLong: e.sequence)
+        n += 1 + (e.record.expiresAt.map { AvroWriter.size(ofLong: $0) } ?? 0)
+        n += AvroWriter.size(ofLong: e.record.version)
+        return n
     }
 
     public static func decode(_ data: [UInt8]) throws(FormatError) -> [WALEntry] {
