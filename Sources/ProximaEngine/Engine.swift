@@ -272,10 +272,15 @@ public actor Engine {
     func handle(_ path: CollectionPath, fresh: Bool = true) async throws -> CollectionHandle {
         let entryKey = CatalogKey(tenant: path.tenant, name: path.name)
         let config: CollectionConfig
+        var hint: ManifestHint?
         if !fresh, let seen = catalogEntries[entryKey], ContinuousClock.now - seen.readAt < maintenance.catalogRecheck {
             config = seen.config
         } else {
             let readAt = ContinuousClock.now
+            // The first open of a name in this process reads the manifest copy beside the entry, in the same round trip.
+            let firstOpen = catalogEntries[entryKey] == nil
+            let (storage, layout) = (storage, layout(path.tenant))
+            async let hinted = firstOpen ? ManifestHint.read(storage, layout, name: path.name) : nil
             do {
                 config = try await catalog(path.tenant).get(path.name).config
             } catch {
@@ -283,13 +288,15 @@ public actor Engine {
                 throw error
             }
             catalogEntries[entryKey] = (config, readAt)
+            hint = await hinted
         }
         let key = HandleKey(tenant: path.tenant, collectionId: config.id)
         if let h = handles[key], h.config == config { return h }
         let tenant = path.tenant
         let h = CollectionHandle(
             config: config, storage: storage, layout: layout(tenant), logger: logger, settings: maintenance,
-            onFlushNeeded: { [weak self] config in await self?.flushNeeded(config, tenant: tenant) })
+            onFlushNeeded: { [weak self] config in await self?.flushNeeded(config, tenant: tenant) },
+            hint: handles[key] == nil && hint?.collectionId == config.id ? hint?.manifest : nil)
         if let old = handles[key] {
             // Config changed elsewhere: carry the materialised state over.
             await h.adopt(old)

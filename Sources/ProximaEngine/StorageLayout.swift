@@ -8,6 +8,8 @@ public struct StorageLayout: Sendable {
 
     public var catalogPrefix: String { "catalog/\(tenant)/" }
     public func catalogKey(_ name: String) -> String { "catalog/\(tenant)/\(name).json" }
+    /// A copy of the collection's newest manifest, read beside its catalog entry (`ManifestHint`).
+    public func manifestHintKey(_ name: String) -> String { "catalog/\(tenant)/\(name).manifest" }
 
     public func collectionPrefix(_ collectionId: String) -> String { "\(tenant)/\(collectionId)/" }
     public func walPrefix(_ collectionId: String) -> String { "\(tenant)/\(collectionId)/wal/" }

@@ -131,8 +131,9 @@ import Testing
         #expect(afterFirst > first)
         #expect(try await coldEngine().open("c").stats().vectorCount == 6)
         let immutableReads = store(reads: storage) - afterFirst
-        // The second cold start still reads the catalog (it may change); nothing immutable.
-        #expect(immutableReads <= 1, "\(immutableReads) store reads on the second cold start")
+        // The second cold start still reads the catalog entry and the manifest copy beside it (both may
+        // change; one round trip); nothing immutable.
+        #expect(immutableReads <= 2, "\(immutableReads) store reads on the second cold start")
         #expect(shared.stats.hits > 0)
     }
 

@@ -72,13 +72,15 @@ def test_a_second_handler_reads_immutable_objects_from_redis(data_dir, redis_url
 
     # With it, a cold handler finds what the first one read (the segment its write
     # loaded after the flush, the WAL its flush read) in Redis: what it reads from
-    # the store is the catalog entry alone.
+    # the store is the catalog entry and the manifest copy beside it (both may
+    # change, so neither is cached), a kilobyte or so each.
     third = Server(data_dir, extra=extra)
     try:
         assert search(third, [9.0] * 16)[0] == "tail"
         store_bytes_third = metric(third, "proximadb_search_storage_bytes_total", consistency="strong")
-        assert store_bytes_third < 2000, (store_bytes_alone, store_bytes_third)
-        assert metric(third, "proximadb_cache_hits_total", tier="redis") >= 3  # manifest, segment, index, WAL
+        assert store_bytes_third < 4000, (store_bytes_alone, store_bytes_third)
+        # The segment and its index (the manifest came with the catalog entry, as its copy).
+        assert metric(third, "proximadb_cache_hits_total", tier="redis") >= 2
         # Warm: one request a strongly consistent query, none an eventual one.
         before = metric(third, "proximadb_search_storage_requests_sum", consistency="strong")
         for i in range(10):

@@ -66,6 +66,7 @@ public struct CollectionCatalog: Sendable {
     public func delete(_ name: String) async throws -> CollectionConfig {
         let (config, _) = try await get(name)
         try await storage.delete(layout.catalogKey(name))
+        try? await storage.delete(layout.manifestHintKey(name))  // a hint is checked against the id anyway
         return config
     }
 }

@@ -24,6 +24,8 @@ actor CollectionHandle {
     private(set) var state: CollectionState
     /// The newest manifest seen; `state` reflects it and the WAL after it.
     private(set) var manifest = Manifest.empty
+    /// The manifest copy read beside the catalog entry (`ManifestHint`), for the first catch-up.
+    private var hint: Manifest?
     /// Sizes of applied WAL objects the manifest does not cover yet, and when each was written.
     private var unflushed: [(sequence: Int64, bytes: Int, writtenAt: Int64)] = []
     private var lastFlushRequest: (bytes: Int, at: Int64)?
@@ -55,8 +57,9 @@ actor CollectionHandle {
     init(
         config: CollectionConfig, storage: any CloudStorage, layout: StorageLayout, logger: Logger,
         settings: MaintenanceSettings = MaintenanceSettings(),
-        onFlushNeeded: @escaping @Sendable (CollectionConfig) async -> Void = { _ in }
+        onFlushNeeded: @escaping @Sendable (CollectionConfig) async -> Void = { _ in }, hint: Manifest? = nil
     ) {
+        self.hint = hint
         self.config = config
         self.storage = storage
         self.layout = layout
@@ -91,7 +94,23 @@ actor CollectionHandle {
             var probed: (sequence: Int64, exists: Bool)?
             if forceListing || manifestListingIsStale {
                 let listedAt = ContinuousClock.now
-                let newer = try await manifests.latest(after: manifest.version)
+                var newer: Manifest?
+                if let hint, hint.version > manifest.version {
+                    self.hint = nil
+                    // The hint's segments open while the listing confirms that it is the newest
+                    // manifest: the listing then costs no round trip of its own.
+                    let next = max(state.appliedSequence, hint.walThrough) + 1
+                    async let listing = manifests.latest(after: hint.version)
+                    async let probe = walObjectExists(next)
+                    var opened = true
+                    do { try await rebase(onto: hint) } catch is SegmentIO.Missing { opened = false }  // a newer one replaced it
+                    newer = try await listing
+                    if opened, newer == nil { probed = (next, try await probe) }
+                    // Its segments gone and nothing newer listed: the regular path below tells lost from collected.
+                    if !opened, newer == nil { newer = try await manifests.latest(after: manifest.version) }
+                } else {
+                    newer = try await manifests.latest(after: manifest.version)
+                }
                 if let newer, !listingManifests, mayRebaseLater(onto: newer) {
                     startRebase(onto: newer)
                 } else if let newer {
@@ -175,27 +194,17 @@ actor CollectionHandle {
         guard m.version > manifest.version else { return }
         let io = SegmentIO(storage: storage, layout: layout, config: config)
         let loaded = Dictionary(state.view.segments.map { ($0.data.id, $0.data) }, uniquingKeysWith: { a, _ in a })
-        var segments: [LoadedSegment] = []
-        for segment in m.segments {
-            if let s = loaded[segment.id] {
-                segments.append(s)
-                continue
+        // Segments open together: a cold start pays one segment's round trips, not the sum.
+        let cold = settings.memoryBudgetBytes != nil
+        let opened = try await withThrowingTaskGroup(of: (Int, LoadedSegment).self) { group in
+            for (i, segment) in m.segments.enumerated() where loaded[segment.id] == nil {
+                group.addTask { (i, try await Self.open(segment, io: io, cold: cold, inBackground: inBackground)) }
             }
-            if settings.memoryBudgetBytes != nil, let s = try await io.openCold(segment) {
-                segments.append(s)
-                continue
-            }
-            async let rows = io.read(segment)
-            async let index = io.readIndexFile(segment)
-            let (r, i) = try await (rows, index)
-            let dimension = config.dimension
-            do {
-                let load = { @Sendable in try LoadedSegment(id: segment.id, rows: r, dimension: dimension, indexFile: i) }
-                segments.append(try await inBackground ? ComputeQueue.inBackground(load) : ComputeQueue.run(load))
-            } catch {
-                throw ProximaError(.storageCorrupted, "index of segment \(segment.id) of '\(config.name)' is unreadable: \(error)")
-            }
+            var out: [Int: LoadedSegment] = [:]
+            for try await (i, s) in group { out[i] = s }
+            return out
         }
+        let segments = m.segments.enumerated().map { i, segment in loaded[segment.id] ?? opened[i]! }
         // Masking rows newer segments replace looks up every id of one side of each pair:
         // hundreds of milliseconds at a million rows, so not on this actor, where queries wait.
         let (dimension, metric, newSegments) = (config.dimension, config.distanceMetric, segments)
@@ -208,6 +217,22 @@ actor CollectionHandle {
         manifest = m
         unflushed.removeAll { $0.sequence <= m.walThrough }
         lastFlushRequest = nil
+    }
+
+    /// One segment of a manifest: opened cold (ranged reads, when there is a
+    /// memory budget and its layout allows) or read whole with its index.
+    private static func open(_ segment: Manifest.Segment, io: SegmentIO, cold: Bool, inBackground: Bool) async throws -> LoadedSegment {
+        if cold, let s = try await io.openCold(segment) { return s }
+        async let rows = io.read(segment)
+        async let index = io.readIndexFile(segment)
+        let (r, i) = try await (rows, index)
+        let dimension = io.config.dimension
+        do {
+            let load = { @Sendable in try LoadedSegment(id: segment.id, rows: r, dimension: dimension, indexFile: i) }
+            return try await inBackground ? ComputeQueue.inBackground(load) : ComputeQueue.run(load)
+        } catch {
+            throw ProximaError(.storageCorrupted, "index of segment \(segment.id) of '\(io.config.name)' is unreadable: \(error)")
+        }
     }
 
     /// Applies the WAL objects after the applied sequence. Probes the next key

@@ -122,7 +122,7 @@ extension Maintenance {
             next.segments.replaceSubrange(at..<(at + inputIds.count), with: outputs)
             details["duration_ms"] = .int(Self.milliseconds(since: started))
             next.job = Manifest.Job(id: jobId, kind: kind.rawValue, details: details)
-            if try await manifests.publish(next) {
+            if try await publish(next) {
                 return JobReport(jobId: jobId, kind: kind, status: .done, manifestVersion: next.version, details: details)
             }
             // Lost the race: rebase onto the newer version if our inputs are still there.

@@ -65,7 +65,7 @@ extension Maintenance {
             var d = details
             d["duration_ms"] = .int(Self.milliseconds(since: started))
             next.job = Manifest.Job(id: jobId, kind: "flush", details: d)
-            if try await manifests.publish(next) {
+            if try await publish(next) {
                 return JobReport(jobId: jobId, kind: .flush, status: .done, manifestVersion: next.version, details: d)
             }
             guard let newer = try await manifests.latest(after: base.version) else { continue }

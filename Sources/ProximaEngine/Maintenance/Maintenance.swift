@@ -25,6 +25,14 @@ public struct Maintenance: Sendable {
     }
 
     var manifests: ManifestStore { ManifestStore(storage: storage, layout: layout, collectionId: config.id) }
+    /// Publishes `next` (false: another job took its version) and then the
+    /// copy of it cold starts read beside the catalog entry (`ManifestHint`).
+    func publish(_ next: Manifest) async throws -> Bool {
+        guard try await manifests.publish(next) else { return false }
+        await ManifestHint.write(next, of: config, storage, layout)
+        return true
+    }
+
     var segments: SegmentIO { SegmentIO(storage: storage, layout: layout, config: config, indexMinRows: settings.indexMinRows) }
 
     /// Runs one job.
