@@ -59,7 +59,7 @@ public actor Engine {
     static func tallied(_ storage: any CloudStorage) -> any CloudStorage {
         if storage is TalliedStorage { return storage }
         if let cached = storage as? CachingStorage {
-            return CachingStorage(store: tallied(cached.store), tiers: cached.tiers, isImmutable: cached.isImmutable)
+            return cached.over(tallied(cached.store))
         }
         return TalliedStorage(storage)
     }
