@@ -2,6 +2,7 @@ import ProximaCloud
 import ProximaTesting
 import Testing
 @testable import ProximaCore
+import ProximaFormat
 @testable import ProximaEngine
 
 /// What a query costs and holds: requests to the object store per warm
@@ -184,5 +185,31 @@ import Testing
         let fresh = Engine(storage: storage, maintenance: settings, logger: quietLogger)
         #expect(try await fresh.open("c").stats().vectorCount == acknowledged.count + 1)
         for id in acknowledged.shuffled().prefix(20) { #expect(try await fresh.getVector("c", id: id).id == id) }
+    }
+}
+
+/// Masking between segments skips pairs whose id bounds (UTF-8 order) do not
+/// overlap, and never one that shares an id, even at a bound or where UTF-8
+/// order and `String`'s own order differ.
+@Suite struct SegmentMaskingTests {
+    func segment(_ name: String, _ ids: [(String, deleted: Bool)], version: Int64) -> LoadedSegment {
+        let rows = ids.map { SegmentRow(record: VectorRecord(id: $0.0, vector: $0.deleted ? [] : [1, 0], version: version), deleted: $0.deleted) }
+        return LoadedSegment(id: name, rows: rows, dimension: 2, index: nil)
+    }
+
+    func visible(_ view: CollectionView) -> Set<String> {
+        var out = Set<String>()
+        for s in view.segments { s.masked.forEachClear { r in out.insert("\(s.data.id):\(s.data.ids[r])") } }
+        return out
+    }
+
+    @Test func pairsWithoutACommonIdAreSkippedOthersMasked() {
+        let a = segment("a", [("b", false), ("m", false)], version: 1)
+        let b = segment("b", [("m", false), ("q", false)], version: 2)  // shares "m", at a's greatest bound
+        let c = segment("c", [("r", false), ("z", false)], version: 3)  // after everything: skipped
+        let d = segment("d", [("é", false), ("b", true)], version: 4)  // "é" sorts after "z" in UTF-8; deletes "b"
+        #expect(a.idBounds! == ("b", "m") && d.idBounds! == ("b", "é"))
+        let view = CollectionView(dimension: 2, metric: .euclidean, segments: [a, b, c, d])
+        #expect(visible(view) == ["b:m", "b:q", "c:r", "c:z", "d:é"])
     }
 }

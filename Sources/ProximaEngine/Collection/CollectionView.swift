@@ -40,6 +40,9 @@ struct CollectionView: Sendable {
         for j in segments.indices {
             for i in 0..<j {
                 let (older, newer) = (segments[i], segments[j])
+                guard let a = older.idBounds, let b = newer.idBounds,
+                    !a.greatest.utf8.lexicographicallyPrecedes(b.least.utf8), !b.greatest.utf8.lexicographicallyPrecedes(a.least.utf8)
+                else { continue }  // no id in common
                 if newer.count <= older.count {
                     for id in newer.ids { if let r = older.rowOf[id] { masks[i][Int(r)] = true } }
                 } else {

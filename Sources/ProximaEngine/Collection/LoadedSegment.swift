@@ -23,6 +23,10 @@ final class LoadedSegment: Sendable {
     /// Rows another row of this segment replaces (a segment should hold an id once; if not, the newest wins).
     let shadowed: Bitset
     let rowOf: [String: Int32]
+    /// The least and greatest id of any row (UTF-8 order); nil when empty.
+    /// Segments whose bounds do not overlap share no id: masking skips the
+    /// pair (a compaction's outputs are such, each a range of sorted ids).
+    let idBounds: (least: String, greatest: String)?
     let index: SegmentIndex?
     /// Per index node, the row it was built from (-1: none matches).
     let nodeRows: [Int32]
@@ -68,10 +72,17 @@ final class LoadedSegment: Sendable {
         var rowOf = [String: Int32](minimumCapacity: n)
         // Fields read in place (a row copied whole retains its id, metadata and vector: a tenth of a
         // million-row cold open went to that).
+        var bounds: (least: String, greatest: String)?
         rows.withUnsafeBufferPointer { rows in
             for r in 0..<n {
                 let id = rows[r].record.id
                 ids.append(id)
+                if let b = bounds {
+                    if id.utf8.lexicographicallyPrecedes(b.least.utf8) { bounds!.least = id }
+                    if b.greatest.utf8.lexicographicallyPrecedes(id.utf8) { bounds!.greatest = id }
+                } else {
+                    bounds = (id, id)
+                }
                 metadata.append(rows[r].record.metadata)
                 timestamps.append(rows[r].record.timestamp)
                 expires.append(rows[r].record.expiresAt ?? .max)
@@ -117,6 +128,7 @@ final class LoadedSegment: Sendable {
             unindexed = (0..<n).filter { !covered[$0] && !tombstones[$0] && !shadowed[$0] }
         }
         self.unindexedRows = unindexed
+        self.idBounds = bounds
         (self.ids, self.vectors, self.inverseNorms, self.metadata) = (ids, vectors, norms, metadata)
         (self.timestamps, self.expiresAt, self.versions) = (timestamps, expires, versions)
         (self.tombstones, self.shadowed, self.rowOf, self.index, self.nodeRows) = (tombstones, shadowed, rowOf, index, nodeRows)
