@@ -60,3 +60,27 @@ import Testing
         #expect(wal.count == 22, "one object per acknowledged write, none overwritten")
     }
 }
+
+/// The write path's kept buffers (shared by the whole process, so only what
+/// holds whatever other tests take meanwhile): a buffer given back leaves the
+/// giver empty, one handed out is empty, none past the bound is kept, and
+/// vector chunks come empty with their room. (That an encode lands in the
+/// storage it is given: `WALCodecTests`.)
+@Suite struct WarmBuffersTests {
+    @Test func buffersComeEmptyAndBounded() async throws {
+        var buffer = WarmBuffers.takeWALBuffer()
+        buffer.append(contentsOf: [UInt8](repeating: 1, count: 100_000))
+        WarmBuffers.give(walBuffer: &buffer)
+        #expect(buffer.isEmpty)
+        #expect(WarmBuffers.takeWALBuffer().isEmpty)
+        var big = [UInt8](repeating: 0, count: WarmBuffers.maxWALBufferBytes + 1)
+        WarmBuffers.give(walBuffer: &big)  // too large to keep
+        #expect(WarmBuffers.takeWALBuffer().capacity < WarmBuffers.maxWALBufferBytes)
+
+        for _ in 0..<3 {
+            let chunk = WarmBuffers.takeVectorChunk(floats: 1024 * 8)
+            #expect(chunk.isEmpty && chunk.capacity >= 1024 * 8)
+            try await Task.sleep(for: .milliseconds(50))  // the next one gets ready meanwhile
+        }
+    }
+}

@@ -11,11 +11,12 @@ import Synchronization
 /// in `bench/ingest`. So WAL encodes reuse buffers, and the tail's next chunk
 /// of vectors is allocated and touched on another thread ahead of time.
 enum WarmBuffers {
-    /// WAL buffers kept for reuse, and the largest kept.
-    static let keptWALBuffers = 4
-    static let maxWALBufferBytes = 64 << 20
-    /// Vector chunks kept ready, over all sizes.
-    static let keptChunks = 4
+    /// WAL buffers kept for reuse, and the largest kept (at most 32 MiB held
+    /// in all: a commit of four 1,000 x 384 batches is 6 MB).
+    static let keptWALBuffers = 2
+    static let maxWALBufferBytes = 16 << 20
+    /// Bytes of vector chunks kept ready, over all sizes (four chunks of 384 dimensions).
+    static let keptChunkBytes = 6 << 20
 
     private static let walBuffers = Mutex<[[UInt8]]>([])
     private static let chunks = Mutex<[(floats: Int, buffer: [Float])]>([])
@@ -40,12 +41,14 @@ enum WarmBuffers {
             guard let i = kept.firstIndex(where: { $0.floats == floats }) else { return nil }
             return kept.remove(at: i).buffer
         }
-        DispatchQueue.global(qos: .utility).async {
-            var buffer = [Float](repeating: 0, count: floats)  // written: the pages are the process's now
-            buffer.removeAll(keepingCapacity: true)
-            chunks.withLock { kept in
-                if kept.count >= keptChunks { kept.removeFirst() }
-                kept.append((floats, buffer))
+        if floats * 4 <= keptChunkBytes {
+            DispatchQueue.global(qos: .utility).async {
+                var buffer = [Float](repeating: 0, count: floats)  // written: the pages are the process's now
+                buffer.removeAll(keepingCapacity: true)
+                chunks.withLock { kept in
+                    kept.append((floats, buffer))
+                    while kept.reduce(0, { $0 + $1.floats * 4 }) > keptChunkBytes { kept.removeFirst() }
+                }
             }
         }
         if let ready { return ready }
