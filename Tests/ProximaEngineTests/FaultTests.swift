@@ -86,14 +86,18 @@ import Testing
     }
 
     /// Writes that arrive while a WAL put is in flight share the next one
-    /// (group commit): with 20 ms per put, 64 concurrent writers need far
-    /// fewer than 64 objects, and every acknowledged record reads back.
+    /// (group commit): with 50 ms per put, 64 concurrent writers need far
+    /// fewer than 64 objects, and every acknowledged record reads back. The
+    /// collection is open before they start (a first open reads the catalog
+    /// entry and the manifest copy: on a loaded machine that spread the
+    /// writers' arrivals over more than a put, and so over more objects).
     @Test func concurrentWritesShareWALObjects() async throws {
         let storage = MemoryStorage()
         let clock = ManualClock()
         let engine = engine(storage, clock: clock)
         let config = try await engine.createCollection(CollectionSpec(name: "c", dimension: 2), tenant: .default)
-        storage.faults.latency(.put, .milliseconds(20))
+        _ = try await engine.open("c").stats()
+        storage.faults.latency(.put, .milliseconds(50))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<64 {
                 group.addTask { _ = try await engine.write("c", .insert([.init(id: "w\(i)", vector: [Float(i), 1])], upsert: false)) }
