@@ -14,8 +14,11 @@ public struct AvroWriter {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Avro's zig-zag mapping of a signed long, written as a varint.
+    static func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
+
     public mutating func long(_ v: Int64) {
-        var z = UInt64(bitPattern: (v << 1) ^ (v >> 63))
+        var z = Self.zigzag(v)
         while z >= 0x80 {
             bytes.append(UInt8(z & 0x7F) | 0x80)
             z >>= 7
@@ -67,13 +70,8 @@ public struct AvroWriter {
 
     /// Bytes `long(v)` writes.
     public static func size(ofLong v: Int64) -> Int {
-        var z = UInt64(bitPattern: (v << 1) ^ (v >> 63))
-        var n = 1
-        while z >= 0x80 {
-            z >>= 7
-            n += 1
-        }
-        return n
+        // Seven bits a byte; zero still takes one.
+        max(1, (64 - zigzag(v).leadingZeroBitCount + 6) / 7)
     }
 
     /// Bytes `string(s)` writes.
