@@ -44,7 +44,12 @@ public struct StorageLayout: Sendable {
     /// (create-only, never reused) and segment files. Caches may keep them
     /// without revalidation; catalog entries and job results they may not.
     public static func isImmutable(_ key: String) -> Bool {
-        key.contains("/wal/") || key.contains("/manifest/") || key.contains("/segments/")
+        // A key with "wal", "manifest" or "segments" between two slashes. Compared as bytes:
+        // Foundation's `contains` (through CFString) was 7 % of a warm query's CPU.
+        let parts = key.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        return parts.dropFirst().dropLast().contains { part in
+            part.elementsEqual("wal".utf8) || part.elementsEqual("manifest".utf8) || part.elementsEqual("segments".utf8)
+        }
     }
 
     public static func pad(_ sequence: Int64) -> String { String(zeroPadded: sequence, width: 20) }

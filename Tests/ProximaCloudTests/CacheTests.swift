@@ -59,6 +59,30 @@ import Testing
         #expect(try await cache.get("t") == nil, "expired on disk too")
     }
 
+    /// Ranged reads go through files held open: none of them outlives its
+    /// entry (deleted, replaced, evicted or expired reads miss or read the new value).
+    @Test func diskCacheRangedReadsHoldNoStaleFile() async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let clock = ManualClock()
+        let cache = try DiskCache(path: dir, capacityBytes: 900, clock: clock)
+        try await cache.set("a", [UInt8](repeating: 1, count: 300))
+        #expect(try await cache.get("a", range: 10..<20) == [UInt8](repeating: 1, count: 10))
+        #expect(try await cache.get("a", range: 295..<301) == nil, "past the value")
+        try await cache.delete("a")
+        #expect(try await cache.get("a", range: 10..<20) == nil, "deleted")
+        try await cache.set("a", [UInt8](repeating: 2, count: 300))
+        #expect(try await cache.get("a", range: 0..<3) == [2, 2, 2], "replaced: the new value")
+        try await cache.set("b", [UInt8](repeating: 3, count: 300))
+        try await cache.set("c", [UInt8](repeating: 4, count: 300))  // a is the least recently used
+        #expect(try await cache.get("a", range: 0..<3) == nil, "evicted")
+        #expect(try await cache.get("c", range: 0..<3) == [4, 4, 4])
+        try await cache.set("t", [5, 5], ttlSeconds: 5)
+        #expect(try await cache.get("t", range: 0..<2) == [5, 5])
+        clock.advance(seconds: 5)
+        #expect(try await cache.get("t", range: 0..<2) == nil, "expired")
+    }
+
     /// A process killed mid-write leaves a temporary, never a torn entry; a
     /// damaged entry (a flipped byte, a truncation) reads as a miss and goes.
     @Test func diskCacheNeverServesATornOrDamagedEntry() async throws {

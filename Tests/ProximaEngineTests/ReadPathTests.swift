@@ -212,4 +212,35 @@ import ProximaFormat
         let view = CollectionView(dimension: 2, metric: .euclidean, segments: [a, b, c, d])
         #expect(visible(view) == ["b:m", "b:q", "c:r", "c:z", "d:é"])
     }
+
+    /// Rows in id order (as flush and compaction write them) are found by
+    /// binary search, unordered or non-ASCII ones by a table: both give the
+    /// same rows, the same winners among duplicates, and treat canonically
+    /// equivalent ids as one, as the rest of the engine does.
+    @Test func sortedAndUnsortedSegmentsFindTheSameRows() {
+        func rows(_ spec: [(String, Int64, Bool)]) -> [SegmentRow] {
+            spec.map { SegmentRow(record: VectorRecord(id: $0.0, vector: $0.2 ? [] : [1, 0], version: $0.1), deleted: $0.2) }
+        }
+        // Live rows sorted, then tombstones sorted; "b" twice among the live rows, "c" live and deleted, "K" once.
+        let spec: [(String, Int64, Bool)] = [
+            ("K", 1, false), ("a", 1, false), ("b", 3, false), ("b", 2, false), ("c", 5, false), ("d", 1, false),
+            ("c", 6, true), ("e", 1, true),
+        ]
+        let sorted = LoadedSegment(id: "s", rows: rows(spec), dimension: 2, index: nil)
+        let shuffled = LoadedSegment(id: "u", rows: rows([spec[5], spec[2], spec[0], spec[7], spec[4], spec[1], spec[6], spec[3]]), dimension: 2, index: nil)
+        for segment in [sorted, shuffled] {
+            func answer(_ id: String) -> (Int64, Bool)? { segment.row(of: id).map { (segment.versions[$0], segment.tombstones[$0]) } }
+            #expect(answer("a")! == (1, false))
+            #expect(answer("b")! == (3, false), "the higher version of a duplicate answers")
+            #expect(answer("c")! == (6, true), "the tombstone's newer version answers")
+            #expect(answer("e")! == (1, true))
+            #expect(answer("K")! == (1, false))
+            #expect(answer("\u{212A}")! == (1, false), "KELVIN SIGN is canonically K")
+            #expect(answer("bb") == nil && answer("") == nil && answer("zz") == nil && answer("é") == nil)
+            #expect(segment.shadowed.setCount == 2, "the older b and the live c are replaced")
+        }
+        // Non-ASCII ids: the table, where NFC and NFD spellings are one id.
+        let accents = LoadedSegment(id: "n", rows: rows([("caf\u{E9}", 1, false), ("z", 1, false)]), dimension: 2, index: nil)
+        #expect(accents.row(of: "cafe\u{301}") == 0 && accents.row(of: "z") == 1 && accents.row(of: "cafe") == nil)
+    }
 }

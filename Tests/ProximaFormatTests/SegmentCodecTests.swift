@@ -23,7 +23,7 @@ import Testing
             if i % 13 == 0 { meta["nested"] = .object(["x": .array([.null, .bool(true)])]) }
             let deleted = i % 17 == 16
             let record = VectorRecord(
-                id: "id-\(i)", vector: deleted ? [] : (0..<dimension).map { _ in Float.random(in: -1...1, using: &g) },
+                id: i % 9 == 8 ? "id-\(i)-ü" : "id-\(i)", vector: deleted ? [] : (0..<dimension).map { _ in Float.random(in: -1...1, using: &g) },
                 metadata: deleted ? [:] : meta, timestamp: 1_700_000_000_000_000 + Int64(i),
                 expiresAt: i % 4 == 1 ? 1_800_000_000_000_000 : nil, version: Int64(100 + i))
             return SegmentRow(record: record, deleted: deleted)
@@ -50,6 +50,28 @@ import Testing
             #expect(floats == row.record.vector)
         }
         #expect(layout.range(ofRow: layout.liveRows) == nil && layout.range(ofRow: -1) == nil)
+        // The row columns alone (as a cold open reads them: packed ids, dense integers) say the same.
+        let file = try ParquetFile(bytes: bytes)
+        let columns = try SegmentCodec.decodeRowColumns(file) { _, _ in (bytes, 0) }
+        #expect(columns.count == decoded.rows.count)
+        #expect(columns.ids.isASCII == !decoded.rows.contains { $0.record.id.contains("ü") })
+        for (r, row) in decoded.rows.enumerated() {
+            #expect(columns.ids[r] == row.record.id && !columns.ids.isNull(r))
+            #expect(columns.metadata[r] == row.record.metadata && columns.timestamps[r] == row.record.timestamp)
+            #expect(columns.expiresAt[r] == (row.record.expiresAt ?? .max) && columns.versions[r] == row.record.version)
+            #expect(columns.deleted[r] == row.deleted)
+        }
+    }
+
+    /// Packed strings keep nulls apart from empty values, compare by bytes,
+    /// and know whether every byte is ASCII.
+    @Test func packedStringsCompareByBytes() {
+        var packed = PackedStrings(["b", "", "ab", "é"])
+        #expect(Array(packed) == ["b", "", "ab", "é"] && !packed.isASCII)
+        packed.appendNull()
+        #expect(packed.count == 5 && packed.isNull(4) && !packed.isNull(1) && packed[4] == "")
+        #expect(packed.compare(0, 2) > 0 && packed.compare(2, 0) < 0 && packed.compare(1, 4) == 0 && packed.compare(3, 0) > 0)
+        #expect(PackedStrings(["x", "y"]).isASCII)
     }
 
     @Test func levelCodingRoundTrips() throws {

@@ -189,6 +189,7 @@ public final class DiskCache: RangedCloudCache {
 
     /// Counts a file just renamed into place as the most recently used, then evicts past the bound.
     private func stored(_ name: String, size: Int) {
+        openFiles.withLock { $0[name] = nil }  // a descriptor of the file it replaced
         index.withLock { ix in
             ix.bytes -= ix.files[name]?.size ?? 0
             ix.files[name] = (size, ix.nextTick)
@@ -202,15 +203,83 @@ public final class DiskCache: RangedCloudCache {
     public var maxValueBytes: Int { capacityBytes / 2 }
 
     public func get(_ key: String, range: Range<Int>) async throws -> [UInt8]? {
-        let value = try await LocalDirectoryStorage.run { [self] () throws -> [UInt8]?? in
-            try withMapped(key) { v in range.upperBound <= v.count ? Array(v[range]) : nil }
+        let value = try await LocalDirectoryStorage.run { [self] () throws -> [UInt8]? in
+            guard let file = try openFile(key), range.upperBound <= file.valueCount else { return nil }
+            return try [UInt8](unsafeUninitializedCapacity: range.count) { out, n in
+                var done = 0
+                while done < range.count {
+                    let got = pread(file.fd, out.baseAddress! + done, range.count - done, off_t(file.valueOffset + range.lowerBound + done))
+                    if got < 0, errno == EINTR { continue }
+                    guard got > 0 else { throw LocalDirectoryStorage.error(errno, "cache read") }
+                    done += got
+                }
+                n = done
+            }
         }
-        guard let found = value ?? nil else {
+        guard let found = value else {
             counters.miss()
             return nil
         }
         counters.hit()
         return found
+    }
+
+    /// A cache file held open for ranged reads: its value's place in the file and its expiry.
+    private final class OpenFile: Sendable {
+        let fd: Int32
+        let key: String
+        let valueOffset: Int
+        let valueCount: Int
+        let expiry: Int64
+        init(fd: Int32, key: String, valueOffset: Int, valueCount: Int, expiry: Int64) {
+            (self.fd, self.key, self.valueOffset, self.valueCount, self.expiry) = (fd, key, valueOffset, valueCount, expiry)
+        }
+        deinit { close(fd) }
+    }
+
+    /// Files held open for ranged reads, by name; closed when dropped and no read holds them.
+    private let openFiles = Mutex<[String: OpenFile]>([:])
+    static let maxOpenFiles = 256
+
+    /// The file holding `key`, opened and verified once (whole, its key, its checksum, through
+    /// `withMapped`), then held open: a warm query's ranged reads are each one `pread`, where a
+    /// mapping per read cost a `munmap` and its TLB shootdown (most of a warm query's CPU).
+    /// Blocking: call it off the cooperative pool.
+    private func openFile(_ key: String) throws -> OpenFile? {
+        let name = Self.fileName(key)
+        if let file = openFiles.withLock({ $0[name] }), file.key == key {
+            guard file.expiry < 0 || file.expiry > clock.nowMicros() else {
+                remove(name)
+                return nil
+            }
+            index.withLock { ix in
+                if ix.files[name] != nil {
+                    ix.files[name]!.tick = ix.nextTick
+                    ix.nextTick += 1
+                }
+            }
+            return file
+        }
+        guard let valueCount = try withMapped(key, { $0.count }) else { return nil }
+        let fd = open(entriesDir + "/" + name, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        // The header's length follows from the key (see the layout above); the file must be the one just verified.
+        let keyLength = key.utf8.count
+        let valueOffset = 8 + 4 + keyLength + 8 + 8 + 4
+        var st = stat()
+        var expiry: Int64 = 0
+        guard fstat(fd, &st) == 0, Int(st.st_size) == valueOffset + valueCount,
+            withUnsafeMutableBytes(of: &expiry, { pread(fd, $0.baseAddress!, 8, off_t(12 + keyLength)) }) == 8
+        else {
+            close(fd)
+            return nil
+        }
+        let file = OpenFile(fd: fd, key: key, valueOffset: valueOffset, valueCount: valueCount, expiry: Int64(littleEndian: expiry))
+        openFiles.withLock { files in
+            if files.count >= Self.maxOpenFiles, let any = files.keys.first { files[any] = nil }
+            files[name] = file
+        }
+        return file
     }
 
     /// Streams the value into a staged file piece by piece (8 MiB at a
@@ -279,10 +348,12 @@ public final class DiskCache: RangedCloudCache {
             return Array(ix.files.keys)
         }
         for name in names { unlink(entriesDir + "/" + name) }
+        openFiles.withLock { $0 = [:] }
     }
 
     private func remove(_ name: String) {
         unlink(entriesDir + "/" + name)
+        openFiles.withLock { $0[name] = nil }
         verified.withLock { $0[name] = nil }
         index.withLock { ix in
             if let f = ix.files.removeValue(forKey: name) { ix.bytes -= f.size }
@@ -302,6 +373,7 @@ public final class DiskCache: RangedCloudCache {
             return out
         }
         for name in victims { unlink(entriesDir + "/" + name) }
+        openFiles.withLock { files in for name in victims { files[name] = nil } }
         if !victims.isEmpty { counters.update { $0.evictions += victims.count } }
     }
 }

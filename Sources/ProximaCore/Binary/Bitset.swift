@@ -3,7 +3,7 @@
 /// to copy).
 public struct Bitset: Sendable, Equatable {
     private var words: [UInt64]
-    public let count: Int
+    public private(set) var count: Int
 
     /// `count` bits, all clear.
     public init(count: Int) {
@@ -17,6 +17,13 @@ public struct Bitset: Sendable, Equatable {
         set {
             if newValue { words[i >> 6] |= 1 << UInt64(i & 63) } else { words[i >> 6] &= ~(1 << UInt64(i & 63)) }
         }
+    }
+
+    /// Adds a bit at `count`.
+    public mutating func append(_ bit: Bool) {
+        if count & 63 == 0 { words.append(0) }
+        count += 1
+        self[count - 1] = bit
     }
 
     /// Bits set.

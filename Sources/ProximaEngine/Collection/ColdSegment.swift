@@ -203,14 +203,14 @@ extension SegmentIO {
             let (id, dimension, rows) = (segment.id, config.dimension, segment.rows)
             // Decoding the row columns and building the segment's row table: one trip to the compute queue.
             return try await ComputeQueue.run {
-                let decoded = try SegmentCodec.decode(file, vectors: false) { _, range in
+                let columns = try SegmentCodec.decodeRowColumns(file) { _, range in
                     guard let piece = pieces.first(where: { $0.0.lowerBound <= range.lowerBound && range.upperBound <= $0.0.upperBound }) else {
                         throw FormatError("column chunk \(range) was not read")
                     }
                     return (piece.1, piece.0.lowerBound)
                 }
-                guard decoded.rows.count == rows else { throw FormatError("\(decoded.rows.count) rows, manifest says \(rows)") }
-                return try LoadedSegment(id: id, rows: decoded.rows, dimension: dimension, cold: parts)
+                guard columns.count == rows else { throw FormatError("\(columns.count) rows, manifest says \(rows)") }
+                return try LoadedSegment(id: id, columns: columns, dimension: dimension, cold: parts)
             }
         } catch let e as StorageError where e.kind == .notFound {
             throw Missing(segment: segment.id)

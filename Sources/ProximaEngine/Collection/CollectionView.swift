@@ -41,12 +41,12 @@ struct CollectionView: Sendable {
             for i in 0..<j {
                 let (older, newer) = (segments[i], segments[j])
                 guard let a = older.idBounds, let b = newer.idBounds,
-                    !a.greatest.utf8.lexicographicallyPrecedes(b.least.utf8), !b.greatest.utf8.lexicographicallyPrecedes(a.least.utf8)
+                    !a.greatest.precedesInUTF8(b.least), !b.greatest.precedesInUTF8(a.least)
                 else { continue }  // no id in common
                 if newer.count <= older.count {
-                    for id in newer.ids { if let r = older.rowOf[id] { masks[i][Int(r)] = true } }
+                    for id in newer.ids { if let r = older.row(of: id) { masks[i][r] = true } }
                 } else {
-                    for r in 0..<older.count where newer.rowOf[older.ids[r]] != nil { masks[i][r] = true }
+                    for r in 0..<older.count where newer.row(of: older.ids[r]) != nil { masks[i][r] = true }
                 }
             }
         }
@@ -58,8 +58,8 @@ struct CollectionView: Sendable {
     /// Masks the newest segment row holding `id` (a write in the tail replaces it).
     mutating func maskSegmentRow(of id: String) {
         for i in segments.indices.reversed() {
-            if let r = segments[i].data.rowOf[id] {
-                segments[i].masked[Int(r)] = true
+            if let r = segments[i].data.row(of: id) {
+                segments[i].masked[r] = true
                 return
             }
         }
@@ -77,7 +77,7 @@ struct CollectionView: Sendable {
     /// replaced by the tail, or absent (`found` says whether any segment names it).
     func segmentRecord(_ id: String) -> (found: Bool, record: VectorRecord?) {
         for s in segments.reversed() {
-            guard let r = s.data.rowOf[id].map(Int.init) else { continue }
+            guard let r = s.data.row(of: id) else { continue }
             if s.masked[r] { return (true, nil) }
             return (true, s.data.record(at: r))
         }
@@ -242,7 +242,7 @@ struct CollectionView: Sendable {
     /// Where a cold segment holds `id`'s newest visible row (its vector is read from there).
     func coldLocation(of id: String) -> (vectors: ColdVectors, row: Int)? {
         for s in segments.reversed() {
-            guard let r = s.data.rowOf[id].map(Int.init) else { continue }
+            guard let r = s.data.row(of: id) else { continue }
             guard !s.masked[r], let cold = s.data.cold else { return nil }
             return (cold.vectors, r)
         }

@@ -9,7 +9,8 @@ import ProximaIndex
 final class LoadedSegment: Sendable {
     let id: String
     let dimension: Int
-    let ids: [String]
+    /// Packed: an id becomes a String when its row is answered.
+    let ids: PackedStrings
     /// Row-major; a tombstone's row is zeros.
     let vectors: [Float]
     let inverseNorms: [Float]
@@ -22,7 +23,7 @@ final class LoadedSegment: Sendable {
     let tombstones: Bitset
     /// Rows another row of this segment replaces (a segment should hold an id once; if not, the newest wins).
     let shadowed: Bitset
-    let rowOf: [String: Int32]
+    private let lookup: RowLookup
     /// The least and greatest id of any row (UTF-8 order); nil when empty.
     /// Segments whose bounds do not overlap share no id: masking skips the
     /// pair (a compaction's outputs are such, each a range of sorted ids).
@@ -44,70 +45,39 @@ final class LoadedSegment: Sendable {
         self.init(id: id, rows: rows, dimension: dimension, index: index)
     }
 
-    /// The segment's rows without their vectors (empty), which stay in the
-    /// store with its index (`cold`).
-    convenience init(id: String, rows: [SegmentRow], dimension: Int, cold: ColdParts) throws(FormatError) {
-        for r in cold.nodeRows where Int(r) >= rows.count || rows[Int(r)].deleted {
-            throw FormatError("index node row \(r) is not a live row of its segment")
+    /// The segment's rows, vectors in memory.
+    convenience init(id: String, rows: [SegmentRow], dimension: Int, index: SegmentIndex?) {
+        var vectors = [Float](repeating: 0, count: rows.count * dimension)
+        vectors.withUnsafeMutableBufferPointer { dst in
+            for (r, row) in rows.enumerated() where !row.deleted {
+                row.record.vector.withUnsafeBufferPointer { (dst.baseAddress! + r * dimension).update(from: $0.baseAddress!, count: dimension) }
+            }
         }
-        self.init(id: id, rows: rows, dimension: dimension, index: nil, cold: cold)
+        self.init(id: id, columns: SegmentCodec.RowColumns(rows), vectors: vectors, dimension: dimension, index: index, cold: nil)
     }
 
-    init(id: String, rows: [SegmentRow], dimension: Int, index: SegmentIndex?, cold: ColdParts? = nil) {
+    /// The segment's row columns without their vectors, which stay in the
+    /// store with its index (`cold`).
+    convenience init(id: String, columns: SegmentCodec.RowColumns, dimension: Int, cold: ColdParts) throws(FormatError) {
+        for r in cold.nodeRows where Int(r) >= columns.count || columns.deleted[Int(r)] {
+            throw FormatError("index node row \(r) is not a live row of its segment")
+        }
+        self.init(id: id, columns: columns, vectors: [], dimension: dimension, index: nil, cold: cold)
+    }
+
+    /// `vectors`: row-major, a tombstone's row zeros; empty when `cold`.
+    private init(id: String, columns: SegmentCodec.RowColumns, vectors: [Float], dimension: Int, index: SegmentIndex?, cold: ColdParts?) {
         self.id = id
         self.cold = cold
         self.dimension = dimension
-        let n = rows.count
-        var ids: [String] = [], metadata: [[String: JSONValue]] = []
-        var timestamps: [Int64] = [], expires: [Int64] = [], versions: [Int64] = []
-        ids.reserveCapacity(n)
-        metadata.reserveCapacity(n)
-        timestamps.reserveCapacity(n)
-        expires.reserveCapacity(n)
-        versions.reserveCapacity(n)
-        let resident = cold == nil
-        var vectors = [Float](repeating: 0, count: resident ? n * dimension : 0)
-        var norms = [Float](repeating: 0, count: resident ? n : 0)
-        var tombstones = Bitset(count: n), shadowed = Bitset(count: n)
-        var rowOf = [String: Int32](minimumCapacity: n)
-        // Fields read in place (a row copied whole retains its id, metadata and vector: a tenth of a
-        // million-row cold open went to that).
-        var bounds: (least: String, greatest: String)?
-        rows.withUnsafeBufferPointer { rows in
-            for r in 0..<n {
-                let id = rows[r].record.id
-                ids.append(id)
-                if let b = bounds {
-                    if id.utf8.lexicographicallyPrecedes(b.least.utf8) { bounds!.least = id }
-                    if b.greatest.utf8.lexicographicallyPrecedes(id.utf8) { bounds!.greatest = id }
-                } else {
-                    bounds = (id, id)
-                }
-                metadata.append(rows[r].record.metadata)
-                timestamps.append(rows[r].record.timestamp)
-                expires.append(rows[r].record.expiresAt ?? .max)
-                let version = rows[r].record.version
-                versions.append(version)
-                if rows[r].deleted {
-                    tombstones[r] = true
-                } else if resident {
-                    vectors.withUnsafeMutableBufferPointer { dst in
-                        rows[r].record.vector.withUnsafeBufferPointer { src in
-                            (dst.baseAddress! + r * dimension).update(from: src.baseAddress!, count: dimension)
-                            norms[r] = DistanceKernels.inverseNorm(src.baseAddress!, dimension)
-                        }
-                    }
-                }
-                if let other = rowOf[id] {
-                    if versions[Int(other)] > version {
-                        shadowed[r] = true
-                        continue
-                    }
-                    shadowed[Int(other)] = true
-                }
-                rowOf[id] = Int32(r)
-            }
+        let n = columns.count
+        let (ids, versions, tombstones) = (columns.ids, columns.versions, columns.deleted)
+        var norms = [Float](repeating: 0, count: cold == nil ? n : 0)
+        vectors.withUnsafeBufferPointer { v in
+            for r in 0..<norms.count where !tombstones[r] { norms[r] = DistanceKernels.inverseNorm(v.baseAddress! + r * dimension, dimension) }
         }
+        let lookup = RowLookup(ids: ids, versions: versions, deleted: tombstones)
+        let shadowed = lookup.shadowed
         var nodeRows: [Int32] = []
         var unindexed: [Int] = []
         if let cold, cold.index != nil {
@@ -120,7 +90,7 @@ final class LoadedSegment: Sendable {
             nodeRows = [Int32](repeating: -1, count: index.nodeIds.count)
             var covered = Bitset(count: n)
             for j in 0..<index.nodeIds.count {
-                if let r = rowOf[index.nodeIds[j]], versions[Int(r)] == index.nodeVersions[j], !tombstones[Int(r)], !covered[Int(r)] {
+                if let r = lookup.row(of: index.nodeIds[j], ids: ids), versions[Int(r)] == index.nodeVersions[j], !tombstones[Int(r)], !covered[Int(r)] {
                     nodeRows[j] = r
                     covered[Int(r)] = true
                 }
@@ -128,11 +98,14 @@ final class LoadedSegment: Sendable {
             unindexed = (0..<n).filter { !covered[$0] && !tombstones[$0] && !shadowed[$0] }
         }
         self.unindexedRows = unindexed
-        self.idBounds = bounds
-        (self.ids, self.vectors, self.inverseNorms, self.metadata) = (ids, vectors, norms, metadata)
-        (self.timestamps, self.expiresAt, self.versions) = (timestamps, expires, versions)
-        (self.tombstones, self.shadowed, self.rowOf, self.index, self.nodeRows) = (tombstones, shadowed, rowOf, index, nodeRows)
+        self.idBounds = lookup.idBounds(ids)
+        (self.ids, self.vectors, self.inverseNorms, self.metadata) = (ids, vectors, norms, columns.metadata)
+        (self.timestamps, self.expiresAt, self.versions) = (columns.timestamps, columns.expiresAt, versions)
+        (self.tombstones, self.shadowed, self.lookup, self.index, self.nodeRows) = (tombstones, shadowed, lookup, index, nodeRows)
     }
+
+    /// The row answering for `id` (the newest of any that hold it), nil when none does.
+    func row(of id: String) -> Int? { lookup.row(of: id, ids: ids).map(Int.init) }
 
     /// Whether an ANN index (in memory or read by range) serves this segment.
     var isIndexed: Bool { index != nil || cold?.index != nil }

@@ -168,12 +168,32 @@ public struct ParquetFile: Sendable {
     /// A whole column from bytes the caller holds: `chunk(rowGroup, range)`
     /// gives bytes covering that chunk's range and the file offset of their first byte.
     public func column(_ name: String, chunk: (Int, Range<Int>) throws -> (bytes: [UInt8], base: Int)) throws(FormatError) -> ParquetColumnData {
+        try decode(name, .values, chunk: chunk).finish()
+    }
+
+    /// A byte-array column, packed (no String per value), from bytes the caller holds (as `column`).
+    public func packedStrings(_ name: String, chunk: (Int, Range<Int>) throws -> (bytes: [UInt8], base: Int)) throws(FormatError) -> PackedStrings {
+        let decoder = try decode(name, .packed, chunk: chunk)
+        guard decoder.column.physicalType == ParquetCode.byteArray else { throw FormatError("parquet: column \(name) holds no byte arrays") }
+        return decoder.packed
+    }
+
+    /// An int64 column without optionals (`null` where a value is null) and
+    /// how many values were null, from bytes the caller holds (as `column`).
+    public func int64s(_ name: String, null: Int64, chunk: (Int, Range<Int>) throws -> (bytes: [UInt8], base: Int)) throws(FormatError) -> (values: [Int64], nulls: Int) {
+        let decoder = try decode(name, .dense(null: null), chunk: chunk)
+        guard decoder.column.physicalType == ParquetCode.int64 else { throw FormatError("parquet: column \(name) holds no int64 values") }
+        return (decoder.dense, decoder.nulls)
+    }
+
+    private func decode(_ name: String, _ shape: ColumnDecoder.Shape, chunk: (Int, Range<Int>) throws -> (bytes: [UInt8], base: Int)) throws(FormatError) -> ColumnDecoder {
         guard let ci = columnIndex(name) else { throw FormatError("parquet: no column \(name)") }
         let c = columns[ci]
         let ranges = try chunkRanges(name)
         // Counts come from the file: reserve no more than its bytes could hold.
         let levels = rowGroups.reduce(0) { $0 &+ max(0, $1.chunks[ci].levelCount) }
-        var decoder = ColumnDecoder(column: c, rows: min(max(0, rowCount), fileSize), levels: min(max(0, levels), fileSize))
+        let bytes = ranges.reduce(0) { $0 + $1.count }
+        var decoder = ColumnDecoder(column: c, shape: shape, rows: min(max(0, rowCount), fileSize), levels: min(max(0, levels), fileSize), bytes: bytes)
         for (g, range) in ranges.enumerated() {
             let held: (bytes: [UInt8], base: Int)
             do { held = try chunk(g, range) } catch { throw FormatError("parquet: column \(name): \(error)") }
@@ -182,13 +202,24 @@ public struct ParquetFile: Sendable {
             }
             try decoder.readChunk(rowGroups[g].chunks[ci], range: range, file: held.bytes, base: held.base)
         }
-        return try decoder.finish()
+        return decoder
     }
 }
 
 /// Accumulates one column's values page by page.
 private struct ColumnDecoder {
+    /// What values are decoded into: optionals (`ParquetColumnData`), or for
+    /// the columns a cold open reads, packed byte arrays or dense int64s.
+    enum Shape {
+        case values, packed
+        case dense(null: Int64)
+    }
+
     let column: ParquetFile.Column
+    let shape: Shape
+    var packed = PackedStrings()
+    var dense: [Int64] = []
+    var nulls = 0
     var ints: [Int64?] = []
     var doubles: [Double?] = []
     var bools: [Bool?] = []
@@ -197,11 +228,27 @@ private struct ColumnDecoder {
     var offsets: [Int] = [0]
 
     /// Capacity is reserved once for the whole column (reserving per page would copy it on every page).
-    init(column: ParquetFile.Column, rows: Int, levels: Int) {
+    init(column: ParquetFile.Column, shape: Shape, rows: Int, levels: Int, bytes: Int) {
         self.column = column
+        self.shape = shape
         if column.isList {
             offsets.reserveCapacity(rows + 1)
             floats.reserveCapacity(min(levels, 1 << 31))
+            return
+        }
+        // Grown by appending, a million-row column was copied a dozen times (and its new pages faulted in each time).
+        let expected = min(rows, 1 << 27)
+        switch shape {
+        case .packed: packed.reserve(values: expected, bytes: bytes)
+        case .dense: dense.reserveCapacity(expected)
+        case .values: break
+        }
+        guard case .values = shape else { return }
+        switch column.physicalType {
+        case ParquetCode.int64: ints.reserveCapacity(expected)
+        case ParquetCode.double: doubles.reserveCapacity(expected)
+        case ParquetCode.byteArray: strings.reserveCapacity(expected)
+        default: bools.reserveCapacity(expected)
         }
     }
 
@@ -284,9 +331,23 @@ private struct ColumnDecoder {
         }
         let def: [UInt8] = column.required ? [UInt8](repeating: 1, count: levelCount) : try levels()
         var reader = PlainReader(body: body, offset: p)
+        if case .packed = shape, column.physicalType == ParquetCode.byteArray {
+            for d in def {
+                if d == 0 { packed.appendNull() } else { try reader.packString(into: &packed) }
+            }
+            return
+        }
         switch column.physicalType {
         case ParquetCode.int64:
-            for d in def { ints.append(d == 0 ? nil : try reader.int64()) }
+            if case .dense(let null) = shape {
+                for d in def {
+                    if d == 0 { nulls += 1 }
+                    dense.append(d == 0 ? null : try reader.int64())
+                }
+            } else {
+                for d in def { ints.append(d == 0 ? nil : try reader.int64()) }
+            }
+
         case ParquetCode.double:
             for d in def { doubles.append(d == 0 ? nil : Double(bitPattern: UInt64(bitPattern: try reader.int64()))) }
         case ParquetCode.byteArray:
@@ -335,10 +396,37 @@ private struct PlainReader {
         offset += 4
         guard n <= body.count - offset else { throw FormatError("parquet: values truncated") }
         defer { offset += n }
-        guard let s = String(validating: body[offset..<(offset + n)], as: UTF8.self) else {
-            throw FormatError("parquet: string value is not UTF-8")
+        let at = offset
+        let s: String? = body.withUnsafeBufferPointer { all in
+            let bytes = UnsafeBufferPointer(rebasing: all[at..<(at + n)])
+            // ASCII (ids, mostly) needs no validation; the generic validating initializer cost a
+            // sixth of a million-row segment's decode.
+            var high: UInt8 = 0
+            for b in bytes { high |= b }
+            return high < 0x80 ? String(decoding: bytes, as: UTF8.self) : String(validating: bytes, as: UTF8.self)
         }
+        guard let s else { throw FormatError("parquet: string value is not UTF-8") }
         return s
+    }
+
+    /// The next byte array, checked to be UTF-8, appended to `packed`.
+    mutating func packString(into packed: inout PackedStrings) throws(FormatError) {
+        guard offset + 4 <= body.count else { throw FormatError("parquet: values truncated") }
+        let n = Int(body.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian })
+        offset += 4
+        guard n <= body.count - offset else { throw FormatError("parquet: values truncated") }
+        guard packed.bytes.count + n <= Int(UInt32.max) else { throw FormatError("parquet: a byte-array column of over 4 GiB") }
+        defer { offset += n }
+        let at = offset
+        let valid: Bool = body.withUnsafeBufferPointer { all in
+            let bytes = UnsafeBufferPointer(rebasing: all[at..<(at + n)])
+            var high: UInt8 = 0
+            for b in bytes { high |= b }
+            guard high < 0x80 || String(validating: bytes, as: UTF8.self) != nil else { return false }
+            packed.append(utf8: bytes, ascii: high < 0x80)
+            return true
+        }
+        guard valid else { throw FormatError("parquet: string value is not UTF-8") }
     }
 
     /// Booleans are bit-packed from the values' start, LSB first.

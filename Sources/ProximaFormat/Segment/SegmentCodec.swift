@@ -140,7 +140,7 @@ public enum SegmentCodec {
         }
         let file: ParquetFile
         do { file = try ParquetFile(bytes: bytes) } catch { throw FormatError("segment: \(error)") }
-        return try decode(file, vectors: true) { _, _ in (bytes, 0) }
+        return try decode(file) { _, _ in (bytes, 0) }
     }
 
     /// The footer's `proximadb.segment` entry, checked for this format version.
@@ -171,34 +171,62 @@ public enum SegmentCodec {
         return ["id", "extra_meta", "timestamp", "expires_at", "version", "deleted"] + fields.compactMap { $0["column"]?.string }
     }
 
-    /// Decodes a segment from its footer and the column chunks `chunk` gives
-    /// (see `ParquetFile.column(_:chunk:)`). Without `vectors`, the vector
-    /// column is not read and live rows come with an empty vector.
-    public static func decode(
-        _ file: ParquetFile, vectors withVectors: Bool, chunk: (Int, Range<Int>) throws -> (bytes: [UInt8], base: Int)
-    ) throws(FormatError) -> Decoded {
+    /// A segment's rows column by column, their vectors aside: what a reader
+    /// that takes vectors by range keeps of them (no row is built).
+    public struct RowColumns: Sendable {
+        public var ids: PackedStrings
+        public var metadata: [[String: JSONValue]]
+        public var timestamps: [Int64]
+        /// `Int64.max` where the record never expires.
+        public var expiresAt: [Int64]
+        public var versions: [Int64]
+        public var deleted: Bitset
+        public var count: Int { ids.count }
+
+        /// The columns of `rows` (their vectors left out).
+        public init(_ rows: [SegmentRow]) {
+            ids = PackedStrings(rows.lazy.map(\.record.id))
+            metadata = rows.map(\.record.metadata)
+            timestamps = rows.map(\.record.timestamp)
+            expiresAt = rows.map { $0.record.expiresAt ?? .max }
+            versions = rows.map(\.record.version)
+            deleted = Bitset(count: rows.count)
+            for (r, row) in rows.enumerated() where row.deleted { deleted[r] = true }
+        }
+
+        init(ids: PackedStrings, metadata: [[String: JSONValue]], timestamps: [Int64], expiresAt: [Int64], versions: [Int64], deleted: Bitset) {
+            (self.ids, self.metadata, self.timestamps, self.expiresAt, self.versions, self.deleted) = (ids, metadata, timestamps, expiresAt, versions, deleted)
+        }
+    }
+
+    /// Decodes a segment's row columns from its footer and the column chunks
+    /// `chunk` gives (see `ParquetFile.column(_:chunk:)`), checking that live
+    /// rows come before tombstones, as a reader of vectors by range needs.
+    public static func decodeRowColumns(
+        _ file: ParquetFile, chunk: (Int, Range<Int>) throws -> (bytes: [UInt8], base: Int)
+    ) throws(FormatError) -> RowColumns {
+        try decodeRowColumns(file, liveFirst: true, chunk: chunk).columns
+    }
+
+    private static func decodeRowColumns(
+        _ file: ParquetFile, liveFirst: Bool, chunk: (Int, Range<Int>) throws -> (bytes: [UInt8], base: Int)
+    ) throws(FormatError) -> (columns: RowColumns, info: [String: JSONValue]) {
         do {
             let info = try info(file)
-            let dim = Int(info["dimension"]?.integer ?? 0)
-            guard case .string(let ids) = try file.column("id", chunk: chunk),
-                case .string(let extra) = try file.column("extra_meta", chunk: chunk),
-                case .int64(let timestamps) = try file.column("timestamp", chunk: chunk),
-                case .int64(let expires) = try file.column("expires_at", chunk: chunk),
-                case .int64(let versions) = try file.column("version", chunk: chunk),
-                case .boolean(let deleted) = try file.column("deleted", chunk: chunk)
-            else { throw FormatError("segment columns have unexpected types") }
-            var vectors: [Float] = []
-            var offsets: [Int] = []
-            if withVectors {
-                guard case .floatList(let v, let o) = try file.column("vector", chunk: chunk) else {
-                    throw FormatError("segment columns have unexpected types")
-                }
-                (vectors, offsets) = (v, o)
+            // Packed ids and dense integers: no String and no optional per row (a million-row open spent most of its time there).
+            let ids = try file.packedStrings("id", chunk: chunk)
+            let extra = try file.packedStrings("extra_meta", chunk: chunk)
+            let (timestamps, missingTimestamps) = try file.int64s("timestamp", null: 0, chunk: chunk)
+            let (expires, _) = try file.int64s("expires_at", null: .max, chunk: chunk)
+            let (versions, missingVersions) = try file.int64s("version", null: 0, chunk: chunk)
+            guard case .boolean(let deletedColumn) = try file.column("deleted", chunk: chunk) else {
+                throw FormatError("segment columns have unexpected types")
             }
             let n = file.rowCount
-            guard ids.count == n, !withVectors || offsets.count == n + 1, extra.count == n, timestamps.count == n, expires.count == n,
-                versions.count == n, deleted.count == n
+            guard ids.count == n, extra.count == n, timestamps.count == n, expires.count == n, versions.count == n, deletedColumn.count == n
             else { throw FormatError("segment columns disagree on the row count") }
+            guard missingTimestamps == 0, missingVersions == 0, !deletedColumn.contains(nil), !(0..<n).contains(where: ids.isNull)
+            else { throw FormatError("a required value (id, timestamp, version, deleted) is missing") }
             var typed: [(String, ParquetColumnData)] = []
             for f in info["fields"]?.array ?? [] {
                 guard let field = f["field"]?.string, let column = f["column"]?.string else { throw FormatError("bad field entry") }
@@ -206,44 +234,74 @@ public enum SegmentCodec {
                 guard data.rowCount == n else { throw FormatError("field column \(column) has the wrong row count") }
                 typed.append((field, data))
             }
-            var rows: [SegmentRow] = []
-            rows.reserveCapacity(n)
+            var deleted = Bitset(count: n)
             var sawTombstone = false
             for i in 0..<n {
-                guard let id = ids[i], let ts = timestamps[i], let version = versions[i], let del = deleted[i] else {
-                    throw FormatError("required value missing in row \(i)")
-                }
                 // Live rows first: a vector's offset is computed from its row.
-                if del { sawTombstone = true } else if sawTombstone, !withVectors { throw FormatError("live row \(i) after a tombstone") }
-                var vector: [Float] = []
-                if withVectors {
-                    let count = offsets[i + 1] - offsets[i]
-                    guard count == (del ? 0 : dim) else { throw FormatError("row \(i) has \(count) dimensions") }
-                    vector = Array(vectors[offsets[i]..<offsets[i + 1]])
+                if deletedColumn[i] == true {
+                    deleted[i] = true
+                    sawTombstone = true
+                } else if sawTombstone, liveFirst {
+                    throw FormatError("live row \(i) after a tombstone")
                 }
-                var metadata: [String: JSONValue] = [:]
-                if let text = extra[i] {
-                    guard case .object(let o) = try? JSONParser.parse(text) else { throw FormatError("extra_meta of row \(i) is not an object") }
-                    metadata = o
-                }
-                for (field, data) in typed {
-                    switch data {
-                    case .string(let v): if let x = v[i] { metadata[field] = .string(x) }
-                    case .int64(let v): if let x = v[i] { metadata[field] = .int(x) }
-                    case .double(let v): if let x = v[i] { metadata[field] = .double(x) }
-                    case .boolean(let v): if let x = v[i] { metadata[field] = .bool(x) }
-                    case .floatList: throw FormatError("field \(field) is stored as a list")
-                    }
-                }
-                let record = VectorRecord(id: id, vector: vector, metadata: metadata, timestamp: ts, expiresAt: expires[i], version: version)
-                rows.append(SegmentRow(record: record, deleted: del))
             }
-            return Decoded(rows: rows, info: info)
+            // Metadata: the typed columns merged over `extra_meta`'s JSON; rows with none share one empty dictionary.
+            var metadata = [[String: JSONValue]](repeating: [:], count: n)
+            for i in 0..<n where !extra.isNull(i) {
+                guard case .object(let o) = try? JSONParser.parse(extra[i]) else { throw FormatError("extra_meta of row \(i) is not an object") }
+                metadata[i] = o
+            }
+            for (field, data) in typed {
+                switch data {
+                case .string(let v): for i in 0..<n { if let x = v[i] { metadata[i][field] = .string(x) } }
+                case .int64(let v): for i in 0..<n { if let x = v[i] { metadata[i][field] = .int(x) } }
+                case .double(let v): for i in 0..<n { if let x = v[i] { metadata[i][field] = .double(x) } }
+                case .boolean(let v): for i in 0..<n { if let x = v[i] { metadata[i][field] = .bool(x) } }
+                case .floatList: throw FormatError("field \(field) is stored as a list")
+                }
+            }
+            let columns = RowColumns(ids: ids, metadata: metadata, timestamps: timestamps, expiresAt: expires, versions: versions, deleted: deleted)
+            return (columns, info)
         } catch let e as FormatError {
             throw e
         } catch {
             throw FormatError("segment: \(error)")
         }
+    }
+
+    /// Decodes a segment, rows with their vectors, from its footer and the
+    /// column chunks `chunk` gives (see `ParquetFile.column(_:chunk:)`).
+    public static func decode(
+        _ file: ParquetFile, chunk: (Int, Range<Int>) throws -> (bytes: [UInt8], base: Int)
+    ) throws(FormatError) -> Decoded {
+        let (columns, info) = try decodeRowColumns(file, liveFirst: false, chunk: chunk)
+        let dim = Int(info["dimension"]?.integer ?? 0)
+        let vectors: [Float], offsets: [Int]
+        do {
+            guard case .floatList(let v, let o) = try file.column("vector", chunk: chunk) else {
+                throw FormatError("segment columns have unexpected types")
+            }
+            (vectors, offsets) = (v, o)
+        } catch let e as FormatError {
+            throw e
+        } catch {
+            throw FormatError("segment: \(error)")
+        }
+        let n = columns.count
+        guard offsets.count == n + 1 else { throw FormatError("segment columns disagree on the row count") }
+        var rows: [SegmentRow] = []
+        rows.reserveCapacity(n)
+        for i in 0..<n {
+            let del = columns.deleted[i]
+            let count = offsets[i + 1] - offsets[i]
+            guard count == (del ? 0 : dim) else { throw FormatError("row \(i) has \(count) dimensions") }
+            let expires = columns.expiresAt[i]
+            let record = VectorRecord(
+                id: columns.ids[i], vector: Array(vectors[offsets[i]..<offsets[i + 1]]), metadata: columns.metadata[i],
+                timestamp: columns.timestamps[i], expiresAt: expires == .max ? nil : expires, version: columns.versions[i])
+            rows.append(SegmentRow(record: record, deleted: del))
+        }
+        return Decoded(rows: rows, info: info)
     }
 
     /// Where each live row's vector sits in a segment file written by
