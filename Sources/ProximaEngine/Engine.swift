@@ -168,8 +168,14 @@ public actor Engine {
     /// acknowledged write is seen) unless the request asks for `eventual`.
     public func search(_ request: SearchRequest) async throws(ProximaError) -> [[SearchHit]] {
         let tally = RequestTally()
+        // A collection this search opens cold starts reading the lists the first queries probe early (a filter may
+        // change the plan; the request is not validated yet, so a few queries at most).
+        let hint = request.exact || !(request.filter?.isTrivial ?? true)
+            ? nil : ColdQueryHint(queries: Array(request.queries.prefix(8)), targetRecall: request.targetRecall)
         let hits = try await convertingErrors {
-            try await RequestTally.$current.withValue(tally) { try await self.open(request.collection, forWrite: false).search(request) }
+            try await RequestTally.$current.withValue(tally) {
+                try await ColdQueryHint.$current.withValue(hint) { try await self.open(request.collection, forWrite: false).search(request) }
+            }
         }
         QueryMetrics.shared.record(requests: tally.count, bytes: tally.bytes, consistency: request.consistency)
         return hits

@@ -151,6 +151,10 @@ import Testing
         let segmentReads = reads.log.filter { $0.key.hasSuffix(".parquet") }
         #expect(!segmentReads.isEmpty && segmentReads.allSatisfy { $0.range != nil }, "the segment is read by range only")
         #expect(segmentReads.reduce(0) { $0 + ($1.range?.count ?? segmentBytes) } < segmentBytes / 2)
+        // Posting lists past the index's head are read while the segments' rows decode (`ColdQueryHint`), and the
+        // search takes those reads: no range of an index file is read twice.
+        let indexReads = reads.log.filter { $0.key.hasSuffix(".ivf") }.map { "\($0.key)#\(String(describing: $0.range))" }
+        #expect(Set(indexReads).count == indexReads.count, "\(indexReads)")
 
 
         // Behind a cache tier, filled with whole objects after the first query's misses.
@@ -169,6 +173,43 @@ import Testing
 }
 
 extension ColdReadPathTests {
+    /// A search that opens a collection cold has the posting lists its
+    /// query probes read while the segment's rows are still arriving and
+    /// decoding (`ColdQueryHint`): the lists' round overlaps the open, and
+    /// the search takes those reads rather than repeating them.
+    @Test func postingListsAreReadWhileTheSegmentOpens() async throws {
+        let store = MemoryStorage()
+        let writer = engine(store, cold: false)
+        let dim = 32, n = 8000
+        _ = try await writer.createCollection(
+            CollectionSpec(name: "c", dimension: dim, indexingAlgorithm: .ivf, settings: ["n_probes": 4]), tenant: .default)
+        var rng = SeededRandom(seed: 9)
+        let vectors = (0..<n).map { _ in (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) } }
+        _ = try await writer.write("c", .insert((0..<n).map { .init(id: "v\($0)", vector: vectors[$0]) }, upsert: false))
+        _ = try await writer.requestJob("c", kind: .flush, wait: true)
+
+        // The segment's data arrives 400 ms after it is asked for, everything else 20 ms.
+        let reads = ReadLog(store, latency: .milliseconds(20), slow: (".parquet", .milliseconds(400)))
+        let reader = engine(reads, cold: true, recheck: .seconds(60))
+        let hits = try await reader.search(SearchRequest(collection: "c", queries: [vectors[42]], k: 5))[0]
+        #expect(hits.first?.record.id == "v42")
+        let log = reads.log
+        let indexReads = log.filter { $0.key.hasSuffix(".ivf") }
+        let rowColumns = try #require(log.first { $0.key.hasSuffix(".parquet") })
+        let lists = indexReads.dropFirst()  // the first is the head and prefix
+        #expect(!lists.isEmpty, "the index's lists lie past its prefix here")
+        #expect(lists.allSatisfy { $0.began < rowColumns.ended }, "the lists were asked for before the rows arrived")
+        let ranges = indexReads.map { "\($0.range!)" }
+        #expect(Set(ranges).count == ranges.count, "no list read twice: \(ranges)")
+
+        // A filtered search plans its own reads (the plan depends on the filter): nothing is read early.
+        let filtered = ReadLog(store, latency: .milliseconds(20), slow: (".parquet", .milliseconds(400)))
+        let other = engine(filtered, cold: true, recheck: .seconds(60))
+        _ = try await other.search(SearchRequest(collection: "c", queries: [vectors[42]], k: 5, filter: try Filter.parse(["missing": ["$exists": false]])))
+        let rows = try #require(filtered.log.first { $0.key.hasSuffix(".parquet") })
+        #expect(filtered.log.filter { $0.key.hasSuffix(".ivf") }.dropFirst().allSatisfy { $0.began > rows.ended })
+    }
+
     /// The manifest copy beside the catalog entry is only a hint: one naming
     /// another collection (dropped and created again under the name), one
     /// whose segments compaction and garbage collection removed, or a
@@ -230,10 +271,13 @@ final class ReadLog: CloudStorage, Sendable {
 
     let store: any CloudStorage
     let latency: Duration
+    /// Reads of keys with this suffix take this long instead.
+    let slow: (suffix: String, latency: Duration)?
     private let state = Mutex<(entries: [Entry], clock: Int)>(([], 0))
-    init(_ store: any CloudStorage, latency: Duration = .zero) {
+    init(_ store: any CloudStorage, latency: Duration = .zero, slow: (suffix: String, latency: Duration)? = nil) {
         self.store = store
         self.latency = latency
+        self.slow = slow
     }
 
     var log: [Entry] { state.withLock { $0.entries } }
@@ -255,7 +299,8 @@ final class ReadLog: CloudStorage, Sendable {
             s.entries.append(Entry(key: key, range: range, began: s.clock))
             return s.entries.count - 1
         }
-        if latency > .zero { try await Task.sleep(for: latency) }
+        let wait = slow.map { key.hasSuffix($0.suffix) ? $0.latency : latency } ?? latency
+        if wait > .zero { try await Task.sleep(for: wait) }
         defer {
             state.withLock { s in
                 s.clock += 1

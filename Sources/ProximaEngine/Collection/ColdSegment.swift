@@ -3,6 +3,7 @@ import ProximaCloud
 import ProximaCore
 import ProximaFormat
 import ProximaIndex
+import Synchronization
 
 /// What of a segment stays in the object store when it is opened cold: its
 /// vectors and its IVF index's posting lists, read by range (through the
@@ -16,6 +17,54 @@ struct ColdParts: Sendable {
     /// Per index node, the segment row it stands for.
     let nodeRows: [Int32]
     let calibration: RecallCalibration
+
+    /// Lists a search at `width` probes: the recall the request targets, as this index measured it at build.
+    func probes(_ width: SegmentIndex.Width) -> Int { Self.probes(width, calibration) }
+
+    static func probes(_ width: SegmentIndex.Width, _ calibration: RecallCalibration) -> Int {
+        width.targetRecall.flatMap { calibration.width(for: $0) } ?? width.probes
+    }
+}
+
+/// The queries a search that opens a collection cold is for. Opening a
+/// segment starts reading the posting lists they will probe as soon as it
+/// has the index's centroids, and decodes the segment's rows meanwhile: the
+/// search then finds those lists read (at 1M rows the decoding takes about
+/// a round trip, so the lists' round costs no time of its own).
+struct ColdQueryHint: Sendable {
+    var queries: [[Float]]
+    var targetRecall: Double?
+    @TaskLocal static var current: ColdQueryHint?
+}
+
+/// A value known later than the closure that reads it is made.
+final class SetOnce<Value: Sendable>: Sendable {
+    private let stored = Mutex<Value?>(nil)
+    func set(_ value: Value) { stored.withLock { $0 = value } }
+    func value() throws -> Value {
+        guard let value = stored.withLock({ $0 }) else { throw FormatError("read before the segment finished opening") }
+        return value
+    }
+}
+
+/// Reads started before anyone asked for them (`ColdQueryHint`), each
+/// handed to the first read of its range. What the search does not take
+/// (it probes as the hint did, unless a filter changed its plan) stays until
+/// the segment is dropped: one query's lists at most.
+final class EarlyReads: Sendable {
+    private let reads = Mutex<[Range<Int>: Task<[UInt8], any Error>]>([:])
+
+    func start(_ range: Range<Int>, _ read: @escaping @Sendable () async throws -> [UInt8]) {
+        reads.withLock { reads in
+            if reads[range] == nil { reads[range] = Task { try await read() } }
+        }
+    }
+
+    /// The bytes of `range` if a read of it was started early and succeeded.
+    func take(_ range: Range<Int>) async -> [UInt8]? {
+        guard let task = reads.withLock({ $0.removeValue(forKey: range) }) else { return nil }
+        return try? await task.value
+    }
 }
 
 /// A segment's live-row vectors, read by range from its data file at the
@@ -165,6 +214,37 @@ extension SegmentIO {
                 (head, needed) = try SegmentIndexFile.head(prefix, fileSize: indexFile.bytes)
             }
             guard let head, head.kind == SegmentIndex.Kind.ivf.fileCode else { return nil }
+            // The index opens from its prefix (the vectors it reranks come from the data file, whose layout
+            // the footer in the last range gives).
+            let vectorSource = SetOnce<ColdVectors>()
+            let body = head.bodyOffset
+            let held = Array(prefix[body...])
+            let nodeRows = head.nodeRows
+            let early = EarlyReads()
+            let readIndex: @Sendable (Range<Int>) async throws -> [UInt8] = { range in
+                if range.upperBound <= held.count { return Array(held[range]) }
+                if let bytes = await early.take(range) { return bytes }
+                return try await storage.get(key, range: (range.lowerBound + body)..<(range.upperBound + body)).bytes
+            }
+            let (index, _) = try await IVFIndex.RangedFile.open(
+                size: indexFile.bytes - body, prefixGuess: held.count,
+                read: readIndex,
+                vectors: { positions in
+                    try await vectorSource.value().vectors(try positions.map { p in
+                        guard p >= 0, p < nodeRows.count else { throw FormatError("index position \(p) outside its node table") }
+                        return Int(nodeRows[p])
+                    })
+                })
+            let calibration = RecallCalibration(points: head.calibration)
+            if let hint = ColdQueryHint.current {
+                // Started before the row columns are awaited: these reads overlap their arrival and decoding.
+                let probes = ColdParts.probes(OpenCollection.width(config, targetRecall: hint.targetRecall), calibration)
+                for query in hint.queries {
+                    for range in index.listRanges(query, nProbes: probes) where range.upperBound > held.count && !range.isEmpty {
+                        early.start(range) { try await storage.get(key, range: (range.lowerBound + body)..<(range.upperBound + body)).bytes }
+                    }
+                }
+            }
             var last = (range: tailStart..<segment.bytes, bytes: try await tail)
             let footerBytes = try ParquetFile.footerBytes(tail: last.bytes, fileSize: segment.bytes)
             if footerBytes > last.bytes.count {
@@ -184,22 +264,8 @@ extension SegmentIO {
                 return out
             }
             let cold = ColdVectors(dimension: config.dimension, layout: vectorLayout, read: readData)
-            let body = head.bodyOffset
-            let held = Array(prefix[body...])
-            let nodeRows = head.nodeRows
-            let (index, _) = try await IVFIndex.RangedFile.open(
-                size: indexFile.bytes - body, prefixGuess: held.count,
-                read: { range in
-                    if range.upperBound <= held.count { return Array(held[range]) }
-                    return try await storage.get(key, range: (range.lowerBound + body)..<(range.upperBound + body)).bytes
-                },
-                vectors: { positions in
-                    try await cold.vectors(try positions.map { p in
-                        guard p >= 0, p < nodeRows.count else { throw FormatError("index position \(p) outside its node table") }
-                        return Int(nodeRows[p])
-                    })
-                })
-            let parts = ColdParts(vectors: cold, index: index, nodeRows: nodeRows, calibration: RecallCalibration(points: head.calibration))
+            vectorSource.set(cold)
+            let parts = ColdParts(vectors: cold, index: index, nodeRows: nodeRows, calibration: calibration)
             let (id, dimension, rows) = (segment.id, config.dimension, segment.rows)
             // Decoding the row columns and building the segment's row table: one trip to the compute queue.
             return try await ComputeQueue.run {

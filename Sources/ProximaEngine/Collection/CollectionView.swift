@@ -220,7 +220,7 @@ struct CollectionView: Sendable {
             let nodes = nodeRows.count
             let plan = FilterPlan.choose(
                 count: nodes, selectivity: FilterPlan.selectivity(count: nodes, accept: accept), exactBelowMatches: filter != nil)
-            let probes = width.targetRecall.flatMap { cold.calibration.width(for: $0) } ?? width.probes
+            let probes = cold.probes(width)
             let (hits, _) = try await index.search(query, k: k, nProbes: probes, rerank: index.defaultRerank, accept: accept, plan: plan)
             // Hits the search read no vector for (uncompressed lists) get theirs in one more round.
             let missing = hits.filter { $0.vector == nil }.map { Int(nodeRows[$0.slot]) }

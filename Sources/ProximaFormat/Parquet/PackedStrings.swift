@@ -70,6 +70,39 @@ public struct PackedStrings: Sendable, RandomAccessCollection {
         value.withUnsafeBufferPointer { append(utf8: $0, ascii: !$0.contains { $0 >= 0x80 }) }
     }
 
+    /// Appends a PLAIN page's byte arrays from `offset` (each a u32 length
+    /// and its bytes), one per level of 1, a null per level of 0; checks
+    /// they are UTF-8. One pass over the page, no String made.
+    mutating func appendPlain(_ page: UnsafeRawBufferPointer, at offset: inout Int, levels: [UInt8]) throws(FormatError) {
+        guard let base = page.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+            if levels.contains(1) { throw FormatError("parquet: values truncated") }
+            for _ in levels { appendNull() }
+            return
+        }
+        for d in levels {
+            if d == 0 {
+                appendNull()
+                continue
+            }
+            guard offset + 4 <= page.count else { throw FormatError("parquet: values truncated") }
+            let n = Int(UInt32(littleEndian: page.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+            offset += 4
+            guard n <= page.count - offset else { throw FormatError("parquet: values truncated") }
+            guard bytes.count + n <= Int(UInt32.max) else { throw FormatError("parquet: a byte-array column of over 4 GiB") }
+            let value = UnsafeBufferPointer(start: base + offset, count: n)
+            offset += n
+            var high: UInt8 = 0
+            for b in value { high |= b }
+            if high >= 0x80 {
+                guard String(validating: value, as: UTF8.self) != nil else { throw FormatError("parquet: string value is not UTF-8") }
+                isASCII = false
+            }
+            bytes.append(contentsOf: value)
+            starts.append(UInt32(truncatingIfNeeded: bytes.count))
+            if nulls.count > 0 { nulls.append(false) }
+        }
+    }
+
     mutating func appendNull() {
         while nulls.count < count { nulls.append(false) }
         nulls.append(true)

@@ -332,14 +332,31 @@ private struct ColumnDecoder {
         let def: [UInt8] = column.required ? [UInt8](repeating: 1, count: levelCount) : try levels()
         var reader = PlainReader(body: body, offset: p)
         if case .packed = shape, column.physicalType == ParquetCode.byteArray {
-            for d in def {
-                if d == 0 { packed.appendNull() } else { try reader.packString(into: &packed) }
+            var at = p
+            let failure: FormatError? = body.withUnsafeBytes { page in
+                do throws(FormatError) {
+                    try packed.appendPlain(page, at: &at, levels: def)
+                    return nil
+                } catch { return error }
             }
+            if let failure { throw failure }
             return
         }
         switch column.physicalType {
         case ParquetCode.int64:
             if case .dense(let null) = shape {
+                #if _endian(little)
+                // No nulls on the page: the values are the page's bytes.
+                if !def.contains(0) {
+                    guard p + def.count * 8 <= body.count else { throw FormatError("parquet: values truncated") }
+                    let start = dense.count
+                    dense.append(contentsOf: repeatElement(0, count: def.count))
+                    dense.withUnsafeMutableBytes { dst in
+                        body.withUnsafeBytes { src in (dst.baseAddress! + start * 8).copyMemory(from: src.baseAddress! + p, byteCount: def.count * 8) }
+                    }
+                    return
+                }
+                #endif
                 for d in def {
                     if d == 0 { nulls += 1 }
                     dense.append(d == 0 ? null : try reader.int64())
@@ -407,26 +424,6 @@ private struct PlainReader {
         }
         guard let s else { throw FormatError("parquet: string value is not UTF-8") }
         return s
-    }
-
-    /// The next byte array, checked to be UTF-8, appended to `packed`.
-    mutating func packString(into packed: inout PackedStrings) throws(FormatError) {
-        guard offset + 4 <= body.count else { throw FormatError("parquet: values truncated") }
-        let n = Int(body.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian })
-        offset += 4
-        guard n <= body.count - offset else { throw FormatError("parquet: values truncated") }
-        guard packed.bytes.count + n <= Int(UInt32.max) else { throw FormatError("parquet: a byte-array column of over 4 GiB") }
-        defer { offset += n }
-        let at = offset
-        let valid: Bool = body.withUnsafeBufferPointer { all in
-            let bytes = UnsafeBufferPointer(rebasing: all[at..<(at + n)])
-            var high: UInt8 = 0
-            for b in bytes { high |= b }
-            guard high < 0x80 || String(validating: bytes, as: UTF8.self) != nil else { return false }
-            packed.append(utf8: bytes, ascii: high < 0x80)
-            return true
-        }
-        guard valid else { throw FormatError("parquet: string value is not UTF-8") }
     }
 
     /// Booleans are bit-packed from the values' start, LSB first.

@@ -118,12 +118,7 @@ extension IVFIndex {
             }
             let probed = q.withUnsafeBufferPointer { index.nearestLists($0.baseAddress!, nProbes) }
             // Round 1: each probed list's rows, one contiguous range per list.
-            let width = index.rowBytes
-            let rowsSection = index.parameters.codes == .flat ? layout.vectors : layout.codes
-            let listRanges = probed.map { list in
-                (rowsSection.lowerBound + index.listOffsets[list.slot] * width)..<(rowsSection.lowerBound + index.listOffsets[list.slot + 1] * width)
-            }
-            let lists = try await fetch(listRanges, &cost)
+            let lists = try await fetch(ranges(of: probed), &cost)
             var joined: [UInt8] = []
             var start: [Int: Int] = [:]
             for (list, bytes) in zip(probed, lists) {
@@ -193,6 +188,26 @@ extension IVFIndex {
                     vector: vectorOf[c.slot])
             }
             return (hits, cost)
+        }
+
+        /// The byte ranges a search of `query` with `nProbes` (and no filter)
+        /// reads first, its lists' rows: what a caller that knows the query
+        /// before it searches can start reading early.
+        public func listRanges(_ query: [Float], nProbes: Int) -> [Range<Int>] {
+            let index = skeleton
+            guard index.count > 0, query.count == index.dimension else { return [] }
+            let q = index.prepared(query)
+            return ranges(of: q.withUnsafeBufferPointer { index.nearestLists($0.baseAddress!, nProbes) })
+        }
+
+        /// Each list's rows: one contiguous range per list.
+        private func ranges(of lists: [TopK.Candidate]) -> [Range<Int>] {
+            let index = skeleton
+            let width = index.rowBytes
+            let rowsSection = index.parameters.codes == .flat ? layout.vectors : layout.codes
+            return lists.map { list in
+                (rowsSection.lowerBound + index.listOffsets[list.slot] * width)..<(rowsSection.lowerBound + index.listOffsets[list.slot + 1] * width)
+            }
         }
 
         /// Candidates per result reranked, as the in-memory index chooses it for these codes.
