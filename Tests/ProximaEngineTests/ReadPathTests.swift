@@ -1,3 +1,4 @@
+import Synchronization
 import ProximaCloud
 import ProximaTesting
 import Testing
@@ -242,5 +243,47 @@ import ProximaFormat
         // Non-ASCII ids: the table, where NFC and NFD spellings are one id.
         let accents = LoadedSegment(id: "n", rows: rows([("caf\u{E9}", 1, false), ("z", 1, false)]), dimension: 2, index: nil)
         #expect(accents.row(of: "cafe\u{301}") == 0 && accents.row(of: "z") == 1 && accents.row(of: "cafe") == nil)
+    }
+}
+
+/// The newest manifest a listing names can be collected before it is read
+/// (a newer one was published meanwhile and garbage collection ran with no
+/// grace period): the reader lists again and reads the newer one.
+@Suite struct ManifestRaceTests {
+    /// Storage whose first read of `victim` finds it collected, `newer` published in its place.
+    final class CollectedOnRead: CloudStorage, Sendable {
+        let base: MemoryStorage
+        let victim: String
+        let newer: (key: String, bytes: [UInt8])
+        let fired = Mutex(false)
+        init(_ base: MemoryStorage, victim: String, newer: (key: String, bytes: [UInt8])) {
+            (self.base, self.victim, self.newer) = (base, victim, newer)
+        }
+        var description: String { base.description }
+        func get(_ key: String, range: Range<Int>?) async throws -> StoredObject {
+            if key == victim, !fired.withLock({ let was = $0; $0 = true; return was }) {
+                try await base.put(newer.key, newer.bytes, condition: .createOnly)
+                try await base.delete(victim)
+            }
+            return try await base.get(key, range: range)
+        }
+        func head(_ key: String) async throws -> ObjectInfo { try await base.head(key) }
+        func put(_ key: String, _ bytes: [UInt8], condition: PutCondition) async throws -> String { try await base.put(key, bytes, condition: condition) }
+        func delete(_ key: String) async throws { try await base.delete(key) }
+        func list(prefix: String, startAfter: String?, limit: Int) async throws -> ListPage {
+            try await base.list(prefix: prefix, startAfter: startAfter, limit: limit)
+        }
+    }
+
+    @Test func aCollectedManifestIsListedAgain() async throws {
+        let base = MemoryStorage()
+        let layout = StorageLayout()
+        let first = Manifest(version: 1, walThrough: 3, createdAt: 0, segments: [], job: nil)
+        let second = Manifest(version: 2, walThrough: 7, createdAt: 0, segments: [], job: nil)
+        _ = try await base.put(layout.manifestKey("c1", version: 1), first.encode(), condition: .createOnly)
+        let storage = CollectedOnRead(
+            base, victim: layout.manifestKey("c1", version: 1), newer: (layout.manifestKey("c1", version: 2), second.encode()))
+        let latest = try await ManifestStore(storage: storage, layout: layout, collectionId: "c1").latest()
+        #expect(latest.version == 2 && latest.walThrough == 7)
     }
 }

@@ -221,10 +221,13 @@ extension SegmentIO {
             let held = Array(prefix[body...])
             let nodeRows = head.nodeRows
             let early = EarlyReads()
+            let fetch: @Sendable (Range<Int>) async throws -> [UInt8] = { range in
+                try await storage.get(key, range: (range.lowerBound + body)..<(range.upperBound + body)).bytes
+            }
             let readIndex: @Sendable (Range<Int>) async throws -> [UInt8] = { range in
                 if range.upperBound <= held.count { return Array(held[range]) }
                 if let bytes = await early.take(range) { return bytes }
-                return try await storage.get(key, range: (range.lowerBound + body)..<(range.upperBound + body)).bytes
+                return try await fetch(range)
             }
             let (index, _) = try await IVFIndex.RangedFile.open(
                 size: indexFile.bytes - body, prefixGuess: held.count,
@@ -241,7 +244,7 @@ extension SegmentIO {
                 let probes = ColdParts.probes(OpenCollection.width(config, targetRecall: hint.targetRecall), calibration)
                 for query in hint.queries {
                     for range in index.listRanges(query, nProbes: probes) where range.upperBound > held.count && !range.isEmpty {
-                        early.start(range) { try await storage.get(key, range: (range.lowerBound + body)..<(range.upperBound + body)).bytes }
+                        early.start(range) { try await fetch(range) }
                     }
                 }
             }

@@ -14,10 +14,19 @@ struct ManifestStore: Sendable {
     func latest(after version: Int64) async throws -> Manifest? {
         let prefix = layout.manifestPrefix(collectionId)
         let start = version > 0 ? layout.manifestKey(collectionId, version: version) : nil
-        guard let last = try await storage.listAll(prefix: prefix, startAfter: start).last(where: {
-            StorageLayout.sequence(fromKey: $0.key) != nil
-        }) else { return nil }
-        return try await read(last.key)
+        var attempt = 0
+        while true {
+            guard let last = try await storage.listAll(prefix: prefix, startAfter: start).last(where: {
+                StorageLayout.sequence(fromKey: $0.key) != nil
+            }) else { return nil }
+            do {
+                return try await read(last.key)
+            } catch let e as StorageError where e.kind == .notFound && attempt < 4 {
+                // Garbage collection removed the one listed: a newer one was published after the listing
+                // (collection keeps the newest), so the next listing names it.
+                attempt += 1
+            }
+        }
     }
 
     func latest() async throws -> Manifest { try await latest(after: 0) ?? .empty }

@@ -364,7 +364,6 @@ private struct ColumnDecoder {
             } else {
                 for d in def { ints.append(d == 0 ? nil : try reader.int64()) }
             }
-
         case ParquetCode.double:
             for d in def { doubles.append(d == 0 ? nil : Double(bitPattern: UInt64(bitPattern: try reader.int64()))) }
         case ParquetCode.byteArray:
