@@ -114,12 +114,7 @@ public final class DiskCache: RangedCloudCache {
             return nil
         }
         if !checked { verified.withLock { $0[name] = identity } }
-        index.withLock { ix in
-            if ix.files[name] != nil {
-                ix.files[name]!.tick = ix.nextTick
-                ix.nextTick += 1
-            }
-        }
+        touch(name)
         return try body(value)
     }
 
@@ -187,6 +182,16 @@ public final class DiskCache: RangedCloudCache {
         stored(name, size: size)
     }
 
+    /// Marks a file as the most recently used.
+    private func touch(_ name: String) {
+        index.withLock { ix in
+            if ix.files[name] != nil {
+                ix.files[name]!.tick = ix.nextTick
+                ix.nextTick += 1
+            }
+        }
+    }
+
     /// Counts a file just renamed into place as the most recently used, then evicts past the bound.
     private func stored(_ name: String, size: Int) {
         openFiles.withLock { $0[name] = nil }  // a descriptor of the file it replaced
@@ -252,12 +257,7 @@ public final class DiskCache: RangedCloudCache {
                 remove(name)
                 return nil
             }
-            index.withLock { ix in
-                if ix.files[name] != nil {
-                    ix.files[name]!.tick = ix.nextTick
-                    ix.nextTick += 1
-                }
-            }
+            touch(name)
             return file
         }
         guard let valueCount = try withMapped(key, { $0.count }) else { return nil }
