@@ -37,7 +37,7 @@ public final class MemoryQueue: CloudQueue {
         let id = "m\(counter.add(1, ordering: .relaxed).newValue)"
         let visibleAt = clock.nowMicros() + Int64(max(0, delaySeconds)) * 1_000_000
         messages.withLock { $0.append(Message(id: id, body: body, visibleAt: visibleAt, receives: 0)) }
-        try faults.after(.send)
+        try await faults.after(.send)
     }
 
     /// Does not wait: with a manual clock nothing becomes visible while it would.

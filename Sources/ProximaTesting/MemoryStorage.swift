@@ -32,7 +32,7 @@ public final class MemoryStorage: CloudStorage {
         guard let o = objects.withLock({ $0[key] }) else { throw StorageError(.notFound, key) }
         let lower = min(range?.lowerBound ?? 0, o.bytes.count)
         let upper = min(range?.upperBound ?? o.bytes.count, o.bytes.count)
-        try faults.after(.get, key: key)
+        try await faults.after(.get, key: key)
         return StoredObject(bytes: Array(o.bytes[lower..<max(lower, upper)]), etag: o.etag)
     }
 
@@ -58,7 +58,7 @@ public final class MemoryStorage: CloudStorage {
             }
             objects[key] = Object(bytes: bytes, etag: etag)
         }
-        try faults.after(.put, key: key)
+        try await faults.after(.put, key: key)
         return etag
     }
 
@@ -66,7 +66,7 @@ public final class MemoryStorage: CloudStorage {
         try ObjectKey.validate(key)
         try await faults.before(.delete, key: key)
         _ = objects.withLock { $0.removeValue(forKey: key) }
-        try faults.after(.delete, key: key)
+        try await faults.after(.delete, key: key)
     }
 
     public func list(prefix: String, startAfter: String?, limit: Int) async throws -> ListPage {

@@ -1,5 +1,6 @@
 import Foundation
 import ProximaTesting
+import Synchronization
 import Testing
 @testable import ProximaCloud
 @testable import ProximaCore
@@ -86,11 +87,11 @@ import Testing
     }
 
     /// Writes that arrive while a WAL put is in flight share the next one
-    /// (group commit): with 50 ms per put, 64 concurrent writers need far
-    /// fewer than 64 objects, and every acknowledged record reads back. The
-    /// collection is open before they start (a first open reads the catalog
-    /// entry and the manifest copy: on a loaded machine that spread the
-    /// writers' arrivals over more than a put, and so over more objects).
+    /// (group commit): 64 concurrent writers need far fewer than 64 objects,
+    /// and every acknowledged record reads back. The first put is held until
+    /// every writer has called in (and a little longer, for their hops to the
+    /// collection): on a loaded machine the writers' arrivals once spread over
+    /// 35 puts of 50 ms.
     @Test func concurrentWritesShareWALObjects() async throws {
         let storage = MemoryStorage()
         let clock = ManualClock()
@@ -98,10 +99,18 @@ import Testing
         let config = try await engine.createCollection(CollectionSpec(name: "c", dimension: 2), tenant: .default)
         _ = try await engine.open("c").stats()
         storage.faults.latency(.put, .milliseconds(50))
+        storage.faults.hold(.put)
+        let started = Arrivals()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<64 {
-                group.addTask { _ = try await engine.write("c", .insert([.init(id: "w\(i)", vector: [Float(i), 1])], upsert: false)) }
+                group.addTask {
+                    started.count.add(1, ordering: .relaxed)
+                    _ = try await engine.write("c", .insert([.init(id: "w\(i)", vector: [Float(i), 1])], upsert: false))
+                }
             }
+            while started.count.load(ordering: .relaxed) < 64 || storage.faults.calls(.put) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            try await Task.sleep(for: .milliseconds(200))
+            storage.faults.release(.put)
             try await group.waitForAll()
         }
         let walObjects = storage.keys.filter { $0.hasPrefix(StorageLayout().walPrefix(config.id)) }.count
@@ -142,4 +151,8 @@ import Testing
     }
 
     func store(reads storage: MemoryStorage) -> Int { storage.faults.calls(.get) }
+}
+
+private final class Arrivals: Sendable {
+    let count = Atomic<Int>(0)
 }

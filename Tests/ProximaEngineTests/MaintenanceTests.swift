@@ -20,7 +20,8 @@ import Testing
         var s = MaintenanceSettings()
         s.clock = clock
         s.indexMinRows = indexMinRows
-        s.flushThresholdBytes = 1 << 40  // only explicit flushes
+        s.flushThresholdBytes = 1 << 40  // only explicit flushes: none by size,
+        s.flushAfterMicros = nil  // none by age: a flush started in the background could outlive a slow test
         s.gcGraceMicros = 0
         s.orphanSegmentAgeMicros = orphanSegmentAgeMicros  // 0 only where jobs run one at a time
         s.minFilesForCompaction = 3

@@ -59,6 +59,58 @@ import Testing
         let wal = try await storage.listAll(prefix: "", startAfter: nil).filter { $0.key.contains("/wal/") }
         #expect(wal.count == 22, "one object per acknowledged write, none overwritten")
     }
+
+    /// A writer slower than the GC grace period (0 here), between its
+    /// catch-up and its put's answer. Its own object, flushed and collected
+    /// before the put answered, is acknowledged once (not written again). A
+    /// sequence another writer's object held, flushed and collected before
+    /// the put re-created it, is not acknowledged there: the write goes again
+    /// on the next sequence.
+    @Test func aWriteSlowerThanTheGracePeriodIsAcknowledgedOnlyWhereStored() async throws {
+        let storage = MemoryStorage()
+        var settings = MaintenanceSettings()
+        settings.flushThresholdBytes = 1 << 40
+        settings.flushAfterMicros = nil
+        settings.gcGraceMicros = 0
+        let a = Engine(storage: storage, maintenance: settings, logger: quietLogger)
+        let b = Engine(storage: storage, maintenance: settings, logger: quietLogger)
+        let config = try await a.createCollection(CollectionSpec(name: "c", dimension: 2, distanceMetric: .euclidean), tenant: .default)
+        _ = try await a.write("c", .insert([.init(id: "a0", vector: [0, 0])], upsert: false))
+        let layout = StorageLayout()
+        let walPrefix = layout.walPrefix(config.id)
+        func walKeys() -> [String] { storage.keys.filter { $0.hasPrefix(walPrefix) }.sorted() }
+        func flushAndCollect() async throws {
+            let job = JobMessage(kind: .flush, tenant: "default", collectionId: config.id, collection: "c", jobId: JobMessage.newJobId(now: Timestamp.nowMicros()))
+            try await Worker.execute(job, storage: storage, settings: settings, queue: nil, logger: quietLogger)
+        }
+
+        // Its own object (sequence 2), flushed and collected between the put and its answer.
+        storage.faults.hold(.put, keyPrefix: walPrefix, count: 1, afterEffect: true)
+        async let own = a.write("c", .insert([.init(id: "a1", vector: [1, 0])], upsert: false))
+        while !walKeys().contains(layout.walKey(config.id, sequence: 2)) { try await Task.sleep(for: .milliseconds(1)) }
+        try await flushAndCollect()
+        #expect(walKeys().isEmpty, "the flush covered sequence 2 and GC removed it")
+        storage.faults.release(.put)
+        _ = try await own
+        #expect(walKeys().isEmpty, "acknowledged without writing it again")
+
+        // B's object takes sequence 3 while A's put for it waits; flushed and collected before A's lands.
+        let puts = storage.faults.calls(.put)
+        storage.faults.hold(.put, keyPrefix: walPrefix, count: 1)
+        async let late = a.write("c", .insert([.init(id: "a2", vector: [2, 0])], upsert: false))
+        while storage.faults.calls(.put) == puts { try await Task.sleep(for: .milliseconds(1)) }
+        _ = try await b.write("c", .insert([.init(id: "b1", vector: [0, 1])], upsert: false))
+        try await flushAndCollect()
+        storage.faults.release(.put)
+        _ = try await late
+        #expect(walKeys() == [layout.walKey(config.id, sequence: 4)], "the re-created sequence 3 is removed, the write lands on 4")
+
+        let fresh = Engine(storage: storage, maintenance: settings, logger: quietLogger)
+        #expect(try await fresh.describeCollection("c").1.vectorCount == 4)
+        for (id, vector) in [("a0", [Float(0), 0]), ("a1", [1, 0]), ("a2", [2, 0]), ("b1", [0, 1])] {
+            #expect(try await fresh.getVector("c", id: id).vector == vector)
+        }
+    }
 }
 
 /// The write path's kept buffers (shared by the whole process, so only what

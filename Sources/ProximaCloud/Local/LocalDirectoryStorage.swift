@@ -99,6 +99,11 @@ public final class LocalDirectoryStorage: CloudStorage {
             try Self.makeDirectories(dir)
             try Self.writeDurably(tmp, bytes)
             defer { unlink(tmp) }
+            // The etag is read before publishing: link and rename keep the inode, its mtime and size,
+            // and the published object may already be gone (collected) when a stat after would run.
+            var st = stat()
+            guard stat(tmp, &st) == 0 else { throw Self.error(errno, key) }
+            let etag = Self.etag(st)
             switch condition {
             case .createOnly:
                 // link(2) refuses an existing target: an atomic create-only publish.
@@ -117,9 +122,7 @@ public final class LocalDirectoryStorage: CloudStorage {
                 }
             }
             try Self.syncDirectory(dir)
-            var st = stat()
-            guard stat(path, &st) == 0 else { throw Self.error(errno, key) }
-            return Self.etag(st)
+            return etag
         }
     }
 

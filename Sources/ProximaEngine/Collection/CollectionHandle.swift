@@ -496,7 +496,7 @@ actor CollectionHandle {
             let putAt = ContinuousClock.now
             do {
                 try await storage.put(key, bytes, condition: .createOnly)
-                if try await filledACollectedHole(sequence, since: probedAt) {
+                if try await filledACollectedHole(sequence, entries: entries, since: probedAt) {
                     try? await storage.delete(key)
                     continue
                 }
@@ -529,11 +529,16 @@ actor CollectionHandle {
     /// the write took longer than the GC grace period from its catch-up to its
     /// put (the deleted object was written after the probe, flushed, and
     /// collected a grace period later), so only then does it cost a listing.
-    private func filledACollectedHole(_ sequence: Int64, since probedAt: ContinuousClock.Instant) async throws -> Bool {
+    /// A manifest covering `sequence` may also have flushed this very object
+    /// (put, flushed, collected in the meantime): the rows tell which. Each
+    /// of this object's ids is then at its sequence or later (overwritten);
+    /// after a hole, ids the other object did not write are older.
+    private func filledACollectedHole(_ sequence: Int64, entries: [WALEntry], since probedAt: ContinuousClock.Instant) async throws -> Bool {
         guard ContinuousClock.now - probedAt >= Duration.microseconds(settings.gcGraceMicros) else { return false }
         let manifests = ManifestStore(storage: storage, layout: layout, collectionId: config.id)
-        guard let newer = try await manifests.latest(after: manifest.version) else { return false }
-        return newer.walThrough >= sequence
+        guard let newer = try await manifests.latest(after: manifest.version), newer.walThrough >= sequence else { return false }
+        try await catchUp(listingManifests: true)
+        return entries.contains { (state.newestSequence($0.record.id) ?? 0) < sequence }
     }
 
     static func makeId() -> String {

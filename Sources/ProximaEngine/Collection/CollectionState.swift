@@ -37,6 +37,16 @@ public struct CollectionState: Sendable {
         return r
     }
 
+    /// The WAL sequence of `id`'s newest entry, a delete's included; nil when
+    /// none is known. A record's version is the sequence that wrote it.
+    func newestSequence(_ id: String) -> Int64? {
+        if let t = tailRowOf[id] { return view.tail.sequence(t) }
+        for s in view.segments.reversed() {
+            if let r = s.data.row(of: id) { return s.data.versions[r] }
+        }
+        return nil
+    }
+
     /// Whether the id exists and is not expired (an expired id may be inserted again).
     public func contains(_ id: String, now: Int64) -> Bool { record(id, now: now) != nil }
 

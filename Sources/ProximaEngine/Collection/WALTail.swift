@@ -76,6 +76,7 @@ struct WALTail: Sendable {
     }
 
     func isDeleted(_ row: Int) -> Bool { chunks[row / Self.chunkRows].deleted[row % Self.chunkRows] }
+    func sequence(_ row: Int) -> Int64 { chunks[row / Self.chunkRows].sequences[row % Self.chunkRows] }
     func expiresAt(_ row: Int) -> Int64 { chunks[row / Self.chunkRows].expiresAt[row % Self.chunkRows] }
     func record(at row: Int) -> VectorRecord { chunks[row / Self.chunkRows].record(at: row % Self.chunkRows, dimension: dimension) }
 
