@@ -173,6 +173,62 @@ import Testing
 }
 
 extension ColdReadPathTests {
+    /// A graph segment under a memory budget is never read whole: its route
+    /// (an IVF file over the same nodes, lists drawn from the graph) serves
+    /// it by ranged reads, through flushes and a compaction that keeps the
+    /// graph, at the recall its calibration promises; exact and filtered
+    /// answers equal the in-memory graph's process's.
+    @Test(arguments: ["euclidean", "cosine"])
+    func aGraphSegmentIsServedColdThroughItsRoute(_ metric: String) async throws {
+        let store = MemoryStorage()
+        let writer = engine(store, cold: false)
+        let dim = 32, n = 6000
+        _ = try await writer.createCollection(
+            CollectionSpec(
+                name: "c", dimension: dim, distanceMetric: DistanceMetric(rawValue: metric)!, indexingAlgorithm: .hnsw,
+                filterableFields: [.init(name: "g", type: .integer)]),
+            tenant: .default)
+        var rng = SeededRandom(seed: 11)
+        let centres = (0..<40).map { _ in (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) } }
+        let vectors = (0..<n).map { _ in centres.randomElement(using: &rng)!.map { $0 + Float.random(in: -0.25...0.25, using: &rng) } }
+        for part in 0..<3 {
+            let rows = (part * n / 3)..<((part + 1) * n / 3)
+            _ = try await writer.write("c", .insert(rows.map { .init(id: "v\($0)", vector: vectors[$0], metadata: ["g": .int(Int64($0 % 50))]) }, upsert: false))
+            _ = try await writer.requestJob("c", kind: .flush, wait: true)
+        }
+        _ = try await writer.requestJob("c", kind: .compactAll, wait: true)
+        let config = try await writer.catalog(.default).get("c").config
+        let manifest = try await ManifestStore(storage: store, layout: StorageLayout(), collectionId: config.id).latest()
+        #expect(!manifest.segments.isEmpty && manifest.segments.allSatisfy { $0.index?.kind == "hnsw" && $0.route?.kind == "ivf" })
+        // No second copy of the vectors: codes and the node table.
+        #expect(manifest.segments.allSatisfy { $0.route!.bytes * 2 < $0.rows * dim * 4 }, "\(manifest.segments)")
+
+        let reads = ReadLog(store)
+        let cold = engine(reads, cold: true)
+        let warm = engine(store, cold: false)
+        var found = 0, asked = 0
+        for i in stride(from: 3, to: n, by: 97) {
+            let q = vectors[i].map { $0 + 0.05 }
+            let exact = try await warm.search(SearchRequest(collection: "c", queries: [q], k: 10, exact: true))[0].map(\.record.id)
+            let hits = try await cold.search(SearchRequest(collection: "c", queries: [q], k: 10, targetRecall: 0.95))[0].map(\.record.id)
+            found += Set(hits).intersection(exact).count
+            asked += exact.count
+            let coldExact = try await cold.search(SearchRequest(collection: "c", queries: [q], k: 10, exact: true))[0].map(\.record.id)
+            #expect(coldExact == exact)
+            let filter = try Filter.parse(["g": ["$lt": 5]])
+            let a = try await warm.search(SearchRequest(collection: "c", queries: [q], k: 10, filter: filter, exact: true))[0].map(\.record.id)
+            let b = try await cold.search(SearchRequest(collection: "c", queries: [q], k: 10, filter: filter, exact: true))[0].map(\.record.id)
+            #expect(a == b)
+        }
+        let recall = Double(found) / Double(asked)
+        #expect(recall >= 0.9, "recall@10 through the route at target 0.95: \(recall)")
+        let log = reads.log
+        #expect(!log.contains { $0.key.hasSuffix(".hnsw") }, "the graph is not read")
+        #expect(log.filter { $0.key.hasSuffix(".parquet") }.allSatisfy { $0.range != nil }, "the segment is read by range only")
+        #expect(log.contains { $0.key.hasSuffix(".ivf") && $0.range != nil })
+        #expect(try await cold.open("c").stats().indexedSegments == manifest.segments.count)
+    }
+
     /// A search that opens a collection cold has the posting lists its
     /// query probes read while the segment's rows are still arriving and
     /// decoding (`ColdQueryHint`): the lists' round overlaps the open, and

@@ -15,6 +15,44 @@ import Testing
         base.indices.filter(accept).map { ($0, metric.distance(q, base[$0])) }.sorted { $0.1 < $1.1 }.prefix(k).map(\.0)
     }
 
+    /// A graph's route: its upper-layer nodes as centroids (about 4·√n, each
+    /// its own list), every node in a list, nearly always its nearest
+    /// centroid's; an IVF index over it finds what exact search does.
+    @Test(arguments: [DistanceMetric.cosine, .euclidean])
+    func routeDrawsListsFromTheGraph(_ metric: DistanceMetric) {
+        let n = 8_000, dim = 16
+        let base = data(n, dim, seed: 3)
+        let index = HNSWIndex.build(vectors: base.flatMap { $0 }, metric: metric, dimension: dim, parameters: .init(m: 8, efConstruction: 64), threads: 2)
+        let route = index.route(threads: 2)
+        let k = route.centroids.count / dim
+        #expect(k >= 1 && k <= Int(4 * Double(n).squareRoot()), "\(k) centroids")
+        #expect(route.assignment.count == n && route.assignment.allSatisfy { $0 >= 0 && Int($0) < k })
+        #expect(Set(route.assignment).count == k, "no empty list: each centroid is a node of its own list")
+        // Nearest centroid, in the space the graph searches (cosine: unit vectors).
+        var nearest = 0
+        index.vectors.withUnsafeBufferPointer { v in
+            route.centroids.withUnsafeBufferPointer { c in
+                for node in 0..<n {
+                    let q = v.baseAddress! + node * dim
+                    let best = (0..<k).min { index.distance(q, c.baseAddress! + $0 * dim) < index.distance(q, c.baseAddress! + $1 * dim) }!
+                    if index.distance(q, c.baseAddress! + best * dim) >= index.distance(q, c.baseAddress! + Int(route.assignment[node]) * dim) { nearest += 1 }
+                }
+            }
+        }
+        #expect(Double(nearest) / Double(n) >= 0.95, "\(nearest) of \(n) nodes in their nearest centroid's list")
+        let ivf = IVFIndex(
+            vectors: base.flatMap { $0 }, count: n, metric: metric, dimension: dim, parameters: .init(nLists: k, codes: .flat),
+            assigned: (route.centroids, route.assignment))
+        #expect(ivf.centroids == route.centroids, "the route is taken as it is, not trained again")
+        var hits = 0
+        let queries = data(40, dim, seed: 4)
+        for q in queries {
+            let got = Set(ivf.search(q, k: 10, nProbes: max(1, k / 5), rerank: 1, accept: nil, plan: nil).map { Int($0.slot) })
+            hits += Set(exact(metric, base, q, k: 10)).intersection(got).count
+        }
+        #expect(Double(hits) / Double(queries.count * 10) >= 0.95)
+    }
+
     // Dot product is not a metric: HNSW over raw inner products loses recall on
     // vectors of unequal norms; immutable segments will use the MIPS-to-L2
     // reduction (a norm-completing extra dimension) instead.

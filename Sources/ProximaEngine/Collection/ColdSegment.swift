@@ -185,8 +185,8 @@ extension SegmentIO {
     /// footer, from the manifest's `rowsOffset`) and the index file's head
     /// (node table and IVF prefix); files from before `rowsOffset` take a
     /// second round for their row columns. Nil when the segment cannot be served
-    /// cold (no index, a graph index, or files from before computable vector
-    /// offsets): the caller loads it whole.
+    /// cold (no index, a graph index without a route, or files from before
+    /// computable vector offsets): the caller loads it whole.
     func openCold(_ segment: Manifest.Segment) async throws -> LoadedSegment? {
         let dataKey = layout.segmentDataKey(config.id, segment: segment.id)
         let storage = self.storage
@@ -198,7 +198,8 @@ extension SegmentIO {
         let tailBytes = min(segment.bytes, 64 << 10)
         do {
             // Segments without an index are small (or the collection asked for exact search): loaded whole.
-            guard let indexFile = segment.index, indexFile.kind == SegmentIndex.Kind.ivf.rawValue else { return nil }
+            // A graph's segment is served through its route (an IVF file over the same nodes).
+            guard let indexFile = segment.coldIndex else { return nil }
             // The file's last range: the row columns and footer when the manifest says where they start, else a guess at the footer.
             let tailStart = segment.rowsOffset ?? (segment.bytes - tailBytes)
             async let tail = readData(tailStart..<segment.bytes)
@@ -299,5 +300,16 @@ extension SegmentIO {
             }
         }
         return out
+    }
+}
+
+extension Manifest.Segment {
+    /// The IVF file a cold reader searches by ranged reads: the index itself,
+    /// or a graph's route; nil when the segment has neither.
+    var coldIndex: Manifest.IndexFile? {
+        let ivf = SegmentIndex.Kind.ivf.rawValue
+        if let index, index.kind == ivf { return index }
+        if let route, route.kind == ivf { return route }
+        return nil
     }
 }

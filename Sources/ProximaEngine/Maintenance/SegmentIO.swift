@@ -41,16 +41,27 @@ struct SegmentIO: Sendable {
             if let e = r.record.expiresAt, !r.deleted { earliest = min(earliest ?? e, e) }
         }
         var indexFile: Manifest.IndexFile?
+        var routeFile: Manifest.IndexFile?
         let minRows = indexMinRows
-        let built = await ComputeQueue.inBackground { SegmentIndex.build(config: config, rows: rows, minRows: minRows, keeping: kept).map { ($0.kind, $0.encode()) } }
-        if let (kind, encoded) = built {
+        // A graph comes with its cold route (an IVF file over the same nodes), for readers under a memory budget.
+        let built = await ComputeQueue.inBackground {
+            SegmentIndex.build(config: config, rows: rows, minRows: minRows, keeping: kept).map { index in
+                (index.kind, index.encode(), index.route(config: config, rows: rows)?.encode())
+            }
+        }
+        if let (kind, encoded, route) = built {
             try await storage.put(layout.segmentIndexKey(config.id, segment: id, kind: kind.rawValue), encoded, condition: .createOnly)
             indexFile = Manifest.IndexFile(kind: kind.rawValue, bytes: encoded.count, crc32c: CRC32C.checksum(encoded))
+            if let route {
+                let routeKind = SegmentIndex.Kind.ivf.rawValue
+                try await storage.put(layout.segmentIndexKey(config.id, segment: id, kind: routeKind), route, condition: .createOnly)
+                routeFile = Manifest.IndexFile(kind: routeKind, bytes: route.count, crc32c: CRC32C.checksum(route))
+            }
         }
         return Manifest.Segment(
             id: id, rows: rows.count, tombstones: tombstones, bytes: bytes.count, crc32c: CRC32C.checksum(bytes),
             minVersion: rows.isEmpty ? 0 : minV, maxVersion: rows.isEmpty ? 0 : maxV, earliestExpiry: earliest, index: indexFile,
-            rowsOffset: rowsOffset)
+            rowsOffset: rowsOffset, route: routeFile)
     }
 
     /// The segment's index file, verified against its manifest entry; nil
@@ -97,6 +108,8 @@ struct SegmentIO: Sendable {
 
     func delete(_ segment: Manifest.Segment) async {
         try? await storage.delete(layout.segmentDataKey(config.id, segment: segment.id))
-        if let file = segment.index { try? await storage.delete(layout.segmentIndexKey(config.id, segment: segment.id, kind: file.kind)) }
+        for file in [segment.index, segment.route].compactMap(\.self) {
+            try? await storage.delete(layout.segmentIndexKey(config.id, segment: segment.id, kind: file.kind))
+        }
     }
 }

@@ -18,6 +18,10 @@ public struct Manifest: Sendable, Equatable {
         public var earliestExpiry: Int64?
         /// Its ANN index file, when it has one.
         public var index: IndexFile?
+        /// A graph index's cold route: an IVF file over the same nodes, its
+        /// lists drawn from the graph, searched by ranged reads where the
+        /// graph is not at hand (nil: none, or the index is not a graph).
+        public var route: IndexFile?
         /// Where the data file's row columns (all but the vectors) and footer
         /// begin: from there to its end is one range, what a reader that takes
         /// vectors by range reads to open it (nil in files from before).
@@ -25,9 +29,10 @@ public struct Manifest: Sendable, Equatable {
 
         public init(
             id: String, rows: Int, tombstones: Int, bytes: Int, crc32c: UInt32, minVersion: Int64, maxVersion: Int64,
-            earliestExpiry: Int64?, index: IndexFile?, rowsOffset: Int? = nil
+            earliestExpiry: Int64?, index: IndexFile?, rowsOffset: Int? = nil, route: IndexFile? = nil
         ) {
             self.rowsOffset = rowsOffset
+            self.route = route
             self.id = id
             self.rows = rows
             self.tombstones = tombstones
@@ -49,6 +54,14 @@ public struct Manifest: Sendable, Equatable {
             self.kind = kind
             self.bytes = bytes
             self.crc32c = crc32c
+        }
+
+        var json: JSONValue { .object(["kind": .string(kind), "bytes": .int(Int64(bytes)), "crc32c": .int(Int64(crc32c))]) }
+
+        init(json i: JSONValue) throws(FormatError) {
+            guard let kind = i["kind"]?.string, let b = i["bytes"]?.integer, let c = i["crc32c"]?.integer, let crc = UInt32(exactly: c)
+            else { throw FormatError("manifest: bad index entry") }
+            self.init(kind: kind, bytes: Int(b), crc32c: crc)
         }
     }
 
@@ -94,9 +107,8 @@ public struct Manifest: Sendable, Equatable {
             ]
             if let e = s.earliestExpiry { o["earliest_expiry"] = .int(e) }
             if let r = s.rowsOffset { o["rows_offset"] = .int(Int64(r)) }
-            if let i = s.index {
-                o["index"] = .object(["kind": .string(i.kind), "bytes": .int(Int64(i.bytes)), "crc32c": .int(Int64(i.crc32c))])
-            }
+            if let i = s.index { o["index"] = i.json }
+            if let r = s.route { o["route"] = r.json }
             return .object(o)
         }
         var o: [String: JSONValue] = [
@@ -128,17 +140,13 @@ public struct Manifest: Sendable, Equatable {
                 let size = s["bytes"]?.integer, let crc = s["crc32c"]?.integer, let crc32 = UInt32(exactly: crc),
                 let minV = s["min_version"]?.integer, let maxV = s["max_version"]?.integer
             else { throw FormatError("manifest: bad segment entry") }
-            var index: IndexFile?
-            if let i = s["index"] {
-                guard let kind = i["kind"]?.string, let b = i["bytes"]?.integer, let c = i["crc32c"]?.integer, let crc = UInt32(exactly: c)
-                else { throw FormatError("manifest: bad index entry") }
-                index = IndexFile(kind: kind, bytes: Int(b), crc32c: crc)
-            }
+            let index = try s["index"].map { i throws(FormatError) in try IndexFile(json: i) }
+            let route = try s["route"].map { r throws(FormatError) in try IndexFile(json: r) }
             segments.append(
                 Segment(
                     id: id, rows: Int(rows), tombstones: Int(tombstones), bytes: Int(size), crc32c: crc32, minVersion: minV,
                     maxVersion: maxV, earliestExpiry: s["earliest_expiry"]?.integer, index: index,
-                    rowsOffset: s["rows_offset"]?.integer.flatMap { $0 >= 0 && $0 <= size ? Int($0) : nil }))
+                    rowsOffset: s["rows_offset"]?.integer.flatMap { $0 >= 0 && $0 <= size ? Int($0) : nil }, route: route))
         }
         var job: Job?
         if let j = o["job"], let id = j["id"]?.string, let kind = j["kind"]?.string {

@@ -77,9 +77,13 @@ public struct IVFIndex: Sendable {
     /// `reusing`: centroids to keep (another index's, when compaction merges
     /// its rows with others) instead of training new ones, unless the lists
     /// they give are more unbalanced than `maxImbalance` (see `imbalance`).
+    /// `assigned`: centroids and each row's list, taken as they are (a
+    /// graph's route, `HNSWIndex.route`), in the space the index searches
+    /// (cosine: unit length).
     public init(
         vectors data: [Float], count: Int, metric: DistanceMetric, dimension dim: Int, parameters: Parameters,
-        reusing kept: (centroids: [Float], maxImbalance: Double)? = nil
+        reusing kept: (centroids: [Float], maxImbalance: Double)? = nil,
+        assigned: (centroids: [Float], assignment: [Int32])? = nil
     ) {
         precondition(data.count == count * dim)
         self.metric = metric
@@ -97,7 +101,12 @@ public struct IVFIndex: Sendable {
         let lists = min(parameters.nLists, max(1, count))
         var centroids: [Float] = []
         var assignment = [Int32](repeating: 0, count: count)
-        if let kept, !kept.centroids.isEmpty, kept.centroids.count % dim == 0 {
+        if let assigned, !assigned.centroids.isEmpty, assigned.centroids.count % dim == 0, assigned.assignment.count == count,
+            assigned.assignment.allSatisfy({ $0 >= 0 && Int($0) < assigned.centroids.count / dim })
+        {
+            centroids = assigned.centroids
+            assignment = assigned.assignment
+        } else if let kept, !kept.centroids.isEmpty, kept.centroids.count % dim == 0 {
             KMeans.assign(rows, count: count, dim: dim, centroids: kept.centroids, k: kept.centroids.count / dim, into: &assignment)
             if Self.imbalance(assignment, lists: kept.centroids.count / dim) <= kept.maxImbalance { centroids = kept.centroids }
         }
