@@ -4,6 +4,7 @@ import Testing
 @testable import ProximaCloud
 @testable import ProximaCore
 @testable import ProximaEngine
+import ProximaFormat
 @testable import ProximaIndex
 
 /// Collections search through their segments' indexes: recall against exact
@@ -175,6 +176,13 @@ import Testing
         let merged = try await engine.open("merged")
         let stats = try await merged.stats()
         #expect(stats.indexedSegments == 1 && stats.vectorCount == model.count)
+        // The merged file's rows stay in id order (the kept graph names them by id): lookups by id stay a binary search.
+        let storage = try LocalDirectoryStorage(root: dir)
+        let config = try await engine.catalog(.default).get("merged").config
+        let segment = try await ManifestStore(storage: storage, layout: StorageLayout(), collectionId: config.id).latest().segments[0]
+        let bytes = try await storage.get(StorageLayout().segmentDataKey(config.id, segment: segment.id)).bytes
+        let ids = try SegmentCodec.decode(bytes, checksum: segment.crc32c).rows.filter { !$0.deleted }.map(\.record.id)
+        #expect(ids.count == model.count && ids == ids.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
         // The same rows, flushed once: a graph built from scratch.
         _ = try await engine.write("fresh", .insert(model.map { WriteIntent.NewRecord(id: $0.key, vector: $0.value) }, upsert: false))
         _ = try await engine.requestJob("fresh", kind: .flush, wait: true)

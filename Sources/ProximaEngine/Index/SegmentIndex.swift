@@ -84,15 +84,16 @@ struct SegmentIndex: Sendable {
 
     /// What a merged segment's index keeps of an input's.
     enum Kept: Sendable {
-        /// The graph, its nodes `keeping[j]` being the new segment's row `j`
-        /// (its first rows); the other rows are inserted into it.
-        case graph(HNSWIndex, keeping: [Int32])
+        /// The graph, its nodes `keeping[j]` being the new segment's row of
+        /// id `ids[j]` (rows stay in id order, so lookups by id stay a binary
+        /// search); the other rows are inserted into it.
+        case graph(HNSWIndex, keeping: [Int32], ids: [String])
         /// The IVF centroids: every row is assigned to them, and they are
         /// trained again only if the lists come out more unbalanced than `maxImbalance`.
         case centroids([Float], maxImbalance: Double)
 
         var keptNodes: Int {
-            if case .graph(_, let keeping) = self { return keeping.count }
+            if case .graph(_, let keeping, _) = self { return keeping.count }
             return 0
         }
     }
@@ -108,22 +109,28 @@ struct SegmentIndex: Sendable {
 
     static func buildHNSW(_ config: CollectionConfig, _ rows: [SegmentRow], _ liveRows: [Int], keeping kept: Kept?) -> SegmentIndex {
         let parameters = hnswParameters(config)
-        // The kept graph's nodes are the first live rows; its parameters must be the collection's.
-        var base: (HNSWIndex, [Int32])?
-        if case .graph(let graph, let keeping) = kept, graph.parameters.m == parameters.m, graph.metric == config.distanceMetric,
-            graph.dimension == config.dimension, keeping.count <= liveRows.count, liveRows.prefix(keeping.count).elementsEqual(0..<keeping.count)
+        // The kept graph's nodes become the first nodes, each the live row of its id; its parameters must be the collection's.
+        var base: (graph: HNSWIndex, keeping: [Int32], rows: [Int])?
+        if case .graph(let graph, let keeping, let ids) = kept, graph.parameters.m == parameters.m, graph.metric == config.distanceMetric,
+            graph.dimension == config.dimension, keeping.count == ids.count, keeping.count <= liveRows.count
         {
-            base = (graph, keeping)
+            var rowOf = [String: Int](minimumCapacity: liveRows.count)
+            for r in liveRows { rowOf[rows[r].record.id] = r }
+            let keptRows = ids.compactMap { rowOf[$0] }
+            if keptRows.count == ids.count { base = (graph, keeping, keptRows) }
         }
+        let keptRows = base?.rows ?? []
+        let taken = Set(keptRows)
+        let nodeRows = keptRows + liveRows.filter { !taken.contains($0) }
         var vectors: [Float] = []
-        vectors.reserveCapacity((liveRows.count - (base?.1.count ?? 0)) * config.dimension)
-        for r in liveRows.dropFirst(base?.1.count ?? 0) { vectors += rows[r].record.vector }
+        vectors.reserveCapacity((nodeRows.count - keptRows.count) * config.dimension)
+        for r in nodeRows.dropFirst(keptRows.count) { vectors += rows[r].record.vector }
         let index = HNSWIndex.build(
             vectors: vectors, metric: config.distanceMetric, dimension: config.dimension, parameters: parameters, threads: buildThreads,
-            extending: base)
+            extending: base.map { ($0.graph, $0.keeping) })
         return SegmentIndex(
-            kind: .hnsw, index: index, nodeRows: liveRows.map { Int32($0) }, nodeIds: liveRows.map { rows[$0].record.id },
-            nodeVersions: liveRows.map { rows[$0].record.version }, calibration: index.measureRecall())
+            kind: .hnsw, index: index, nodeRows: nodeRows.map { Int32($0) }, nodeIds: nodeRows.map { rows[$0].record.id },
+            nodeVersions: nodeRows.map { rows[$0].record.version }, calibration: index.measureRecall())
     }
 
     static func buildIVF(_ config: CollectionConfig, _ rows: [SegmentRow], _ liveRows: [Int], keeping kept: Kept?) -> SegmentIndex {

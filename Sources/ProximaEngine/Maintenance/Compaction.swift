@@ -94,7 +94,9 @@ extension Maintenance {
         var outputs: [Manifest.Segment] = []
         var i = 0
         while i < rows.count {
-            let chunk = Array(rows[i..<min(rows.count, i + perFile)])
+            var chunk = Array(rows[i..<min(rows.count, i + perFile)])
+            // The first file holds a kept graph's rows: in id order again, as every file is.
+            if i == 0, kept != nil { chunk.sort { $0.record.id.utf8.lexicographicallyPrecedes($1.record.id.utf8) } }
             outputs.append(try await segments.write(chunk, jobId: jobId, now: now, keeping: i == 0 ? kept : nil))
             i += perFile
         }
@@ -140,8 +142,8 @@ extension Maintenance {
 
     /// What the output keeps of the input's index. A graph, if enough of its
     /// nodes survive: `rows` (the output) is reordered so those nodes' rows
-    /// come first, in node order, and the graph is returned with the nodes
-    /// each of the first rows was. IVF centroids, with the imbalance past
+    /// fall in its first file, and the graph is returned with the nodes kept
+    /// and their rows' ids. IVF centroids, with the imbalance past
     /// which they are trained again (a quarter worse than the input's lists).
     func keptIndex(of segment: Manifest.Segment, rows inputRows: [SegmentRow], into rows: inout [SegmentRow], perFile: Int) async throws
         -> SegmentIndex.Kept?
@@ -160,8 +162,9 @@ extension Maintenance {
             first.append(i)
         }
         guard Double(keeping.count) >= Self.keptGraphMinShare * Double(graph.count) else { return nil }
+        let ids = first.map { rows[$0].record.id }
         let taken = Set(first)
         rows = first.map { rows[$0] } + rows.indices.filter { !taken.contains($0) }.map { rows[$0] }
-        return .graph(graph, keeping: keeping)
+        return .graph(graph, keeping: keeping, ids: ids)
     }
 }
