@@ -43,7 +43,9 @@ struct CollectionView: Sendable {
                 guard let a = older.idBounds, let b = newer.idBounds,
                     !a.greatest.precedesInUTF8(b.least), !b.greatest.precedesInUTF8(a.least)
                 else { continue }  // no id in common
-                if newer.count <= older.count {
+                if let rows = older.rows(alsoIn: newer) {
+                    for r in rows { masks[i][r] = true }
+                } else if newer.count <= older.count {
                     for id in newer.ids { if let r = older.row(of: id) { masks[i][r] = true } }
                 } else {
                     for r in 0..<older.count where newer.row(of: older.ids[r]) != nil { masks[i][r] = true }

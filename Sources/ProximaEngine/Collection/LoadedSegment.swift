@@ -104,6 +104,10 @@ final class LoadedSegment: Sendable {
         (self.tombstones, self.shadowed, self.lookup, self.index, self.nodeRows) = (tombstones, shadowed, lookup, index, nodeRows)
     }
 
+    /// Answering rows whose id `other` also holds; nil when either segment's
+    /// ids are not in sorted runs (look them up one by one then).
+    func rows(alsoIn other: LoadedSegment) -> [Int]? { lookup.rows(alsoIn: other.lookup, ids: ids, otherIds: other.ids) }
+
     /// The row answering for `id` (the newest of any that hold it), nil when none does.
     func row(of id: String) -> Int? { lookup.row(of: id, ids: ids).map(Int.init) }
 

@@ -98,6 +98,31 @@ struct RowLookup: Sendable {
         }
     }
 
+    /// Answering rows of this segment whose id `other` also holds, by a walk
+    /// of both segments' sorted runs (linear, where looking each id up would
+    /// be a binary search per row); nil unless both are in sorted runs.
+    func rows(alsoIn other: RowLookup, ids: PackedStrings, otherIds: PackedStrings) -> [Int]? {
+        guard case .sorted(let mine) = kind, case .sorted(let theirs) = other.kind else { return nil }
+        var out: [Int] = []
+        for a in mine {
+            for b in theirs {
+                var i = a.lowerBound, j = b.lowerBound
+                while i < a.upperBound, j < b.upperBound {
+                    let c = ids.withBytes(i) { key in otherIds.compare(j, key) }  // theirs against mine
+                    if c > 0 {
+                        i += 1
+                    } else if c < 0 {
+                        j += 1
+                    } else {
+                        if !shadowed[i] { out.append(i) }
+                        i += 1
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     /// The least and greatest of `ids` (UTF-8 order); nil when there are none.
     func idBounds(_ ids: PackedStrings) -> (least: String, greatest: String)? {
         guard !ids.isEmpty else { return nil }
