@@ -181,11 +181,9 @@ struct SegmentIndex: Sendable {
         guard let graph = index as? HNSWIndex, !nodeRows.isEmpty else { return nil }
         let route = graph.route(threads: Self.buildThreads)
         let dim = config.dimension
-        var vectors: [Float] = []
-        vectors.reserveCapacity(nodeRows.count * dim)
-        for r in nodeRows { vectors += rows[Int(r)].record.vector }
+        // The graph's own vectors (node order; cosine: unit length, which IVF's cosine space is too), not a copy from the rows.
         let (ivf, order) = IVFIndex(
-            vectors: vectors, count: nodeRows.count, metric: config.distanceMetric, dimension: dim,
+            vectors: graph.nodeVectors, count: nodeRows.count, metric: config.distanceMetric, dimension: dim,
             parameters: Self.ivfParameters(config, lists: max(1, route.centroids.count / dim)),
             assigned: (route.centroids, route.assignment)
         ).renumberedByPosition()

@@ -86,27 +86,47 @@ extension Maintenance {
         var entries: [WALEntry]
     }
 
-    /// The contiguous WAL objects after `sequence`, up to `maxFlushBytes`.
+    /// The contiguous WAL objects after `sequence`, up to `maxFlushBytes`;
+    /// read a few at a time (on an object store each read is a round trip,
+    /// and a flush of small writes covers hundreds of objects).
     func unflushedWAL(after sequence: Int64) async throws -> [WALObject] {
         let listed = try await storage.listAll(
             prefix: layout.walPrefix(config.id), startAfter: layout.walKey(config.id, sequence: sequence))
-        var out: [WALObject] = []
+        var wanted: [(key: String, sequence: Int64)] = []
         var total = 0
-        var expected = sequence + 1
         for info in listed {
             guard let seq = StorageLayout.sequence(fromKey: info.key) else { continue }
-            guard seq == expected, total < settings.maxFlushBytes || out.isEmpty else { break }
-            let bytes = try await storage.get(info.key).bytes
-            let entries: [WALEntry]
-            do {
-                entries = try await ComputeQueue.inBackground { try WALCodec.decode(bytes) }
-            } catch {
-                throw ProximaError(.storageCorrupted, "WAL object \(seq) of '\(config.name)' is unreadable: \(error)")
-            }
-            out.append(WALObject(sequence: seq, bytes: bytes.count, entries: entries))
-            total += bytes.count
-            expected += 1
+            guard seq == sequence + 1 + Int64(wanted.count), total < settings.maxFlushBytes || wanted.isEmpty else { break }
+            wanted.append((info.key, seq))
+            total += info.size
         }
-        return out
+        let (storage, name) = (self.storage, config.name)
+        var out = [WALObject?](repeating: nil, count: wanted.count)
+        try await withThrowingTaskGroup(of: (Int, WALObject).self) { group in
+            var next = 0
+            func start() {
+                guard next < wanted.count else { return }
+                let (i, object) = (next, wanted[next])
+                next += 1
+                group.addTask {
+                    let bytes = try await storage.get(object.key).bytes
+                    do {
+                        let entries = try await ComputeQueue.inBackground { try WALCodec.decode(bytes) }
+                        return (i, WALObject(sequence: object.sequence, bytes: bytes.count, entries: entries))
+                    } catch {
+                        throw ProximaError(.storageCorrupted, "WAL object \(object.sequence) of '\(name)' is unreadable: \(error)")
+                    }
+                }
+            }
+            for _ in 0..<Self.walReadConcurrency { start() }
+            for try await (i, object) in group {
+                out[i] = object
+                start()
+            }
+        }
+        return out.compactMap(\.self)
     }
+
+    /// WAL objects a flush reads at once.
+    static let walReadConcurrency = 8
 }

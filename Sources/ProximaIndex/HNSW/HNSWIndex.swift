@@ -49,6 +49,10 @@ public struct HNSWIndex: Sendable {
 
     public var count: Int { levels.count }
 
+    /// The nodes' vectors, row-major in node order, as the graph searches
+    /// them (cosine: scaled to unit length). Shared, not copied.
+    public var nodeVectors: [Float] { vectors }
+
     public init(metric: DistanceMetric, dimension: Int, parameters: Parameters = Parameters()) {
         self.metric = metric
         self.dimension = dimension
