@@ -12,14 +12,14 @@ import Testing
 /// restarts and updates of records whose vectors are in the store.
 @Suite struct ColdReadPathTests {
     /// `recheck`: how long catalog entries and manifest listings are trusted (zero: every request rereads them).
-    func engine(_ storage: any CloudStorage, cold: Bool, recheck: Duration = .zero) -> Engine {
+    func engine(_ storage: any CloudStorage, cold: Bool, recheck: Duration = .zero, budget: Int = 64 << 20) -> Engine {
         var settings = MaintenanceSettings()
         settings.indexMinRows = 300
         settings.manifestRecheck = recheck
         settings.catalogRecheck = recheck
         settings.flushThresholdBytes = 1 << 40
         settings.gcGraceMicros = 3600 * 1_000_000
-        settings.memoryBudgetBytes = cold ? 64 << 20 : nil
+        settings.memoryBudgetBytes = cold ? budget : nil
         return Engine(storage: storage, maintenance: settings, logger: quietLogger)
     }
 
@@ -227,6 +227,80 @@ extension ColdReadPathTests {
         #expect(log.filter { $0.key.hasSuffix(".parquet") }.allSatisfy { $0.range != nil }, "the segment is read by range only")
         #expect(log.contains { $0.key.hasSuffix(".ivf") && $0.range != nil })
         #expect(try await cold.open("c").stats().indexedSegments == manifest.segments.count)
+    }
+
+    /// Under a memory budget with a local-disk tier, a graph segment's graph
+    /// and data are copied to the disk in the background; once there, the
+    /// graph is searched in place (mapped) instead of through the route, with
+    /// the answers the in-memory graph gives.
+    @Test(arguments: ["euclidean", "cosine"])
+    func aGraphOnLocalDiskIsSearchedInPlace(_ metric: String) async throws {
+        let store = MemoryStorage()
+        let writer = engine(store, cold: false)
+        let dim = 32, n = 6000
+        _ = try await writer.createCollection(
+            CollectionSpec(
+                name: "c", dimension: dim, distanceMetric: DistanceMetric(rawValue: metric)!, indexingAlgorithm: .hnsw,
+                filterableFields: [.init(name: "g", type: .integer)]),
+            tenant: .default)
+        var rng = SeededRandom(seed: 12)
+        let centres = (0..<40).map { _ in (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) } }
+        let vectors = (0..<n).map { _ in centres.randomElement(using: &rng)!.map { $0 + Float.random(in: -0.25...0.25, using: &rng) } }
+        for part in 0..<3 {
+            let rows = (part * n / 3)..<((part + 1) * n / 3)
+            _ = try await writer.write("c", .insert(rows.map { .init(id: "v\($0)", vector: vectors[$0], metadata: ["g": .int(Int64($0 % 50))]) }, upsert: false))
+            _ = try await writer.requestJob("c", kind: .flush, wait: true)
+        }
+        // Two segments: the one a compaction keeps a graph of, and a fresh flush.
+        _ = try await writer.requestJob("c", kind: .compactAll, wait: true)
+        _ = try await writer.write("c", .insert((n..<(n + 600)).map { .init(id: "v\($0)", vector: vectors[$0 - n].map { $0 + 0.01 }) }, upsert: false))
+        _ = try await writer.requestJob("c", kind: .flush, wait: true)
+
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        let reads = ReadLog(store)
+        let caching = CachingStorage(store: reads, tiers: [try DiskCache(path: dir, capacityBytes: 64 << 20)], isImmutable: StorageLayout.isImmutable)
+        let cold = engine(caching, cold: true)
+        let warm = engine(store, cold: false)
+        let q0 = vectors[5]
+        // The first search opens the segments (served by their routes) and starts the copies.
+        #expect(try await cold.search(SearchRequest(collection: "c", queries: [q0], k: 10))[0].first?.record.id == "v5")
+        let handle = try await cold.open("c").handle
+        await handle.settleLocalGraphs()
+        let stats = try await cold.open("c").stats()
+        #expect(stats.segmentCount == 2 && stats.localGraphSegments == 2, "\(stats)")
+        let graphs = await handle.state.view.segments.compactMap { $0.data.cold?.graph }
+        #expect(graphs.count == 2)
+        let before = graphs.map(\.searchCount).reduce(0, +)
+        let fetched = reads.log.count
+
+        var found = 0, asked = 0, agree = 0
+        let filter = try Filter.parse(["g": ["$lt": 10]])
+        for i in stride(from: 3, to: n, by: 97) {
+            let q = vectors[i].map { $0 + 0.05 }
+            let exact = try await warm.search(SearchRequest(collection: "c", queries: [q], k: 10, exact: true))[0].map(\.record.id)
+            let inMemory = try await warm.search(SearchRequest(collection: "c", queries: [q], k: 10))[0].map(\.record.id)
+            let hits = try await cold.search(SearchRequest(collection: "c", queries: [q], k: 10))[0]
+            found += Set(hits.map(\.record.id)).intersection(exact).count
+            agree += Set(hits.map(\.record.id)).intersection(inMemory).count
+            asked += exact.count
+            #expect(hits.allSatisfy { $0.record.vector.count == dim }, "hits carry their vectors")
+            let a = try await warm.search(SearchRequest(collection: "c", queries: [q], k: 10, filter: filter))[0].map(\.record.id)
+            let b = try await cold.search(SearchRequest(collection: "c", queries: [q], k: 10, filter: filter))[0].map(\.record.id)
+            #expect(Set(a).intersection(b).count >= 8, "filtered: \(a) vs \(b)")
+        }
+        #expect(Double(found) / Double(asked) >= 0.95, "recall@10 of the mapped graphs: \(Double(found) / Double(asked))")
+        #expect(Double(agree) / Double(asked) >= 0.98, "agreement with the in-memory graphs: \(Double(agree) / Double(asked))")
+        // Every unfiltered search went through both graphs (a filter matching 1,200 nodes plans an exact pass over them, as in memory).
+        #expect(graphs.map(\.searchCount).reduce(0, +) - before == 2 * ((n - 3 + 96) / 97), "every search went through the graphs")
+        // Nothing more came from the store for those searches but manifest checks.
+        #expect(reads.log.dropFirst(fetched).allSatisfy { !$0.key.contains("/segments/") }, "\(reads.log.dropFirst(fetched).map(\.key))")
+
+        // A budget whose share for mappings cannot hold a segment's graph and data: the routes serve.
+        let small = engine(CachingStorage(store: store, tiers: [try DiskCache(path: dir + "/small", capacityBytes: 64 << 20)], isImmutable: StorageLayout.isImmutable), cold: true, budget: 1 << 20)
+        #expect(try await small.search(SearchRequest(collection: "c", queries: [q0], k: 10))[0].first?.record.id == "v5")
+        await (try await small.open("c").handle).settleLocalGraphs()
+        #expect(try await small.open("c").stats().localGraphSegments == 0)
     }
 
     /// A search that opens a collection cold has the posting lists its

@@ -18,6 +18,45 @@ import Testing
     /// A graph's route: its upper-layer nodes as centroids (about 4·√n, each
     /// its own list), every node in a list, nearly always its nearest
     /// centroid's; an IVF index over it finds what exact search does.
+    /// A stored graph searched in place, its vectors elsewhere (cosine: not
+    /// normalised, unaligned), answers as the graph in memory does; a file
+    /// cut short or with links outside the graph is refused or harmless.
+    @Test(arguments: [DistanceMetric.cosine, .euclidean])
+    func aMappedGraphSearchesAsTheGraphInMemory(_ metric: DistanceMetric) throws {
+        let n = 5_000, dim = 24
+        let base = data(n, dim, seed: 5)
+        let index = HNSWIndex.build(vectors: base.flatMap { $0 }, metric: metric, dimension: dim, parameters: .init(m: 8, efConstruction: 64), threads: 2)
+        let file = index.serialized(includingVectors: false)
+        // The vectors as a segment holds them: raw, at an odd offset.
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: n * dim * 4 + 3, alignment: 16)
+        defer { raw.deallocate() }
+        for (i, v) in base.enumerated() { v.withUnsafeBytes { (raw + 3 + i * dim * 4).copyMemory(from: $0.baseAddress!, byteCount: dim * 4) } }
+        let vectorOf = (0..<n).map { UnsafePointer((raw + 3 + $0 * dim * 4).assumingMemoryBound(to: Float.self)) }
+        try file.withUnsafeBytes { body in
+            let mapped = try MappedGraph(body: body, vectorOf: vectorOf, owners: [])
+            var same = 0, total = 0
+            for q in data(60, dim, seed: 6) {
+                let a = index.search(q, k: 10, ef: 48), b = mapped.search(q, k: 10, ef: 48)
+                same += Set(a.map(\.slot)).intersection(b.map(\.slot)).count
+                total += a.count
+                for (x, y) in zip(a, b) where x.slot == y.slot { #expect(abs(x.distance - y.distance) <= 1e-4) }
+                let even = mapped.search(q, k: 5, ef: 48) { $0 % 2 == 0 }
+                #expect(even.count == 5 && even.allSatisfy { $0.slot % 2 == 0 })
+            }
+            #expect(Double(same) / Double(total) >= 0.99, "\(same) of \(total)")
+            #expect(throws: FormatError.self) { try MappedGraph(body: UnsafeRawBufferPointer(rebasing: body.dropLast(4)), vectorOf: vectorOf, owners: []) }
+            #expect(throws: FormatError.self) { try MappedGraph(body: body, vectorOf: Array(vectorOf.dropLast()), owners: []) }
+        }
+        // Layer-0 links pointing outside the graph are skipped, not followed.
+        var damaged = file
+        let links0 = 64  // the header (56 bytes) aligned to 64
+        for i in stride(from: links0, to: links0 + 4 * 16 * 40, by: 4) { damaged[i + 3] = 0x7f }
+        try damaged.withUnsafeBytes { body in
+            let mapped = try MappedGraph(body: body, vectorOf: vectorOf, owners: [])
+            #expect(mapped.search(base[0], k: 10, ef: 32).allSatisfy { Int($0.slot) < n })
+        }
+    }
+
     @Test(arguments: [DistanceMetric.cosine, .euclidean])
     func routeDrawsListsFromTheGraph(_ metric: DistanceMetric) {
         let n = 8_000, dim = 16

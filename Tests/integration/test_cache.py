@@ -106,6 +106,37 @@ def test_warm_loads_a_collection_ahead_of_queries(server):
     assert missing.status_code == 404 and missing.json()["error"] == "collection_not_found"
 
 
+def test_a_graph_copied_to_the_disk_cache_is_searched_in_place(data_dir, tmp_path):
+    """Under a memory budget an HNSW segment is served by its route at first;
+    its graph and data are copied to the disk cache meanwhile, and from then
+    on the graph is searched in place (`local_graph_segments` from /warm)."""
+    writer = Server(data_dir)
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((3000, 16)).astype(np.float32)
+    try:
+        writer.ok("POST", "/collections", json={"name": "c", "dimension": 16, "distance_metric": "euclidean",
+                                                "indexing_algorithm": "hnsw"})
+        writer.ok("POST", "/collections/c/vectors",
+                  json={"vectors": [{"id": f"v{i}", "vector": v.tolist()} for i, v in enumerate(vectors)]})
+        writer.ok("POST", "/collections/c/flush?wait=true")
+    finally:
+        writer.stop()
+    reader = Server(data_dir, extra=["--memory-budget", "64MiB", "--cache-dir", str(tmp_path / "cache")])
+    try:
+        assert search(reader, vectors[7].tolist())[0] == "v7"
+        deadline = time.time() + 60
+        while (warm := reader.ok("POST", "/collections/c/warm"))["local_graph_segments"] < 1:
+            assert time.time() < deadline, warm
+            time.sleep(0.2)
+        assert warm["indexed_segments"] == 1
+        before = metric(reader, "proximadb_search_storage_requests_sum", consistency="eventual")
+        for i in range(0, 3000, 150):
+            assert search(reader, vectors[i].tolist(), consistency="eventual")[0] == f"v{i}"
+        assert metric(reader, "proximadb_search_storage_requests_sum", consistency="eventual") == before
+    finally:
+        reader.stop()
+
+
 @pytest.mark.parametrize("budget", [None, "64MiB"])
 def test_killed_handlers_never_serve_a_torn_or_damaged_cache_entry(data_dir, tmp_path, budget):
     """kill -9 while the disk cache is being filled, again and again, then

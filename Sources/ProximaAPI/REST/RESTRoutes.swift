@@ -151,7 +151,8 @@ public struct RESTRoutes: Sendable {
             let elapsed = ContinuousClock.now - started
             return Envelope.success([
                 "vector_count": .int(Int64(stats.vectorCount)), "segments": .int(Int64(stats.segmentCount)),
-                "indexed_segments": .int(Int64(stats.indexedSegments)), "storage_requests": .int(Int64(requests)),
+                "indexed_segments": .int(Int64(stats.indexedSegments)), "local_graph_segments": .int(Int64(stats.localGraphSegments)),
+                "storage_requests": .int(Int64(requests)),
                 "seconds": .double(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18),
             ])
         }

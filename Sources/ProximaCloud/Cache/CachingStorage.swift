@@ -91,6 +91,37 @@ public struct CachingStorage: CloudStorage {
             })
     }
 
+    /// The local-disk tier, when there is one.
+    public var diskTier: DiskCache? { tiers.lazy.compactMap { $0 as? DiskCache }.first }
+
+    /// `key` (immutable, `size` bytes) mapped from the local-disk tier,
+    /// copied there whole first when it is missing; nil without a disk tier,
+    /// when the object is too large for it, or when the copy fails. For
+    /// whoever searches an object in place (a graph), in the background:
+    /// the copy is one read of the whole object.
+    public func mapLocally(_ key: String, size: Int) async -> MappedValue? {
+        guard let disk = diskTier, isImmutable(key), size <= disk.maxValueBytes else { return nil }
+        var copied = false
+        for _ in 0..<600 {
+            if let mapped = try? await LocalDirectoryStorage.run({ disk.map(key) }) { return mapped }
+            if copied { return nil }  // copied, then evicted or damaged at once: not again
+            // A fill of it already running (a ranged miss started one): wait for it rather than copy twice.
+            guard fills.begin(key) else {
+                try? await Task.sleep(for: .milliseconds(100))
+                continue
+            }
+            let store = self.store
+            do {
+                defer { fills.end(key) }
+                try await disk.fill(key, size: size) { r in try await store.get(key, range: r).bytes }
+                copied = true
+            } catch {
+                return nil
+            }
+        }
+        return nil
+    }
+
     private func fill(_ targets: [any CloudCache], _ key: String, _ bytes: [UInt8]) {
         guard !targets.isEmpty else { return }
         fills.add(Task { for tier in targets { try? await tier.set(key, bytes) } })

@@ -90,6 +90,15 @@ public final class DiskCache: RangedCloudCache {
     /// (valid only inside `body`); nil when absent, expired or damaged.
     /// Blocking: call it off the cooperative pool.
     public func withMapped<R>(_ key: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        guard let mapped = map(key) else { return nil }
+        return try body(mapped.bytes)
+    }
+
+    /// The value stored under `key`, mapped from its file for as long as the
+    /// result lives (eviction unlinks the file; the mapping keeps its pages);
+    /// nil when absent, expired or damaged. The checksum is verified once per
+    /// file this process maps. Blocking: call it off the cooperative pool.
+    public func map(_ key: String) -> MappedValue? {
         let name = Self.fileName(key)
         let file = entriesDir + "/" + name
         let fd = open(file, O_RDONLY | O_CLOEXEC)
@@ -102,7 +111,6 @@ public final class DiskCache: RangedCloudCache {
             remove(name)
             return nil
         }
-        defer { munmap(base, size) }
         let bytes = UnsafeRawBufferPointer(start: base, count: size)
         // The whole value's checksum once per file this process maps (a ranged read of a large
         // segment must not hash all of it); the file's identity says whether it is the one checked.
@@ -110,12 +118,13 @@ public final class DiskCache: RangedCloudCache {
         let checked = verified.withLock { $0[name] == identity }
         guard let value = Self.verify(bytes, key: key, now: clock.nowMicros(), checksum: !checked) else {
             // Damaged, expired or another key's: it goes.
+            munmap(base, size)
             remove(name)
             return nil
         }
         if !checked { verified.withLock { $0[name] = identity } }
         touch(name)
-        return try body(value)
+        return MappedValue(mapping: UnsafeRawBufferPointer(start: base, count: size), value: value)
     }
 
     /// The value inside a file's bytes, if the file is whole, unexpired and holds `key`.
@@ -376,4 +385,17 @@ public final class DiskCache: RangedCloudCache {
         openFiles.withLock { files in for name in victims { files[name] = nil } }
         if !victims.isEmpty { counters.update { $0.evictions += victims.count } }
     }
+}
+
+/// A cache entry's value mapped into memory, unmapped when released.
+public final class MappedValue: @unchecked Sendable {
+    /// The value's bytes (read-only; valid while this object lives).
+    public let bytes: UnsafeRawBufferPointer
+    private let mapping: UnsafeRawBufferPointer
+
+    init(mapping: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        (self.mapping, self.bytes) = (mapping, value)
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count) }
 }

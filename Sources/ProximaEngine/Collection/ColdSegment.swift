@@ -17,6 +17,8 @@ struct ColdParts: Sendable {
     /// Per index node, the segment row it stands for.
     let nodeRows: [Int32]
     let calibration: RecallCalibration
+    /// A graph segment's graph, searched in place once the local disk holds it (nil: never).
+    let graph: LocalGraph?
 
     /// Lists a search at `width` probes: the recall the request targets, as this index measured it at build.
     func probes(_ width: SegmentIndex.Width) -> Int { Self.probes(width, calibration) }
@@ -187,7 +189,11 @@ extension SegmentIO {
     /// second round for their row columns. Nil when the segment cannot be served
     /// cold (no index, a graph index without a route, or files from before
     /// computable vector offsets): the caller loads it whole.
-    func openCold(_ segment: Manifest.Segment) async throws -> LoadedSegment? {
+    ///
+    /// `graphLimit`: bytes this process may map for searching graphs where
+    /// the local disk holds them (nil: graph segments are always served by
+    /// their route).
+    func openCold(_ segment: Manifest.Segment, graphLimit: Int? = nil) async throws -> LoadedSegment? {
         let dataKey = layout.segmentDataKey(config.id, segment: segment.id)
         let storage = self.storage
         let readData: @Sendable (Range<Int>) async throws -> [UInt8] = { range in
@@ -269,7 +275,9 @@ extension SegmentIO {
             }
             let cold = ColdVectors(dimension: config.dimension, layout: vectorLayout, read: readData)
             vectorSource.set(cold)
-            let parts = ColdParts(vectors: cold, index: index, nodeRows: nodeRows, calibration: calibration)
+            let graph = LocalGraph.start(
+                segment: segment, storage: storage, layout: layout, config: config, vectorLayout: vectorLayout, limit: graphLimit)
+            let parts = ColdParts(vectors: cold, index: index, nodeRows: nodeRows, calibration: calibration, graph: graph)
             let (id, dimension, rows) = (segment.id, config.dimension, segment.rows)
             // Decoding the row columns and building the segment's row table: one trip to the compute queue.
             return try await ComputeQueue.run {

@@ -195,7 +195,8 @@ actor CollectionHandle {
         let io = SegmentIO(storage: storage, layout: layout, config: config)
         let loaded = Dictionary(state.view.segments.map { ($0.data.id, $0.data) }, uniquingKeysWith: { a, _ in a })
         // Segments open together: a cold start pays one segment's round trips, not the sum.
-        let cold = settings.memoryBudgetBytes != nil
+        // Under a memory budget segments open cold; half the budget may go to graphs mapped from local disk.
+        let cold = settings.memoryBudgetBytes.map { ColdOpening(graphLimit: $0 / 2) }
         let opened = try await withThrowingTaskGroup(of: (Int, LoadedSegment).self) { group in
             for (i, segment) in m.segments.enumerated() where loaded[segment.id] == nil {
                 group.addTask { (i, try await Self.open(segment, io: io, cold: cold, inBackground: inBackground)) }
@@ -221,8 +222,8 @@ actor CollectionHandle {
 
     /// One segment of a manifest: opened cold (ranged reads, when there is a
     /// memory budget and its layout allows) or read whole with its index.
-    private static func open(_ segment: Manifest.Segment, io: SegmentIO, cold: Bool, inBackground: Bool) async throws -> LoadedSegment {
-        if cold, let s = try await io.openCold(segment) { return s }
+    private static func open(_ segment: Manifest.Segment, io: SegmentIO, cold: ColdOpening?, inBackground: Bool) async throws -> LoadedSegment {
+        if let cold, let s = try await io.openCold(segment, graphLimit: cold.graphLimit) { return s }
         async let rows = io.read(segment)
         async let index = io.readIndexFile(segment)
         let (r, i) = try await (rows, index)
@@ -233,6 +234,11 @@ actor CollectionHandle {
         } catch {
             throw ProximaError(.storageCorrupted, "index of segment \(segment.id) of '\(io.config.name)' is unreadable: \(error)")
         }
+    }
+
+    /// How segments open under a memory budget.
+    struct ColdOpening: Sendable {
+        var graphLimit: Int
     }
 
     /// Applies the WAL objects after the applied sequence. Probes the next key
@@ -393,7 +399,12 @@ actor CollectionHandle {
             vectorCount: state.liveCount(now: now), vectorBytes: state.vectorBytes, walSequence: state.appliedSequence,
             manifestVersion: manifest.version, segmentCount: manifest.segments.count, unflushedWALBytes: unflushedBytes,
             oldestUnflushedWrite: oldestUnflushedWrite,
-            indexedSegments: state.view.indexedSegments)
+            indexedSegments: state.view.indexedSegments, localGraphSegments: state.view.localGraphSegments)
+    }
+
+    /// Waits until the graphs of cold segments being copied to local disk are mapped (or given up).
+    func settleLocalGraphs() async {
+        for s in state.view.segments { await s.data.cold?.graph?.settle() }
     }
 
     // MARK: writes

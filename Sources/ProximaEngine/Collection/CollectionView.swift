@@ -113,6 +113,7 @@ struct CollectionView: Sendable {
     }
 
     var indexedSegments: Int { segments.count { $0.data.isIndexed } }
+    var localGraphSegments: Int { segments.count { $0.data.cold?.graph?.current != nil } }
 
     // MARK: search
 
@@ -213,7 +214,14 @@ struct CollectionView: Sendable {
         let visible = { (r: Int) in !masked[r] && data.expiresAt[r] > now && (filter?.matches(data.metadata[r]) ?? true) }
         var out: [(slot: Int, distance: Float, vector: [Float])] = []
         let scanned: [Int]
-        if let width, let index = cold.index {
+        if let width, let graph = cold.graph, let ready = graph.current,
+            let hits = graph.search(ready, query, k: k, width: width, filtered: filter != nil, visible: { r in
+                r >= 0 && !data.shadowed[r] && visible(r)
+            })
+        {
+            for h in hits { out.append((base | h.row, h.distance, h.vector)) }
+            scanned = data.unindexedRows.filter(visible)
+        } else if let width, let index = cold.index {
             let nodeRows = data.nodeRows
             let accept = { (node: Int32) in
                 let r = Int(nodeRows[Int(node)])

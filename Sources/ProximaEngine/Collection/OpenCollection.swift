@@ -25,6 +25,8 @@ public struct OpenCollection: Sendable {
         public var oldestUnflushedWrite: Int64?
         /// Segments whose ANN index this process searches through.
         public var indexedSegments: Int
+        /// Graph segments searched in place from the local disk (opened cold; the others go through their route).
+        public var localGraphSegments = 0
     }
 
     /// Validates the write against the collection, then commits it to the WAL.
