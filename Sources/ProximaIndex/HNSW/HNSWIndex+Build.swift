@@ -369,7 +369,7 @@ final class GraphBuilder<K: HNSWKernel>: @unchecked Sendable {
                 }
             }
         }
-        return results.sortedAscending()
+        return results.drainNearestFirst()
     }
 
     // MARK: result

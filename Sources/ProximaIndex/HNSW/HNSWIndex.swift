@@ -299,7 +299,7 @@ public struct HNSWIndex: Sendable {
                 }
             }
         }
-        return results.sortedAscending()
+        return results.drainNearestFirst()
     }
 
     /// The `k` nearest slots to `query` among those `accept` allows. A

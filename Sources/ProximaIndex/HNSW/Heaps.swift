@@ -57,8 +57,22 @@ struct CandidateHeap<Order: HeapOrder> {
         return result
     }
 
-    func sortedAscending() -> [HNSWIndex.Candidate] {
-        Array(UnsafeBufferPointer(start: items, count: count)).sorted { $0.distance < $1.distance }
+}
+
+extension CandidateHeap where Order == FarthestFirst {
+    /// Empties the heap into an array, nearest first: popping yields the
+    /// farthest each time, so the array fills from its end (no sort, no
+    /// closure; a sort of the results was 4 % of an HNSW build).
+    mutating func drainNearestFirst() -> [HNSWIndex.Candidate] {
+        let n = count
+        return [HNSWIndex.Candidate](unsafeUninitializedCapacity: n) { out, initialized in
+            var i = n
+            while let c = pop() {
+                i -= 1
+                out.initializeElement(at: i, to: c)
+            }
+            initialized = n
+        }
     }
 }
 

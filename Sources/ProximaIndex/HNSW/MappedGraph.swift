@@ -167,6 +167,6 @@ public struct MappedGraph: @unchecked Sendable {
                 if results.count >= ef { bound = results.top.distance }
             }
         }
-        return results.sortedAscending()
+        return results.drainNearestFirst()
     }
 }
