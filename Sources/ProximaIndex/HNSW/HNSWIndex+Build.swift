@@ -67,6 +67,13 @@ final class GraphBuilder<K: HNSWKernel>: @unchecked Sendable {
     let next = Atomic<Int>(0)
     let top = Mutex<(entry: Int32, level: Int)>((-1, -1))
     let rngState: UInt64
+    /// The construction search's width. Nodes inserted into a kept graph
+    /// (compaction) search it at a third of `efConstruction`: the kept graph
+    /// is already navigable, and the narrower beam costs no measured recall
+    /// (`extendedGraphMatchesAFreshBuild`: 0.9795 against 0.98 at full width,
+    /// fresh 0.989; at a quarter, 0.9675) while compaction runs 40 % faster
+    /// (`bench/maintenance --n 300000 --waves 3`: 15.3k against 10.9k vectors/s).
+    var insertionWidth: Int { linkedAtStart > 0 ? max(parameters.m * 2, parameters.efConstruction / 3) : parameters.efConstruction }
 
     init(
         kernel: K, metric: DistanceMetric, dimension dim: Int, parameters: HNSWIndex.Parameters, adding added: [Float],
@@ -316,7 +323,7 @@ final class GraphBuilder<K: HNSWKernel>: @unchecked Sendable {
 
     /// The construction search (`efConstruction` wide), reading each list under its node's lock.
     func searchLayer(_ q: UnsafePointer<Float>, entry: Int32, entryDistance: Float, level: Int) -> [HNSWIndex.Candidate] {
-        let ef = parameters.efConstruction
+        let ef = insertionWidth
         let visited = visitedPool.take(count: count)
         var frontier = MinHeap(capacity: ef * 4)
         var results = MaxHeap(capacity: ef + 1)
