@@ -137,6 +137,4 @@ final class MappedBytes: Sendable {
         }
         return granted ? Reservation(bytes, self) : nil
     }
-
-    var reserved: Int { total.withLock { $0 } }
 }
