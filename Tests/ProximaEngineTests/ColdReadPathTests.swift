@@ -173,6 +173,27 @@ import Testing
 }
 
 extension ColdReadPathTests {
+    /// Collection "c" (HNSW, `metric`, filterable integer "g"): `n` clustered
+    /// vectors flushed in three segments, then compacted into one keeping the
+    /// biggest graph. Returns the vectors (`v\(i)` is `vectors[i]`).
+    func makeGraphCollection(_ writer: Engine, metric: String, dim: Int, n: Int, seed: UInt64) async throws -> [[Float]] {
+        _ = try await writer.createCollection(
+            CollectionSpec(
+                name: "c", dimension: dim, distanceMetric: DistanceMetric(rawValue: metric)!, indexingAlgorithm: .hnsw,
+                filterableFields: [.init(name: "g", type: .integer)]),
+            tenant: .default)
+        var rng = SeededRandom(seed: seed)
+        let centres = (0..<40).map { _ in (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) } }
+        let vectors = (0..<n).map { _ in centres.randomElement(using: &rng)!.map { $0 + Float.random(in: -0.25...0.25, using: &rng) } }
+        for part in 0..<3 {
+            let rows = (part * n / 3)..<((part + 1) * n / 3)
+            _ = try await writer.write("c", .insert(rows.map { .init(id: "v\($0)", vector: vectors[$0], metadata: ["g": .int(Int64($0 % 50))]) }, upsert: false))
+            _ = try await writer.requestJob("c", kind: .flush, wait: true)
+        }
+        _ = try await writer.requestJob("c", kind: .compactAll, wait: true)
+        return vectors
+    }
+
     /// A graph segment under a memory budget is never read whole: its route
     /// (an IVF file over the same nodes, lists drawn from the graph) serves
     /// it by ranged reads, through flushes and a compaction that keeps the
@@ -183,20 +204,7 @@ extension ColdReadPathTests {
         let store = MemoryStorage()
         let writer = engine(store, cold: false)
         let dim = 32, n = 6000
-        _ = try await writer.createCollection(
-            CollectionSpec(
-                name: "c", dimension: dim, distanceMetric: DistanceMetric(rawValue: metric)!, indexingAlgorithm: .hnsw,
-                filterableFields: [.init(name: "g", type: .integer)]),
-            tenant: .default)
-        var rng = SeededRandom(seed: 11)
-        let centres = (0..<40).map { _ in (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) } }
-        let vectors = (0..<n).map { _ in centres.randomElement(using: &rng)!.map { $0 + Float.random(in: -0.25...0.25, using: &rng) } }
-        for part in 0..<3 {
-            let rows = (part * n / 3)..<((part + 1) * n / 3)
-            _ = try await writer.write("c", .insert(rows.map { .init(id: "v\($0)", vector: vectors[$0], metadata: ["g": .int(Int64($0 % 50))]) }, upsert: false))
-            _ = try await writer.requestJob("c", kind: .flush, wait: true)
-        }
-        _ = try await writer.requestJob("c", kind: .compactAll, wait: true)
+        let vectors = try await makeGraphCollection(writer, metric: metric, dim: dim, n: n, seed: 11)
         let config = try await writer.catalog(.default).get("c").config
         let manifest = try await ManifestStore(storage: store, layout: StorageLayout(), collectionId: config.id).latest()
         #expect(!manifest.segments.isEmpty && manifest.segments.allSatisfy { $0.index?.kind == "hnsw" && $0.route?.kind == "ivf" })
@@ -238,21 +246,8 @@ extension ColdReadPathTests {
         let store = MemoryStorage()
         let writer = engine(store, cold: false)
         let dim = 32, n = 6000
-        _ = try await writer.createCollection(
-            CollectionSpec(
-                name: "c", dimension: dim, distanceMetric: DistanceMetric(rawValue: metric)!, indexingAlgorithm: .hnsw,
-                filterableFields: [.init(name: "g", type: .integer)]),
-            tenant: .default)
-        var rng = SeededRandom(seed: 12)
-        let centres = (0..<40).map { _ in (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) } }
-        let vectors = (0..<n).map { _ in centres.randomElement(using: &rng)!.map { $0 + Float.random(in: -0.25...0.25, using: &rng) } }
-        for part in 0..<3 {
-            let rows = (part * n / 3)..<((part + 1) * n / 3)
-            _ = try await writer.write("c", .insert(rows.map { .init(id: "v\($0)", vector: vectors[$0], metadata: ["g": .int(Int64($0 % 50))]) }, upsert: false))
-            _ = try await writer.requestJob("c", kind: .flush, wait: true)
-        }
-        // Two segments: the one a compaction keeps a graph of, and a fresh flush.
-        _ = try await writer.requestJob("c", kind: .compactAll, wait: true)
+        let vectors = try await makeGraphCollection(writer, metric: metric, dim: dim, n: n, seed: 12)
+        // Two segments: the one a compaction kept a graph of, and a fresh flush.
         _ = try await writer.write("c", .insert((n..<(n + 600)).map { .init(id: "v\($0)", vector: vectors[$0 - n].map { $0 + 0.01 }) }, upsert: false))
         _ = try await writer.requestJob("c", kind: .flush, wait: true)
 
