@@ -26,7 +26,7 @@ import Testing
         let n = 5_000, dim = 24
         let base = data(n, dim, seed: 5)
         let index = HNSWIndex.build(vectors: base.flatMap { $0 }, metric: metric, dimension: dim, parameters: .init(m: 8, efConstruction: 64), threads: 2)
-        let file = index.serialized(includingVectors: false)
+        let file = try HNSWIndex.mappable(index.serialized(includingVectors: false))
         // The vectors as a segment holds them: raw, at an odd offset.
         let raw = UnsafeMutableRawPointer.allocate(byteCount: n * dim * 4 + 3, alignment: 16)
         defer { raw.deallocate() }
@@ -176,6 +176,43 @@ import Testing
         #expect(a.serialized() == b.serialized())
     }
 
+    /// The compact form segments store (Rice-coded layer 0): under 60 % of
+    /// the flat graph, the same graph once opened (every list, as a set),
+    /// the same flat form once expanded, and damage refused, never trapped on.
+    @Test func theCompactGraphIsTheSameGraphInLessSpace() throws {
+        var rng = SplitMix64(seed: 11)
+        let n = 3_000, dim = 16
+        let rows = (0..<n).map { _ in (0..<dim).map { _ in Float(rng.nextUnit() - 0.5) } }
+        let index = HNSWIndex.build(vectors: rows.flatMap { $0 }, metric: .euclidean, dimension: dim, threads: 1)
+        let compact = index.serialized(includingVectors: false)
+        let flat = try HNSWIndex.mappable(compact)
+        #expect(Array(compact.prefix(8)) == Array("PXHNSW03".utf8) && Array(flat.prefix(8)) == Array("PXHNSW02".utf8))
+        #expect(Double(compact.count) < 0.6 * Double(flat.count), "compact \(compact.count) bytes, flat \(flat.count)")
+        #expect(try HNSWIndex.mappable(flat) == flat)
+        let opened = try HNSWIndex(serialized: compact, vectors: rows.flatMap { $0 })
+        let reopened = try HNSWIndex(serialized: flat, vectors: rows.flatMap { $0 })
+        for node in 0..<Int32(n) {
+            for level in 0...Int(index.levels[Int(node)]) {
+                let want = Set(index.neighbors(node, level: level))
+                #expect(Set(opened.neighbors(node, level: level)) == want && Set(reopened.neighbors(node, level: level)) == want)
+            }
+        }
+        #expect(opened.serialized(includingVectors: false) == compact)
+        for q in rows.prefix(20) { #expect(Set(opened.search(q, k: 5, ef: 40).map(\.slot)) == Set(index.search(q, k: 5, ef: 40).map(\.slot))) }
+        // Cut short, extended, or with bits flipped in the link stream: refused or a valid graph, never a trap.
+        let vectors = rows.flatMap { $0 }
+        #expect(throws: FormatError.self) { try HNSWIndex(serialized: Array(compact.prefix(compact.count - 8)), vectors: vectors) }
+        #expect(throws: FormatError.self) { try HNSWIndex(serialized: compact + [0, 0, 0, 0, 0, 0, 0, 0], vectors: vectors) }
+        #expect(throws: FormatError.self) { try HNSWIndex.mappable(Array(compact.prefix(compact.count / 2))) }
+        for at in stride(from: compact.count - 4000, to: compact.count, by: 97) {
+            var damaged = compact
+            damaged[at] ^= 0x5A
+            if let graph = try? HNSWIndex(serialized: damaged, vectors: vectors) {
+                for node in 0..<Int32(n) { #expect(graph.neighbors(node, level: 0).allSatisfy { $0 >= 0 && Int($0) < n }) }
+            }
+        }
+    }
+
     @Test func rejectsDamage() {
         var index = HNSWIndex(metric: .euclidean, dimension: 4)
         for i in 0..<50 { index.add([Float(i), 1, 2, 3]) }
@@ -194,6 +231,26 @@ import Testing
         var out: [Float] = []
         for i in 0..<n { out += centres[i % 30].map { $0 + Float(rng.nextUnit() - 0.5) * 0.5 } }
         return out
+    }
+
+    /// PQ's narrow subspaces find their nearest centroid sixteen at a time:
+    /// the same answer as one at a time, ties to the first, any count.
+    @Test func nearestCentroidSixteenAtATimeIsNearestCentroid() {
+        var rng = SplitMix64(seed: 3)
+        for dim in 1...KMeans.smallDimension {
+            for k in [1, 5, 16, 33, 256] {
+                var centroids = (0..<(k * dim)).map { _ in Float(rng.nextUnit() * 2 - 1) }
+                if k > 20 { for d in 0..<dim { centroids[17 * dim + d] = centroids[3 * dim + d] } }  // a tie
+                let t = KMeans.transposed(centroids, k: k, dim: dim)
+                for _ in 0..<200 {
+                    var v = (0..<dim).map { _ in Float(rng.nextUnit() * 2 - 1) }
+                    if k > 20, rng.nextUnit() < 0.2 { v = Array(centroids[(3 * dim)..<(4 * dim)]) }
+                    let one = centroids.withUnsafeBufferPointer { KMeans.nearest(v, $0.baseAddress!, k: k, dim: dim) }
+                    let sixteen = t.withUnsafeBufferPointer { KMeans.nearest(v, transposed: $0.baseAddress!, k: k, dim: dim) }
+                    #expect(one == sixteen, "dim \(dim), k \(k)")
+                }
+            }
+        }
     }
 
     @Test(arguments: IVFIndex.Codes.allCases, [DistanceMetric.cosine, .euclidean, .dotProduct])

@@ -101,20 +101,43 @@ public struct CachingStorage: CloudStorage {
     /// the copy is one read of the whole object.
     public func mapLocally(_ key: String, size: Int) async -> MappedValue? {
         guard let disk = diskTier, isImmutable(key), size <= disk.maxValueBytes else { return nil }
-        var copied = false
+        let store = self.store
+        return await mapLocally(key, on: disk) {
+            try await disk.fill(key, size: size) { r in try await store.get(key, range: r).bytes }
+        }
+    }
+
+    /// A value made from an immutable object (`transform` of its bytes,
+    /// read whole from the store) and kept in the local-disk tier under
+    /// `localKey`, mapped: for an object stored compact and searched
+    /// expanded. The disk tier checksums what it keeps; what the store gave
+    /// is `transform`'s to check.
+    public func mapLocally(
+        _ localKey: String, madeFrom key: String, by transform: @escaping @Sendable ([UInt8]) throws -> [UInt8]
+    ) async -> MappedValue? {
+        guard let disk = diskTier, isImmutable(key) else { return nil }
+        let store = self.store
+        return await mapLocally(localKey, on: disk) {
+            try await disk.set(localKey, try transform(try await store.get(key, range: nil).bytes))  // too large: not kept
+        }
+    }
+
+    /// `key` mapped from `disk`, after `produce` puts it there when it is
+    /// missing (once: concurrent callers wait for the one producing it).
+    private func mapLocally(_ key: String, on disk: DiskCache, produce: () async throws -> Void) async -> MappedValue? {
+        var produced = false
         for _ in 0..<600 {
             if let mapped = try? await LocalDirectoryStorage.run({ disk.map(key) }) { return mapped }
-            if copied { return nil }  // copied, then evicted or damaged at once: not again
+            if produced { return nil }  // produced, then evicted or damaged at once: not again
             // A fill of it already running (a ranged miss started one): wait for it rather than copy twice.
             guard fills.begin(key) else {
                 try? await Task.sleep(for: .milliseconds(100))
                 continue
             }
-            let store = self.store
             do {
                 defer { fills.end(key) }
-                try await disk.fill(key, size: size) { r in try await store.get(key, range: r).bytes }
-                copied = true
+                try await produce()
+                produced = true
             } catch {
                 return nil
             }

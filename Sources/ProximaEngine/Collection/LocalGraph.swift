@@ -11,7 +11,9 @@ import Synchronization
 /// serves (`ColdParts.index`). The copy to local disk starts when the
 /// segment is opened under a memory budget, in the background, if the graph
 /// and data fit the budget's share for mappings (`MappedBytes`): every page
-/// of a mapping may become resident.
+/// of a mapping may become resident. The graph is stored compact (Rice-coded
+/// links, `PXHNSW03`); the disk keeps it expanded to the flat form
+/// (`PXHNSW02`), which a search reads in place.
 final class LocalGraph: Sendable {
     /// The graph mapped and ready.
     struct Ready: Sendable {
@@ -19,7 +21,7 @@ final class LocalGraph: Sendable {
         /// Per node, its row in the segment (file order).
         let nodeRows: [Int32]
         let calibration: RecallCalibration
-        let reservation: MappedBytes.Reservation
+        let reservations: [MappedBytes.Reservation]
     }
 
     private let ready = Mutex<Ready?>(nil)
@@ -47,36 +49,51 @@ final class LocalGraph: Sendable {
         let graphKey = layout.segmentIndexKey(config.id, segment: segment.id, kind: graphFile.kind)
         let dataKey = layout.segmentDataKey(config.id, segment: segment.id)
         let task = Task.detached(priority: .background) { [local] in
-            guard let reservation = MappedBytes.shared.reserve(graphFile.bytes + segment.bytes, limit: limit) else { return }
-            guard let graphBytes = await caching.mapLocally(graphKey, size: graphFile.bytes),
-                let dataBytes = await caching.mapLocally(dataKey, size: segment.bytes)
+            guard let reservation = MappedBytes.shared.reserve(graphFile.bytes + segment.bytes, limit: limit),
+                let graphBytes = await caching.mapLocally(graphKey + ".flat", madeFrom: graphKey, by: { try flatGraph($0, file: graphFile) }),
+                let dataBytes = await caching.mapLocally(dataKey, size: segment.bytes),
+                // The flat graph is larger than the stored one: the rest of its share, if there is room.
+                let rest = MappedBytes.shared.reserve(max(0, graphBytes.bytes.count - graphFile.bytes), limit: limit)
             else { return }
             let opened = try? await ComputeQueue.inBackground {
-                try open(graph: graphBytes, data: dataBytes, file: graphFile, segment: segment, vectorLayout: vectorLayout, dimension: config.dimension)
+                try open(graph: graphBytes, data: dataBytes, segment: segment, vectorLayout: vectorLayout, dimension: config.dimension)
             }
             guard let (graph, head) = opened else { return }
             local.ready.withLock {
-                $0 = Ready(graph: graph, nodeRows: head.nodeRows, calibration: RecallCalibration(points: head.calibration), reservation: reservation)
+                $0 = Ready(
+                    graph: graph, nodeRows: head.nodeRows, calibration: RecallCalibration(points: head.calibration),
+                    reservations: [reservation, rest])
             }
         }
         local.loading.withLock { $0 = task }
         return local
     }
 
-    /// The graph over its mapped file and the segment's mapped data, both
-    /// checked against the manifest's checksums (the disk tier checked its
-    /// copy, not what the store gave it).
+    /// The stored graph file (checked against its manifest entry) with its
+    /// graph in the flat form `MappedGraph` searches (segments store it compact).
+    private static func flatGraph(_ stored: [UInt8], file: Manifest.IndexFile) throws -> [UInt8] {
+        guard stored.count == file.bytes, CRC32C.checksum(stored) == file.crc32c else {
+            throw FormatError("the stored graph does not match its manifest")
+        }
+        var decoded = try SegmentIndexFile.decode(stored)
+        guard decoded.kind == SegmentIndex.Kind.hnsw.fileCode else { throw FormatError("not a graph index") }
+        decoded.body = try HNSWIndex.mappable(decoded.body)
+        return decoded.encode()
+    }
+
+    /// The graph over its flat file and the segment's mapped data, checked
+    /// against the manifest's checksum (the disk tier checked its copy, not
+    /// what the store gave it; the flat graph was checked as it was made).
     private static func open(
-        graph: MappedValue, data: MappedValue, file: Manifest.IndexFile, segment: Manifest.Segment,
-        vectorLayout: SegmentCodec.VectorLayout, dimension: Int
+        graph: MappedValue, data: MappedValue, segment: Manifest.Segment, vectorLayout: SegmentCodec.VectorLayout, dimension: Int
     ) throws -> (MappedGraph, SegmentIndexFile.Head) {
-        guard graph.bytes.count == file.bytes, CRC32C.checksum(graph.bytes) == file.crc32c,
-            data.bytes.count == segment.bytes, CRC32C.checksum(data.bytes) == segment.crc32c
-        else { throw FormatError("a cached copy of segment \(segment.id) does not match its manifest") }
+        guard data.bytes.count == segment.bytes, CRC32C.checksum(data.bytes) == segment.crc32c else {
+            throw FormatError("a cached copy of segment \(segment.id) does not match its manifest")
+        }
         let prefix = Array(graph.bytes.prefix(1024))
-        var (head, needed) = try SegmentIndexFile.head(prefix, fileSize: file.bytes)
+        var (head, needed) = try SegmentIndexFile.head(prefix, fileSize: graph.bytes.count)
         if head == nil, needed > prefix.count, needed <= graph.bytes.count {
-            (head, needed) = try SegmentIndexFile.head(Array(graph.bytes.prefix(needed)), fileSize: file.bytes)
+            (head, needed) = try SegmentIndexFile.head(Array(graph.bytes.prefix(needed)), fileSize: graph.bytes.count)
         }
         guard let head, head.kind == SegmentIndex.Kind.hnsw.fileCode else { throw FormatError("not a graph index") }
         let base = data.bytes.baseAddress!
