@@ -211,9 +211,11 @@ extension SegmentIO {
             async let tail = readData(tailStart..<segment.bytes)
             let key = layout.segmentIndexKey(config.id, segment: segment.id, kind: indexFile.kind)
             // The head (node table) and, after it, the IVF prefix: centroids of about 4·√n lists (the
-            // default) with their radii and offsets, guessed long enough that one read takes both.
+            // default) with their radii and offsets, and PQ's codebooks where the codes are likely PQ
+            // (a graph's route by default), guessed long enough that one read takes them all.
             let lists = 4 * Int(Double(segment.rows).squareRoot()) + 1
-            let guess = min(indexFile.bytes, 1024 + segment.rows * 4 + lists * (config.dimension * 4 + 12) * 5 / 4 + (64 << 10))
+            let codebooks = segment.route != nil || config.settings["quantization"]?.string == "pq" ? config.dimension * 256 * 4 : 0
+            let guess = min(indexFile.bytes, 1024 + segment.rows * 4 + lists * (config.dimension * 4 + 12) * 5 / 4 + codebooks + (64 << 10))
             var prefix = try await storage.get(key, range: 0..<guess).bytes
             var (head, needed) = try SegmentIndexFile.head(prefix, fileSize: indexFile.bytes)
             if head == nil, needed > prefix.count {

@@ -170,13 +170,24 @@ struct SegmentIndex: Sendable {
         return .init(nLists: lists, codes: codes, pqSubspaces: subspaces)
     }
 
+    /// A graph's route codes: the collection's `quantization` when it names
+    /// one, else PQ at four bits a dimension (two-dimensional subspaces), so
+    /// the segment's graph and route together stay near half its vectors'
+    /// size (the bucket keeps one copy of the vectors, in the segment's data).
+    /// `bench/cache --vectors 1000000 --index hnsw`: bytes in the store / raw
+    /// 1.238 with compact graphs (1.54 with SQ8 codes and flat links),
+    /// recall@10 0.996, 175 requests per cold query. 1-bit codes cost
+    /// recall@10 0.978 and 413 requests per cold query at 200k.
+    static func routeParameters(_ config: CollectionConfig, lists: Int) -> IVFIndex.Parameters {
+        guard config.settings["quantization"]?.string == nil, config.setting("pq_subvectors") == nil, config.dimension % 2 == 0 else {
+            return ivfParameters(config, lists: lists)
+        }
+        return .init(nLists: lists, codes: .pq, pqSubspaces: config.dimension / 2)
+    }
+
     /// A graph's cold route (see `HNSWIndex.route`): an IVF index over the
     /// same nodes, its centroids and lists taken from the graph rather than
     /// trained; nil for an index that is not a graph. `rows` in file order.
-    /// Its codes are the collection's `quantization` (SQ8 by default: at 200k
-    /// × 128 1-bit codes saved 0.2× the raw vectors in the bucket but cost
-    /// recall@10 0.978 against 0.9995 and 413 requests per cold query against
-    /// 62, `bench/cache --index hnsw`).
     func route(config: CollectionConfig, rows: [SegmentRow]) -> SegmentIndex? {
         guard let graph = index as? HNSWIndex, !nodeRows.isEmpty else { return nil }
         let route = graph.route(threads: Self.buildThreads)
@@ -184,7 +195,7 @@ struct SegmentIndex: Sendable {
         // The graph's own vectors (node order; cosine: unit length, which IVF's cosine space is too), not a copy from the rows.
         let (ivf, order) = IVFIndex(
             vectors: graph.nodeVectors, count: nodeRows.count, metric: config.distanceMetric, dimension: dim,
-            parameters: Self.ivfParameters(config, lists: max(1, route.centroids.count / dim)),
+            parameters: Self.routeParameters(config, lists: max(1, route.centroids.count / dim)),
             assigned: (route.centroids, route.assignment)
         ).renumberedByPosition()
         let routeRows = order.map { nodeRows[Int($0)] }

@@ -233,12 +233,17 @@ public struct IVFIndex: Sendable {
 
     /// `width` code bytes per row of `rows`, written by `encode`.
     static func encodeRows(
-        _ rows: [Float], count: Int, dimension: Int, width: Int, _ encode: (UnsafePointer<Float>, UnsafeMutablePointer<UInt8>) -> Void
+        _ rows: [Float], count: Int, dimension: Int, width: Int, _ encode: @escaping @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<UInt8>) -> Void
     ) -> [UInt8] {
         var codes = [UInt8](repeating: 0, count: count * width)
         rows.withUnsafeBufferPointer { v in
             codes.withUnsafeMutableBufferPointer { c in
-                for p in 0..<count { encode(v.baseAddress! + p * dimension, c.baseAddress! + p * width) }
+                // Rows in chunks on all cores; each writes only its own codes.
+                nonisolated(unsafe) let (v, c) = (v, c)
+                let chunk = 4096
+                BuildThreads.perform(iterations: (count + chunk - 1) / chunk) { part in
+                    for p in (part * chunk)..<min(count, (part + 1) * chunk) { encode(v.baseAddress! + p * dimension, c.baseAddress! + p * width) }
+                }
             }
         }
         return codes
@@ -510,7 +515,8 @@ public struct IVFIndex: Sendable {
         switch parameters.codes {
         case .flat: 1
         case .sq8: 4
-        case .pq: 16
+        // Subspaces of one or two dimensions (residuals, 256 centroids each) are nearly as fine as SQ8's grid.
+        case .pq: productQuantizer!.subDimension <= 2 ? 4 : 16
         case .rabitq: binaryQuantizer!.suggestedRerank
         }
     }

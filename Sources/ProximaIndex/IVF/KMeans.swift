@@ -90,24 +90,78 @@ public enum KMeans {
     /// graph over the centroids when there are `graphMinLists` or more.
     public static func assign(_ data: [Float], count: Int, dim: Int, centroids: [Float], k: Int, into out: inout [Int32]) {
         let graph = k >= graphMinLists ? centroidGraph(centroids, dimension: dim, threads: BuildThreads.cores) : nil
+        let transposed = graph == nil && dim <= smallDimension ? Self.transposed(centroids, k: k, dim: dim) : []
         out.withUnsafeMutableBufferPointer { o in
             data.withUnsafeBufferPointer { d in
                 centroids.withUnsafeBufferPointer { c in
-                    nonisolated(unsafe) let o = o, d = d, c = c
-                    let chunk = 1024
-                    BuildThreads.perform(iterations: (count + chunk - 1) / chunk) { part in
-                        for i in (part * chunk)..<min(count, (part + 1) * chunk) {
-                            let row = d.baseAddress! + i * dim
-                            if let graph {
-                                o[i] = graph.search(Array(UnsafeBufferPointer(start: row, count: dim)), k: 1, ef: graphSearchWidth).first?.slot ?? 0
-                            } else {
-                                o[i] = Int32(nearest(row, c.baseAddress!, k: k, dim: dim))
+                    transposed.withUnsafeBufferPointer { t in
+                        nonisolated(unsafe) let o = o, d = d, c = c, t = t
+                        let chunk = 1024
+                        BuildThreads.perform(iterations: (count + chunk - 1) / chunk) { part in
+                            for i in (part * chunk)..<min(count, (part + 1) * chunk) {
+                                let row = d.baseAddress! + i * dim
+                                if let graph {
+                                    o[i] = graph.search(Array(UnsafeBufferPointer(start: row, count: dim)), k: 1, ef: graphSearchWidth).first?.slot ?? 0
+                                } else if !t.isEmpty {
+                                    o[i] = Int32(nearest(row, transposed: t.baseAddress!, k: k, dim: dim))
+                                } else {
+                                    o[i] = Int32(nearest(row, c.baseAddress!, k: k, dim: dim))
+                                }
                             }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Subspaces this narrow (PQ's) are searched sixteen centroids at a time
+    /// (`nearest(_:transposed:k:dim:)`): a kernel call per centroid costs more
+    /// than its arithmetic.
+    public static let smallDimension = 8
+
+    /// Row-major `k × dim` centroids dimension-major (`dim × k`).
+    public static func transposed(_ centroids: [Float], k: Int, dim: Int) -> [Float] {
+        var t = [Float](repeating: 0, count: k * dim)
+        for c in 0..<k { for d in 0..<dim { t[d * k + c] = centroids[c * dim + d] } }
+        return t
+    }
+
+    /// The first nearest of `k` dimension-major centroids (`transposed`),
+    /// sixteen at a time: what `nearest(_:_:k:dim:)` answers.
+    @inline(__always)
+    public static func nearest(_ v: UnsafePointer<Float>, transposed t: UnsafePointer<Float>, k: Int, dim: Int) -> Int {
+        var bestDistances = SIMD16<Float>(repeating: .infinity)
+        var bestSlots = SIMD16<Int32>(repeating: .max)
+        var slots = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        var c = 0
+        while c + 16 <= k {
+            var acc = SIMD16<Float>()
+            for d in 0..<dim {
+                let diff = UnsafeRawPointer(t + d * k + c).loadUnaligned(as: SIMD16<Float>.self) - SIMD16(repeating: v[d])
+                acc += diff * diff
+            }
+            let closer = acc .< bestDistances
+            bestDistances.replace(with: acc, where: closer)
+            bestSlots.replace(with: slots, where: closer)
+            slots &+= 16
+            c += 16
+        }
+        var best = 0, bestDistance = Float.infinity
+        for lane in 0..<16 where bestSlots[lane] != .max {
+            let d = bestDistances[lane], slot = Int(bestSlots[lane])
+            if d < bestDistance || (d == bestDistance && slot < best) { (best, bestDistance) = (slot, d) }
+        }
+        while c < k {
+            var d: Float = 0
+            for j in 0..<dim {
+                let diff = t[j * k + c] - v[j]
+                d += diff * diff
+            }
+            if d < bestDistance { (best, bestDistance) = (c, d) }
+            c += 1
+        }
+        return best
     }
 
     /// The search width of a nearest-centroid lookup.

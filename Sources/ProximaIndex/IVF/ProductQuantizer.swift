@@ -12,40 +12,53 @@ public struct ProductQuantizer: Sendable, Equatable {
 
     public var subDimension: Int { dimension / subspaces }
 
+    /// Per subspace its 256 centroids dimension-major (`KMeans.transposed`), for encoding.
+    let transposedBooks: [Float]
+
     /// A quantizer from stored codebooks (an index file).
     public init(dimension: Int, subspaces: Int, codebooks: [Float]) {
         precondition(subspaces >= 1 && dimension % subspaces == 0 && codebooks.count == dimension * 256)
         self.dimension = dimension
         self.subspaces = subspaces
         self.codebooks = codebooks
+        let sub = dimension / subspaces
+        transposedBooks = (0..<subspaces).flatMap { s in KMeans.transposed(Array(codebooks[(s * 256 * sub)..<((s + 1) * 256 * sub)]), k: 256, dim: sub) }
     }
 
+    /// Codebooks trained by k-means per subspace, the subspaces on all cores.
     public init(training data: UnsafeBufferPointer<Float>, count: Int, dimension dim: Int, subspaces m: Int, seed: UInt64 = 7) {
         precondition(m >= 1 && dim % m == 0, "the dimension must divide into subspaces")
-        dimension = dim
-        subspaces = m
         let sub = dim / m
         let sampleCount = min(count, 20_000)
-        var books = [Float]()
-        books.reserveCapacity(m * 256 * sub)
-        for s in 0..<m {
+        let books = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * 256 * sub)
+        defer { books.deallocate() }
+        nonisolated(unsafe) let (out, rows) = (books, data)
+        BuildThreads.perform(iterations: m) { s in
             var slice = [Float](repeating: 0, count: sampleCount * sub)
             let stride = max(1, count / sampleCount)
             for i in 0..<sampleCount {
-                for d in 0..<sub { slice[i * sub + d] = data[(i * stride) * dim + s * sub + d] }
+                for d in 0..<sub { slice[i * sub + d] = rows[(i * stride) * dim + s * sub + d] }
             }
             var centroids = slice.withUnsafeBufferPointer {
                 KMeans.train($0, count: sampleCount, dimension: sub, k: 256, iterations: 10, samplePerCentroid: 64, seed: seed &+ UInt64(s))
             }
             // Fewer training points than centroids: pad by repeating (codes stay valid).
             while centroids.count < 256 * sub { centroids += centroids.prefix(min(centroids.count, 256 * sub - centroids.count)) }
-            books += centroids
+            for (j, x) in centroids.enumerated() { out[s * 256 * sub + j] = x }
         }
-        codebooks = books
+        self.init(dimension: dim, subspaces: m, codebooks: Array(books))
     }
 
     public func encode(_ v: UnsafePointer<Float>, into out: UnsafeMutablePointer<UInt8>) {
         let sub = subDimension
+        if sub <= KMeans.smallDimension {
+            transposedBooks.withUnsafeBufferPointer { t in
+                for s in 0..<subspaces {
+                    out[s] = UInt8(KMeans.nearest(v + s * sub, transposed: t.baseAddress! + s * 256 * sub, k: 256, dim: sub))
+                }
+            }
+            return
+        }
         codebooks.withUnsafeBufferPointer { cb in
             for s in 0..<subspaces {
                 out[s] = UInt8(KMeans.nearest(v + s * sub, cb.baseAddress! + s * 256 * sub, k: 256, dim: sub))
