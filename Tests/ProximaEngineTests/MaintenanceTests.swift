@@ -245,6 +245,23 @@ import Testing
         #expect(try await Engine(storage: storage).open("c").stats().vectorCount == 300)
     }
 
+    /// A job that runs past its message's first deadline is kept hidden by
+    /// renewals and deleted when it ends, on the directory queue (which
+    /// renames an in-flight message at each renewal): not run again.
+    @Test func aJobOutlivingItsFirstDeadlineIsDeletedWhenDone() async throws {
+        let queue = try LocalDirectoryQueue(path: temporaryDirectory() + "/jobs")
+        try await queue.send("job")
+        let message = try #require(try await queue.receive(max: 1, visibilityTimeoutSeconds: 2, waitSeconds: 0).first)
+        let lease = JobLease(queue: queue, receipt: message.receipt, visibilitySeconds: 2, every: .milliseconds(200))
+        try await Task.sleep(for: .seconds(3))
+        #expect(try await queue.receive(max: 1, visibilityTimeoutSeconds: 2, waitSeconds: 0).isEmpty, "renewed, so still hidden")
+        let receipt = await lease.finish()
+        #expect(receipt != message.receipt)
+        try await queue.delete(receipt: receipt)
+        try await Task.sleep(for: .seconds(2.5))
+        #expect(try await queue.receive(max: 1, visibilityTimeoutSeconds: 2, waitSeconds: 0).isEmpty, "deleted, not redelivered")
+    }
+
     /// Poison messages and jobs that keep failing end in the dead-letter queue:
     /// on an in-memory queue and a manual clock, each redelivery is one step.
     @Test func failingJobsAreDeadLettered() async throws {

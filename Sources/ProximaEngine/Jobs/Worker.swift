@@ -62,24 +62,17 @@ public struct Worker: Sendable {
             return
         }
         // Keep the message invisible while the job runs, however long it takes.
-        let heartbeat = Task { [queue, visibilityTimeoutSeconds] in
-            var receipt = message.receipt
-            while !Task.isCancelled {
-                try await Task.sleep(for: .seconds(max(1, visibilityTimeoutSeconds / 3)))
-                receipt = try await queue.changeVisibility(receipt: receipt, seconds: visibilityTimeoutSeconds)
-            }
-            return receipt
-        }
+        let lease = JobLease(
+            queue: queue, receipt: message.receipt, visibilitySeconds: visibilityTimeoutSeconds,
+            every: .seconds(max(1, visibilityTimeoutSeconds / 3)))
         do {
             let start = ContinuousClock.now
             try await Self.execute(job, storage: storage, settings: settings, queue: queue, logger: logger)
             Counter(label: "proximadb_queue_jobs_total", dimensions: [("kind", job.kind.rawValue), ("outcome", "done")]).increment()
             CoreMetrics.Timer(label: "proximadb_queue_job_duration_seconds", dimensions: [("kind", job.kind.rawValue)]).recordInterval(since: start)
-            heartbeat.cancel()
-            let receipt = (try? await heartbeat.value) ?? message.receipt
-            try await queue.delete(receipt: receipt)
+            try await queue.delete(receipt: await lease.finish())
         } catch {
-            heartbeat.cancel()
+            _ = await lease.finish()
             Counter(label: "proximadb_queue_jobs_total", dimensions: [("kind", job.kind.rawValue), ("outcome", "failed")]).increment()
             logger.warning("worker: job \(job.jobId) (\(job.kind) of \(job.collection)) failed: \(error); it will be retried")
         }
