@@ -248,18 +248,23 @@ import Testing
     /// A job that runs past its message's first deadline is kept hidden by
     /// renewals and deleted when it ends, on the directory queue (which
     /// renames an in-flight message at each renewal): not run again.
+    /// Deadlines on a manual clock; renewals every 10 ms of real time.
     @Test func aJobOutlivingItsFirstDeadlineIsDeletedWhenDone() async throws {
-        let queue = try LocalDirectoryQueue(path: temporaryDirectory() + "/jobs")
+        let clock = ManualClock()
+        let queue = try LocalDirectoryQueue(path: temporaryDirectory() + "/jobs", clock: clock)
         try await queue.send("job")
-        let message = try #require(try await queue.receive(max: 1, visibilityTimeoutSeconds: 2, waitSeconds: 0).first)
-        let lease = JobLease(queue: queue, receipt: message.receipt, visibilitySeconds: 2, every: .milliseconds(200))
-        try await Task.sleep(for: .seconds(3))
-        #expect(try await queue.receive(max: 1, visibilityTimeoutSeconds: 2, waitSeconds: 0).isEmpty, "renewed, so still hidden")
-        let receipt = await lease.finish()
-        #expect(receipt != message.receipt)
-        try await queue.delete(receipt: receipt)
-        try await Task.sleep(for: .seconds(2.5))
-        #expect(try await queue.receive(max: 1, visibilityTimeoutSeconds: 2, waitSeconds: 0).isEmpty, "deleted, not redelivered")
+        let message = try #require(try await queue.receive(max: 1, visibilityTimeoutSeconds: 60, waitSeconds: 0).first)
+        let lease = JobLease(queue: queue, receipt: message.receipt, visibilitySeconds: 60, every: .milliseconds(10))
+        clock.advance(seconds: 30)
+        // A renewal moves the deadline, and with it the receipt (however slowly a loaded machine runs it).
+        let started = ContinuousClock.now
+        while lease.current == message.receipt, ContinuousClock.now - started < .seconds(120) { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(lease.current != message.receipt, "renewed")
+        clock.advance(seconds: 45)  // past the first deadline, within the renewed one
+        #expect(try await queue.receive(max: 1, visibilityTimeoutSeconds: 60, waitSeconds: 0).isEmpty, "renewed, so still hidden")
+        try await queue.delete(receipt: await lease.finish())
+        clock.advance(seconds: 3600)
+        #expect(try await queue.receive(max: 1, visibilityTimeoutSeconds: 60, waitSeconds: 0).isEmpty, "deleted, not redelivered")
     }
 
     /// Poison messages and jobs that keep failing end in the dead-letter queue:

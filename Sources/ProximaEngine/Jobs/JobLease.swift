@@ -26,6 +26,9 @@ struct JobLease: Sendable {
         }
     }
 
+    /// The message's receipt as of the last renewal.
+    var current: String { latest.value }
+
     /// Stops renewing (waiting out a renewal in flight); the message's receipt now.
     func finish() async -> String {
         renewing.cancel()
