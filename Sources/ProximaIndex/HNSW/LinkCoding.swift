@@ -22,7 +22,7 @@ enum LinkCoding {
         // The parameter nearest the mean gap, then the cheapest of it and its neighbours.
         let mean = gaps == 0 ? 1 : max(1, gapSum / gaps)
         let guess = 63 - mean.leadingZeroBitCount
-        let k = (max(0, guess - 1)...(guess + 1)).min { cost(sorted, counts0, maxLinks0, k: $0) < cost(sorted, counts0, maxLinks0, k: $1) }!
+        let k = (max(0, guess - 1)...(guess + 1)).map { ($0, cost(sorted, counts0, maxLinks0, k: $0)) }.min { $0.1 < $1.1 }!.0
         var out = BitWriter()
         for node in counts0.indices {
             let start = node * maxLinks0
