@@ -31,6 +31,8 @@ actor CollectionHandle {
     private var lastFlushRequest: (bytes: Int, at: Int64)?
     private var queue: [Pending] = []
     private var committing = false
+    /// Writes in the group whose WAL put is in flight.
+    private var committingCount = 0
 
     private struct Pending {
         var intent: WriteIntent
@@ -409,6 +411,9 @@ actor CollectionHandle {
 
     // MARK: writes
 
+    /// Writes accepted and not yet answered: queued, or in the put in flight.
+    var unansweredWrites: Int { queue.count + committingCount }
+
     func write(_ intent: WriteIntent) async throws -> WriteOutcome {
         try await withCheckedThrowingContinuation { continuation in
             queue.append(Pending(intent: intent, continuation: continuation))
@@ -440,7 +445,9 @@ actor CollectionHandle {
                 if case .insert(let records, _) = pending.intent { entryCount += records.count } else { entryCount += 1 }
             }
             queue = deferred
+            committingCount = group.count
             await commit(group)
+            committingCount = 0
         }
         committing = false
     }
