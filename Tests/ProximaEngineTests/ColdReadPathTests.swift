@@ -156,6 +156,18 @@ import Testing
         let indexReads = reads.log.filter { $0.key.hasSuffix(".ivf") }.map { "\($0.key)#\(String(describing: $0.range))" }
         #expect(Set(indexReads).count == indexReads.count, "\(indexReads)")
 
+        // A strong query searches while its WAL probe is in flight (once a catch-up has found nothing new):
+        // it takes no more sequential rounds than an eventual one, which makes no probe.
+        _ = try await reader.search(SearchRequest(collection: "c", queries: [vectors[8]], k: 5))
+        var rounds: [Consistency: Int] = [:]
+        for (i, consistency) in [(9, Consistency.eventual), (10, .strong)] {
+            let start = reads.log.count
+            let hits = try await reader.search(SearchRequest(collection: "c", queries: [vectors[i]], k: 5, consistency: consistency))[0]
+            #expect(hits.first?.record.id == "v\(i)")
+            rounds[consistency] = reads.rounds(since: start)
+            #expect(reads.log[start...].contains { $0.key.contains("/wal/") } == (consistency == .strong))
+        }
+        #expect(rounds[.eventual]! >= 1 && rounds[.strong] == rounds[.eventual], "\(rounds)")
 
         // Behind a cache tier, filled with whole objects after the first query's misses.
         let cachedReads = ReadLog(store)
@@ -409,8 +421,11 @@ final class ReadLog: CloudStorage, Sendable {
     var description: String { store.description }
 
     /// Sequential rounds of reads so far.
-    var rounds: Int {
-        let entries = log
+    var rounds: Int { rounds(since: 0) }
+
+    /// Sequential rounds of the reads after the first `start`.
+    func rounds(since start: Int) -> Int {
+        let entries = Array(log[start...])
         var depth = [Int](repeating: 0, count: entries.count)
         for i in entries.indices.sorted(by: { entries[$0].began < entries[$1].began }) {
             depth[i] = 1 + (entries.indices.filter { entries[$0].ended < entries[i].began }.map { depth[$0] }.max() ?? 0)

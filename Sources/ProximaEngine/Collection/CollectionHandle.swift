@@ -90,6 +90,7 @@ actor CollectionHandle {
     /// segments load in the background (`mayRebaseLater`); `listingManifests`
     /// (stats, the backlog check) lists them now and loads them in line.
     func catchUp(listingManifests: Bool = false) async throws {
+        let before = viewVersion
         let manifests = ManifestStore(storage: storage, layout: layout, collectionId: config.id)
         var forceListing = listingManifests
         for _ in 0..<16 {
@@ -132,6 +133,7 @@ actor CollectionHandle {
             }
             if try await applyWAL(probed: probed) {
                 caughtUpAt = ContinuousClock.now
+                lastCatchUpChangedNothing = viewVersion == before
                 // A process that only reads (or restarted over a long WAL) asks for the flush too.
                 await requestFlushIfNeeded()
                 return
@@ -365,12 +367,33 @@ actor CollectionHandle {
         }
     }
 
+    /// What a view reflects: the manifest it is built on and the WAL applied
+    /// after it. Two views of one version answer every query alike.
+    struct ViewVersion: Equatable {
+        var manifest: Int64
+        var wal: Int64
+    }
+
+    var viewVersion: ViewVersion { ViewVersion(manifest: manifest.version, wal: state.appliedSequence) }
+
+    /// Whether the last catch-up left the view as it found it.
+    private var lastCatchUpChangedNothing = false
+
+    /// The view as it stands, for a strong read to search while its catch-up
+    /// is in flight (kept if the catch-up changes nothing). Nil when the last
+    /// catch-up changed the view or a newer manifest is loading: a guess would
+    /// most likely be searched for nothing.
+    func guess() -> (view: CollectionView, version: ViewVersion)? {
+        guard caughtUpAt != nil, lastCatchUpChangedNothing, rebasing == nil else { return nil }
+        return (state.view, viewVersion)
+    }
+
     /// The collection as of every acknowledged write, for a query to search
     /// without holding this actor (writes go on meanwhile). `eventual`: as of
     /// at most `settings.eventualStaleness` ago, with no request when a
     /// catch-up was that recent (one is started in the background when it is
     /// half that old).
-    func snapshot(_ consistency: Consistency) async throws -> CollectionView {
+    func snapshot(_ consistency: Consistency) async throws -> (view: CollectionView, version: ViewVersion) {
         if consistency == .eventual, let at = caughtUpAt {
             let age = ContinuousClock.now - at
             if age < settings.eventualStaleness {
@@ -381,11 +404,11 @@ actor CollectionHandle {
                         self.refreshed()
                     }
                 }
-                return state.view
+                return (state.view, viewVersion)
             }
         }
         try await catchUp()
-        return state.view
+        return (state.view, viewVersion)
     }
 
     private var refreshing = false

@@ -61,18 +61,31 @@ public struct OpenCollection: Sendable {
         let now = handle.settings.clock.nowMicros()
         let width = request.exact ? nil : Self.width(config, targetRecall: request.targetRecall)
         let (k, filter, threshold) = (request.k, request.filter, request.threshold)
+        let queries = request.queries
         // Searched outside the handle (a slow query holds up no write) and off the cooperative pool.
-        let view = try await convertingErrors { try await handle.snapshot(request.consistency) }
-        var answers: [[SearchHit]] = []
-        for q in request.queries {
-            let hits = try await convertingErrors { try await view.search(q, k: k, filter: filter, now: now, width: width) }
-            answers.append(hits.compactMap { hit in
+        @Sendable func answers(_ view: CollectionView) async throws -> [[CollectionView.Hit]] {
+            var out: [[CollectionView.Hit]] = []
+            for q in queries { out.append(try await view.search(q, k: k, filter: filter, now: now, width: width)) }
+            return out
+        }
+        let hits = try await convertingErrors { () async throws -> [[CollectionView.Hit]] in
+            // A strong read's catch-up is a round trip that usually finds nothing new:
+            // the search goes on meanwhile over the view as it stands, and is kept if so.
+            if request.consistency == .strong, let guess = await handle.guess() {
+                async let speculative = answers(guess.view)
+                let current = try await handle.snapshot(.strong)
+                if current.version == guess.version { return try await speculative }
+                return try await answers(current.view)
+            }
+            return try await answers(handle.snapshot(request.consistency).view)
+        }
+        return hits.map { list in
+            list.compactMap { hit in
                 let score = metric.score(fromDistance: hit.distance)
                 if let threshold, score < threshold { return nil }
                 return SearchHit(record: hit.record, distance: hit.distance, score: score)
-            })
+            }
         }
-        return answers
     }
 }
 
