@@ -23,6 +23,7 @@ public final class Faults: Sendable {
     private let counts = Mutex<[Operation: Int]>([:])
     private let latencies = Mutex<[Operation: Duration]>([:])
     private let holds = Mutex<[Hold]>([])
+    private let waiting = Mutex<[Operation: Int]>([:])
 
     struct Hold {
         var operation: Operation
@@ -69,8 +70,13 @@ public final class Faults: Sendable {
             return i
         }
         guard let held else { return }
+        waiting.withLock { $0[operation, default: 0] += 1 }
+        defer { waiting.withLock { $0[operation, default: 0] -= 1 } }
         while !holds.withLock({ $0[held].released }) { try await Task.sleep(for: .milliseconds(1)) }
     }
+
+    /// Calls of `operation` held at this moment.
+    public func held(_ operation: Operation) -> Int { waiting.withLock { $0[operation] ?? 0 } }
 
     /// Calls made of `operation` so far (failed ones included).
     public func calls(_ operation: Operation) -> Int { counts.withLock { $0[operation] ?? 0 } }

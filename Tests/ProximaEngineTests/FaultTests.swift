@@ -117,6 +117,41 @@ import Testing
         for i in stride(from: 0, to: 64, by: 7) { #expect(try await fresh.getVector("c", id: "w\(i)").vector == [Float(i), 1]) }
     }
 
+    /// A flush overtaken part-way (another flush, which read less of the WAL,
+    /// published first) flushes the rest before it answers: a write
+    /// acknowledged before the flush was asked for is in a segment when it
+    /// returns. (The flush a backlog queues and one a user asks for race so.)
+    @Test func aFlushOvertakenPartWayFlushesTheRest() async throws {
+        let storage = MemoryStorage()
+        let clock = ManualClock()
+        let engine = engine(storage, clock: clock)
+        let config = try await engine.createCollection(CollectionSpec(name: "c", dimension: 2), tenant: .default)
+        var settings = MaintenanceSettings()
+        settings.clock = clock
+        let maintenance = Maintenance(storage: storage, layout: StorageLayout(), config: config, settings: settings, logger: quietLogger)
+        let manifests = ManifestStore(storage: storage, layout: StorageLayout(), collectionId: config.id)
+        _ = try await engine.write("c", .insert([.init(id: "a", vector: [1, 0])], upsert: false))
+        // The first flush reads the WAL through "a" and is held before it publishes.
+        storage.faults.hold(.put, keyPrefix: StorageLayout().manifestPrefix(config.id), count: 1)
+        async let first = maintenance.flush(jobId: "first")
+        while storage.faults.held(.put) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        // The second finds no manifest and is held reading the WAL, through "b".
+        _ = try await engine.write("c", .insert([.init(id: "b", vector: [0, 1])], upsert: false))
+        storage.faults.hold(.get, keyPrefix: StorageLayout().walPrefix(config.id))
+        async let second = maintenance.flush(jobId: "second")
+        while storage.faults.held(.get) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        // The first publishes (through "a"), then the second goes on and finds itself overtaken.
+        storage.faults.release(.put)
+        while try await manifests.latest().version == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        storage.faults.release(.get)
+        #expect(try await first.status == .done)
+        let report = try await second
+        #expect(report.status == .done, "\(report)")
+        let latest = try await manifests.latest()
+        #expect(latest.walThrough == 2 && latest.segments.map(\.rows) == [1, 1], "\(latest)")
+        #expect(try await self.engine(storage, clock: clock).open("c").stats().unflushedWALBytes == 0)
+    }
+
     /// A process that starts cold behind a cache another process filled reads
     /// no segment, manifest or WAL object from the store (counted).
     @Test func coldEnginesReadImmutableObjectsFromASharedCache() async throws {

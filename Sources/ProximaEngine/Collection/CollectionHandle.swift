@@ -191,11 +191,29 @@ actor CollectionHandle {
         return ContinuousClock.now - at >= min(settings.manifestRecheck, grace / 2)
     }
 
+    /// The manifest being loaded, and the load, which a caller wanting that
+    /// manifest (or an older one) waits for rather than loading it again.
+    private var loading: (version: Int64, load: Task<Void, any Error>)?
+
     /// Makes `state` the segments of `m` plus the tail after it: segments
     /// already loaded are kept as they are, the others read with their indexes.
     /// `inBackground`: no query waits for it, so its decoding runs at a lower priority.
+    /// Callers arriving while it loads share the load: under a stream of
+    /// writes refused for a backlog, each would otherwise decode the new
+    /// segments again, at once.
     private func rebase(onto m: Manifest, inBackground: Bool = false) async throws {
         guard m.version > manifest.version else { return }
+        if let current = loading, current.version >= m.version {
+            try await current.load.value
+            return
+        }
+        let load = Task { try await self.load(m, inBackground: inBackground) }
+        loading = (m.version, load)
+        defer { if loading?.version == m.version { loading = nil } }
+        try await load.value
+    }
+
+    private func load(_ m: Manifest, inBackground: Bool) async throws {
         let io = SegmentIO(storage: storage, layout: layout, config: config)
         let loaded = Dictionary(state.view.segments.map { ($0.data.id, $0.data) }, uniquingKeysWith: { a, _ in a })
         // Segments open together: a cold start pays one segment's round trips, not the sum.

@@ -6,8 +6,23 @@ extension Maintenance {
     /// Turns the WAL after the newest manifest into one segment and publishes
     /// the next manifest. Safe to run twice or concurrently: the manifest chain
     /// admits one winner, and a loser deletes what it wrote.
+    ///
+    /// A flush asked for after a write covers it when it returns: one that
+    /// another flusher overtook part-way (a flush the backlog queued, that
+    /// read the WAL before this one did) flushes the rest again.
     public func flush(jobId: String) async throws -> JobReport {
         let started = ContinuousClock.now
+        var rounds = 0
+        while true {
+            let (report, overtakenPartWay) = try await flushOnce(jobId: jobId, started: started)
+            rounds += 1
+            if !overtakenPartWay || rounds == 8 { return report }
+        }
+    }
+
+    /// One flush of the WAL after the newest manifest; `overtakenPartWay`:
+    /// another flush published first and covers only part of what this one read.
+    private func flushOnce(jobId: String, started: ContinuousClock.Instant) async throws -> (JobReport, overtakenPartWay: Bool) {
         var base: Manifest
         var wal: [WALObject]
         var attempt = 0
@@ -23,7 +38,7 @@ extension Maintenance {
             }
         }
         guard let last = wal.last else {
-            return JobReport(jobId: jobId, kind: .flush, status: .noop, manifestVersion: base.version, details: ["entries": 0])
+            return (JobReport(jobId: jobId, kind: .flush, status: .noop, manifestVersion: base.version, details: ["entries": 0]), false)
         }
         // Latest entry per id across the range (ids are unique inside one WAL object).
         var latest: [String: WALEntry] = [:]
@@ -66,7 +81,7 @@ extension Maintenance {
             d["duration_ms"] = .int(Self.milliseconds(since: started))
             next.job = Manifest.Job(id: jobId, kind: "flush", details: d)
             if try await publish(next) {
-                return JobReport(jobId: jobId, kind: .flush, status: .done, manifestVersion: next.version, details: d)
+                return (JobReport(jobId: jobId, kind: .flush, status: .done, manifestVersion: next.version, details: d), false)
             }
             guard let newer = try await manifests.latest(after: base.version) else { continue }
             // A compaction moved on meanwhile: our segment still belongs at the end.
@@ -76,7 +91,8 @@ extension Maintenance {
             }
             // Another flusher covered (some of) this range: discard ours.
             await segments.delete(segment)
-            return JobReport(jobId: jobId, kind: .flush, status: .superseded, manifestVersion: newer.version, details: details)
+            return (JobReport(jobId: jobId, kind: .flush, status: .superseded, manifestVersion: newer.version, details: details),
+                    newer.walThrough < last.sequence)
         }
     }
 
