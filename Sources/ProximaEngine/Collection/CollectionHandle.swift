@@ -121,7 +121,8 @@ actor CollectionHandle {
                     let next = max(state.appliedSequence, newer.walThrough) + 1
                     async let probe = walObjectExists(next)
                     do {
-                        try await rebase(onto: newer)
+                        // At a lower priority when queries are served meanwhile from the tail it covers.
+                        try await rebase(onto: newer, inBackground: caughtUpAt != nil && newer.walThrough <= state.appliedSequence)
                     } catch let missing as SegmentIO.Missing {
                         // Collected under us: fine if a newer manifest replaced it, else lost.
                         if try await manifests.latest(after: newer.version) != nil { continue }
@@ -163,8 +164,10 @@ actor CollectionHandle {
 
     /// Loads `m` in a task of its own (detached: its requests are not the
     /// current query's), unless a load of it or a newer one is under way.
+    /// The WAL `m` covers is indexed from now on, loaded here or not.
     private func startRebase(onto m: Manifest) {
         guard m.version > manifest.version, (rebasing ?? 0) < m.version else { return }
+        unflushed.removeAll { $0.sequence <= m.walThrough }
         rebasing = m.version
         Task.detached { [weak self] in await self?.finishRebase(onto: m) }
     }
@@ -322,7 +325,12 @@ actor CollectionHandle {
     /// request's body is decoded too, so a refused write costs no parsing.
     func checkBacklog() async throws {
         guard unflushedBytes > settings.maxUnindexedBytes else { return }
-        try await catchUp(listingManifests: true)
+        // A flush's manifest says how much it took; its segments load in the background
+        // when queries may go on without them (a refusal waits for no decoding).
+        let manifests = ManifestStore(storage: storage, layout: layout, collectionId: config.id)
+        if let newer = try await manifests.latest(after: manifest.version) {
+            if mayRebaseLater(onto: newer) { startRebase(onto: newer) } else { try await catchUp(listingManifests: true) }
+        }
         let backlog = unflushedBytes
         guard backlog > settings.maxUnindexedBytes else { return }
         await requestFlushIfNeeded(force: true)
