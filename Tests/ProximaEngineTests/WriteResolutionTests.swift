@@ -78,6 +78,38 @@ import Testing
         #expect(try await s.search([5, 5], k: 5, filter: nil, now: now + 10).isEmpty)
     }
 
+    /// A state rebased from a copy while the original went on applying WAL
+    /// (the handle does so off its actor) takes what was applied meanwhile,
+    /// and ends as the original rebased in place would.
+    @Test func aStateRebasedFromACopyTakesWhatWasAppliedMeanwhile() async throws {
+        func entry(_ id: String, _ v: [Float], _ sequence: Int64, _ op: WriteOperation = .upsert) -> WALEntry {
+            WALEntry(entryId: "", collectionId: "c", operation: op, record: VectorRecord(id: id, vector: op == .delete ? [] : v, version: sequence), sequence: sequence)
+        }
+        var live = CollectionState(dimension: 2, metric: .euclidean)
+        live.apply([entry("a", [0, 0], 1), entry("b", [1, 1], 1)], sequence: 1)
+        live.apply([entry("c", [2, 2], 2)], sequence: 2)
+        // A manifest covering sequence 1: its segment holds a and b.
+        let segment = LoadedSegment(
+            id: "s", rows: [SegmentRow(record: VectorRecord(id: "a", vector: [0, 0], version: 1), deleted: false),
+                            SegmentRow(record: VectorRecord(id: "b", vector: [1, 1], version: 1), deleted: false)],
+            dimension: 2, index: nil)
+        let segments = CollectionView(dimension: 2, metric: .euclidean, segments: [segment])
+        var rebased = live
+        // Meanwhile: a moved, b deleted, d new.
+        live.apply([entry("a", [5, 5], 3), entry("b", [], 3, .delete)], sequence: 3)
+        live.apply([entry("d", [3, 3], 4)], sequence: 4)
+        rebased.rebase(onto: segments, walThrough: 1)
+        rebased.append(tailOf: live)
+        var inPlace = live
+        inPlace.rebase(onto: segments, walThrough: 1)
+        for s in [rebased, inPlace] {
+            #expect(s.appliedSequence == 4 && s.liveCount(now: now) == 3)
+            #expect(s.record("a", now: now)?.vector == [5, 5] && s.record("b", now: now) == nil)
+            #expect(s.record("c", now: now)?.vector == [2, 2] && s.record("d", now: now)?.vector == [3, 3])
+            #expect(try await s.search([5, 5], k: 4, filter: nil, now: now).map(\.record.id) == ["a", "d", "c"])
+        }
+    }
+
     @Test func compactionPicksTheLongestRunOfSmallSegments() {
         var settings = MaintenanceSettings()
         settings.minFilesForCompaction = 3

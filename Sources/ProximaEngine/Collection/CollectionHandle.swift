@@ -239,7 +239,19 @@ actor CollectionHandle {
         if inBackground { view = await ComputeQueue.inBackground(build) } else { view = await ComputeQueue.run(build) }
         // Another caller may have rebased while this one read.
         guard m.version > manifest.version else { return }
-        state.rebase(onto: view, walThrough: m.walThrough)
+        // Carrying over the tail the manifest does not cover (up to the backlog bound, ~100k rows) is
+        // done off this actor as well; only what was applied meanwhile is appended on it.
+        let before = state
+        let walThrough = m.walThrough
+        let carry = { @Sendable in
+            var next = before
+            next.rebase(onto: view, walThrough: walThrough)
+            return next
+        }
+        var next = inBackground ? await ComputeQueue.inBackground(carry) : await ComputeQueue.run(carry)
+        guard m.version > manifest.version else { return }
+        next.append(tailOf: state)
+        state = next
         manifest = m
         unflushed.removeAll { $0.sequence <= m.walThrough }
         lastFlushRequest = nil

@@ -100,6 +100,14 @@ public struct CollectionState: Sendable {
         appliedSequence = max(appliedSequence, walThrough)
     }
 
+    /// Appends the entries `current` applied after this state's sequence:
+    /// this state was rebased from an earlier copy of `current` while it went on.
+    mutating func append(tailOf current: CollectionState) {
+        guard current.appliedSequence > appliedSequence else { return }
+        for row in current.view.tail.rows(after: appliedSequence) { append(row.record, deleted: row.deleted, sequence: row.sequence) }
+        appliedSequence = current.appliedSequence
+    }
+
     // MARK: search
 
     typealias Hit = CollectionView.Hit
