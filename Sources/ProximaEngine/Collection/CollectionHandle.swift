@@ -88,7 +88,8 @@ actor CollectionHandle {
     ///
     /// A query may go on from the current state while a new manifest's
     /// segments load in the background (`mayRebaseLater`); `listingManifests`
-    /// (stats, the backlog check) lists them now and loads them in line.
+    /// (stats, a write's check for a collected hole) lists them now and loads
+    /// them in line.
     func catchUp(listingManifests: Bool = false) async throws {
         let before = viewVersion
         let manifests = ManifestStore(storage: storage, layout: layout, collectionId: config.id)
@@ -122,7 +123,7 @@ actor CollectionHandle {
                     async let probe = walObjectExists(next)
                     do {
                         // At a lower priority when queries are served meanwhile from the tail it covers.
-                        try await rebase(onto: newer, inBackground: caughtUpAt != nil && newer.walThrough <= state.appliedSequence)
+                        try await rebase(onto: newer, inBackground: holdsEverything(in: newer))
                     } catch let missing as SegmentIO.Missing {
                         // Collected under us: fine if a newer manifest replaced it, else lost.
                         if try await manifests.latest(after: newer.version) != nil { continue }
@@ -150,16 +151,20 @@ actor CollectionHandle {
     private var rebasing: Int64?
     private var failedRebase: Int64?
 
+    /// Whether this state already holds every write `newer` covers (its WAL
+    /// tail is applied, in memory): a flush or a compaction only moves rows
+    /// from the tail into segments, so queries miss nothing while it loads.
+    private func holdsEverything(in newer: Manifest) -> Bool {
+        caughtUpAt != nil && newer.walThrough <= state.appliedSequence
+    }
+
     /// Whether queries may go on from the current state while `newer`'s
-    /// segments load in the background. They may when this state already
-    /// holds every write `newer` covers (its WAL tail is applied, in memory):
-    /// a flush or a compaction only moves rows from the tail into segments.
-    /// Objects the current state reads from (a cold segment compaction
-    /// replaced) stay for the GC grace period, far longer than a load takes;
-    /// with a short grace the load is done in line, as on a first load.
+    /// segments load in the background: when it `holdsEverything`. Objects
+    /// the current state reads from (a cold segment compaction replaced) stay
+    /// for the GC grace period, far longer than a load takes; with a short
+    /// grace the load is done in line, as on a first load.
     private func mayRebaseLater(onto newer: Manifest) -> Bool {
-        caughtUpAt != nil && newer.walThrough <= state.appliedSequence && settings.gcGraceMicros >= 60_000_000
-            && failedRebase != newer.version
+        holdsEverything(in: newer) && settings.gcGraceMicros >= 60_000_000 && failedRebase != newer.version
     }
 
     /// Loads `m` in a task of its own (detached: its requests are not the

@@ -83,7 +83,8 @@ struct WALTail: Sendable {
     /// Rows from WAL sequences after `sequence`, oldest first, as (record, deleted, sequence).
     func rows(after sequence: Int64) -> [(record: VectorRecord, deleted: Bool, sequence: Int64)] {
         var out: [(VectorRecord, Bool, Int64)] = []
-        for chunk in chunks {
+        // Sequences only grow along the tail: chunks wholly at or before `sequence` are skipped.
+        for chunk in chunks where (chunk.sequences.last ?? .min) > sequence {
             for i in 0..<chunk.count where chunk.sequences[i] > sequence {
                 out.append((chunk.record(at: i, dimension: dimension), chunk.deleted[i], chunk.sequences[i]))
             }
