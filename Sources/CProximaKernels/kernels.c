@@ -1,5 +1,6 @@
 #include "proxima_kernels.h"
 
+#include <limits.h>
 #include <math.h>
 
 #if defined(__linux__)
@@ -65,6 +66,32 @@ static void dot4_portable(const float *q, const float *const *v, long n, float *
 static void l2_4_portable(const float *q, const float *const *v, long n, float *out) {
     for (int j = 0; j < 4; j++) out[j] = l2_portable(q, v[j], n);
 }
+
+/* The first nearest of `k` dimension-major centroids (`t[d * k + c]`),
+   ties to the lowest index: PQ's subspaces are a few dimensions wide, so
+   sixteen centroids per vector op beat one kernel call per centroid. */
+/* Centroids `c..<k` one at a time against the best so far. */
+static long nearest_from(const float *v, const float *t, long c, long k, long dim, long best, float best_distance) {
+    for (; c < k; c++) {
+        float acc = 0;
+        for (long d = 0; d < dim; d++) {
+            float diff = t[d * k + c] - v[d];
+            acc += diff * diff;
+        }
+        if (acc < best_distance) {
+            best_distance = acc;
+            best = c;
+        }
+    }
+    return best;
+}
+
+static long nearest_transposed_portable(const float *v, const float *t, long k, long dim) {
+    return nearest_from(v, t, 0, k, dim, 0, INFINITY);
+}
+
+typedef long (*nearest_fn)(const float *, const float *, long, long);
+static nearest_fn nearest_transposed_impl = nearest_transposed_portable;
 
 typedef float (*kernel_fn)(const float *, const float *, long);
 typedef void (*kernel4_fn)(const float *, const float *const *, long, float *);
@@ -294,6 +321,72 @@ __attribute__((target("avx512f"))) static void l2_4_avx512(const float *q, const
     out[3] = _mm512_reduce_add_ps(s3);
 }
 
+/* The lanes' best (distance, index) pairs, then the scalar tail: the first nearest overall. */
+static long nearest_finish(const float *lane_distance, const int *lane_index, int lanes, const float *v, const float *t, long c, long k, long dim) {
+    long best = 0;
+    float best_distance = INFINITY;
+    for (int lane = 0; lane < lanes; lane++) {
+        if (lane_index[lane] == INT_MAX) continue;
+        if (lane_distance[lane] < best_distance || (lane_distance[lane] == best_distance && lane_index[lane] < best)) {
+            best_distance = lane_distance[lane];
+            best = lane_index[lane];
+        }
+    }
+    return nearest_from(v, t, c, k, dim, best, best_distance);
+}
+
+__attribute__((target("avx2,fma"))) static long nearest_transposed_avx2(const float *v, const float *t, long k, long dim) {
+    __m256 best = _mm256_set1_ps(INFINITY);
+    __m256i best_index = _mm256_set1_epi32(INT_MAX), index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i eight = _mm256_set1_epi32(8);
+    long c = 0;
+    for (; c + 8 <= k; c += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        for (long d = 0; d < dim; d++) {
+            __m256 diff = _mm256_sub_ps(_mm256_loadu_ps(t + d * k + c), _mm256_set1_ps(v[d]));
+            acc = _mm256_fmadd_ps(diff, diff, acc);
+        }
+        __m256 closer = _mm256_cmp_ps(acc, best, _CMP_LT_OQ);
+        best = _mm256_blendv_ps(best, acc, closer);
+        best_index = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best_index), _mm256_castsi256_ps(index), closer));
+        index = _mm256_add_epi32(index, eight);
+    }
+    float lane_distance[8];
+    int lane_index[8];
+    _mm256_storeu_ps(lane_distance, best);
+    _mm256_storeu_si256((__m256i *)lane_index, best_index);
+    return nearest_finish(lane_distance, lane_index, 8, v, t, c, k, dim);
+}
+
+__attribute__((target("avx512f"))) static long nearest_transposed_avx512(const float *v, const float *t, long k, long dim) {
+    __m512 best = _mm512_set1_ps(INFINITY);
+    __m512i best_index = _mm512_set1_epi32(INT_MAX), index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i sixteen = _mm512_set1_epi32(16);
+    long c = 0;
+    for (; c + 16 <= k; c += 16) {
+        __m512 acc = _mm512_setzero_ps();
+        for (long d = 0; d < dim; d++) {
+            __m512 diff = _mm512_sub_ps(_mm512_loadu_ps(t + d * k + c), _mm512_set1_ps(v[d]));
+            acc = _mm512_fmadd_ps(diff, diff, acc);
+        }
+        __mmask16 closer = _mm512_cmp_ps_mask(acc, best, _CMP_LT_OQ);
+        best = _mm512_mask_blend_ps(closer, best, acc);
+        best_index = _mm512_mask_blend_epi32(closer, best_index, index);
+        index = _mm512_add_epi32(index, sixteen);
+    }
+    if (c == k && k >= 16) {
+        /* No tail: the smallest distance, then the lowest index among the lanes holding it. */
+        float least = _mm512_reduce_min_ps(best);
+        __mmask16 holding = _mm512_cmp_ps_mask(best, _mm512_set1_ps(least), _CMP_EQ_OQ);
+        if (holding) return _mm512_mask_reduce_min_epi32(holding, best_index);
+    }
+    float lane_distance[16];
+    int lane_index[16];
+    _mm512_storeu_ps(lane_distance, best);
+    _mm512_storeu_si512(lane_index, best_index);
+    return nearest_finish(lane_distance, lane_index, 16, v, t, c, k, dim);
+}
+
 __attribute__((constructor)) static void choose_kernels(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) {
@@ -302,6 +395,7 @@ __attribute__((constructor)) static void choose_kernels(void) {
         l1_impl = l1_avx512;
         dot4_impl = dot4_avx512;
         l2_4_impl = l2_4_avx512;
+        nearest_transposed_impl = nearest_transposed_avx512;
         instruction_set = "avx512";
     } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         dot_impl = dot_avx2;
@@ -309,6 +403,7 @@ __attribute__((constructor)) static void choose_kernels(void) {
         l1_impl = l1_avx2;
         dot4_impl = dot4_avx2;
         l2_4_impl = l2_4_avx2;
+        nearest_transposed_impl = nearest_transposed_avx2;
         instruction_set = "avx2";
     }
 }
@@ -319,4 +414,5 @@ float pk_squared_l2(const float *a, const float *b, long n) { return l2_impl(a, 
 float pk_l1(const float *a, const float *b, long n) { return l1_impl(a, b, n); }
 void pk_dot4(const float *q, const float *const *v, long n, float *out) { dot4_impl(q, v, n, out); }
 void pk_squared_l2_4(const float *q, const float *const *v, long n, float *out) { l2_4_impl(q, v, n, out); }
+long pk_nearest_transposed(const float *v, const float *t, long k, long dim) { return nearest_transposed_impl(v, t, k, dim); }
 const char *pk_instruction_set(void) { return instruction_set; }

@@ -42,6 +42,37 @@ public struct RecallCalibration: Sendable, Equatable {
         exact: @escaping @Sendable ([Float], Int) -> [Int32], approximate: @escaping @Sendable ([Float], Int) -> [Int32]
     ) -> RecallCalibration {
         guard count > k else { return RecallCalibration(points: []) }
+        let (queries, truth) = probes(count: count, samples: samples, seed: seed, vector: vector, exact: exact)
+        var points: [Point] = []
+        for width in widths {
+            let found = parallelMap(Array(zip(queries, truth))) { q, want in approximate(q, width).prefix(k).filter(want.contains).count }
+            points.append(Point(width: width, recall: recall(found, truth)))
+            if points.last!.recall >= 1 { break }  // wider cannot do better
+        }
+        return RecallCalibration(points: points)
+    }
+
+    /// As `measure(…approximate:)`, for an index that answers at every width
+    /// from one search (`sweep(q, widths)`: one answer per width).
+    public static func measure(
+        count: Int, samples: Int, widths: [Int], seed: UInt64, vector: @escaping @Sendable (Int32) -> [Float],
+        exact: @escaping @Sendable ([Float], Int) -> [Int32], sweep: @escaping @Sendable ([Float], [Int]) -> [[Int32]]
+    ) -> RecallCalibration {
+        guard count > k else { return RecallCalibration(points: []) }
+        let (queries, truth) = probes(count: count, samples: samples, seed: seed, vector: vector, exact: exact)
+        let found = parallelMap(Array(zip(queries, truth))) { q, want in sweep(q, widths).map { $0.prefix(k).filter(want.contains).count } }
+        var points: [Point] = []
+        for (w, width) in widths.enumerated() {
+            points.append(Point(width: width, recall: recall(found.map { $0[w] }, truth)))
+            if points.last!.recall >= 1 { break }
+        }
+        return RecallCalibration(points: points)
+    }
+
+    /// The probe queries (see `measure`) and each one's true `k` nearest.
+    static func probes(
+        count: Int, samples: Int, seed: UInt64, vector: @escaping @Sendable (Int32) -> [Float], exact: @escaping @Sendable ([Float], Int) -> [Int32]
+    ) -> (queries: [[Float]], truth: [Set<Int32>]) {
         var rng = SplitMix64(seed: seed ^ 0xCA11_B8A7)
         let slots = (0..<min(samples, count)).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(count)) }
         // The exact searches are most of the cost: they run on all cores.
@@ -56,16 +87,13 @@ public struct RecallCalibration: Sendable, Equatable {
             for d in offset.indices { offset[d] = x[d] + offset[d] * scale }
             queries.append(offset)
         }
-        let truth = parallelMap(queries) { Set(exact($0, k)) }
-        var points: [Point] = []
-        for width in widths {
-            let found = parallelMap(Array(zip(queries, truth))) { q, want in approximate(q, width).prefix(k).filter(want.contains).count }
-            let hits = found.reduce(0, +), wanted = truth.reduce(0) { $0 + $1.count }
-            let recall = wanted == 0 ? 1 : Float(hits) / Float(wanted)
-            points.append(Point(width: width, recall: recall))
-            if recall >= 1 { break }  // wider cannot do better
-        }
-        return RecallCalibration(points: points)
+        return (queries, parallelMap(queries) { Set(exact($0, k)) })
+    }
+
+    /// Recall over all probe queries, from the hits of each.
+    static func recall(_ found: [Int], _ truth: [Set<Int32>]) -> Float {
+        let hits = found.reduce(0, +), wanted = truth.reduce(0) { $0 + $1.count }
+        return wanted == 0 ? 1 : Float(hits) / Float(wanted)
     }
 
     /// `transform` of each element, computed on all cores, in order.
@@ -99,13 +127,14 @@ extension HNSWIndex {
 
 extension IVFIndex {
     /// Recall@10 at 1 to 256 probes (at most every list) with `rerank`
-    /// candidates per result, on queries near `samples` of this index's vectors.
+    /// candidates per result, on queries near `samples` of this index's
+    /// vectors; every width from one search per query (`searchAtWidths`).
     public func calibrate(rerank: Int, samples: Int = 64) -> RecallCalibration {
         let position = [Int](unsafeUninitializedCapacity: count) { p, n in
             for i in 0..<count { p[Int(slot(at: i))] = i }
             n = count
         }
-        let widths = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256].filter { $0 < listCount } + [min(listCount, 256)]
+        let widths = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192].filter { $0 < listCount } + [min(listCount, 256)]
         return RecallCalibration.measure(
             count: count, samples: samples, widths: widths, seed: parameters.seed,
             vector: { slot in
@@ -122,6 +151,6 @@ extension IVFIndex {
                 }
                 return top.sorted().map { Int32($0.slot) }
             },
-            approximate: { q, probes in search(q, k: RecallCalibration.k, nProbes: probes, rerank: rerank).map { Int32($0.slot) } })
+            sweep: { q, widths in searchAtWidths(q, k: RecallCalibration.k, widths: widths, rerank: rerank).map { $0.map { Int32($0.slot) } } })
     }
 }

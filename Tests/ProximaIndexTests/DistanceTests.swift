@@ -40,19 +40,26 @@ import Testing
         #expect(top.sorted().map(\.slot) == [5, 1, 3])
     }
 
-    @Test func flatScanMatchesSortParallelOrNot() {
+    /// Rows go four to a kernel call, the rest one at a time: counts that
+    /// leave a remainder, a filter, both metrics with their own kernels.
+    @Test(arguments: [DistanceMetric.euclidean, .cosine])
+    func flatScanMatchesSortParallelOrNot(_ metric: DistanceMetric) {
         var rng = SplitMix64(seed: 20261203)
-        for (count, dim) in [(100, 8), (40_000, 64)] {
+        for (count, dim) in [(103, 8), (101, 48), (40_001, 64)] {
             let data = (0..<(count * dim)).map { _ in Float.random(in: -1...1, using: &rng) }
             let q = (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) }
-            let scan = FlatScan(metric: .euclidean, dimension: dim)
+            let norms = (0..<count).map { i in data.withUnsafeBufferPointer { DistanceKernels.inverseNorm($0.baseAddress! + i * dim, dim) } }
+            let scan = FlatScan(metric: metric, dimension: dim)
             let got = data.withUnsafeBufferPointer { p in
-                scan.search(query: q, k: 10, vectors: p.baseAddress!, inverseNorms: nil, count: count) { $0 % 3 != 0 }
+                norms.withUnsafeBufferPointer { n in
+                    scan.search(query: q, k: 10, vectors: p.baseAddress!, inverseNorms: n.baseAddress!, count: count) { $0 % 3 != 0 }
+                }
             }
             let want = (0..<count).filter { $0 % 3 != 0 }.map { i in
-                (i, DistanceMetric.euclidean.distance(q, Array(data[(i * dim)..<((i + 1) * dim)])))
-            }.sorted { $0.1 < $1.1 }.prefix(10).map(\.0)
-            #expect(got.map(\.slot) == Array(want))
+                (i, metric.distance(q, Array(data[(i * dim)..<((i + 1) * dim)])))
+            }.sorted { $0.1 < $1.1 }.prefix(10)
+            #expect(got.map(\.slot) == want.map(\.0), "\(metric) \(count)")
+            for (g, w) in zip(got, want) { #expect(abs(g.distance - w.1) < 1e-4, "\(metric) \(count)") }
         }
     }
 }

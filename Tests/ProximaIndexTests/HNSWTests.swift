@@ -253,6 +253,38 @@ import Testing
         }
     }
 
+    /// k-means++ draws each next seed in proportion to its distance from
+    /// the seeds so far: over tight, far-apart clusters every cluster gets
+    /// one seed (a uniform draw of 16 from 16 would almost never do that),
+    /// through the narrow path (PQ's subspaces) and the general one, with
+    /// counts that leave a partial block of sixteen.
+    @Test func seedingSpreadsOverClusters() {
+        for dim in [1, 2, KMeans.smallDimension, 24] {
+            for count in [16, 1000, 4099] {
+                var rng = SplitMix64(seed: UInt64(dim * 10_000 + count))
+                let centres: [[Float]] = (0..<16).map { c in
+                    (0..<dim).map { d -> Float in
+                        let corner = Float((c >> (d % 4)) & 1) * 100
+                        return corner + Float(c * 37 + d)
+                    }
+                }
+                var sample: [Float] = []
+                for i in 0..<count { sample += centres[i % 16].map { $0 + Float(rng.nextUnit() - 0.5) * 0.01 } }
+                var seedRNG = SplitMix64(seed: 5)
+                let seeds = dim <= KMeans.smallDimension
+                    ? KMeans.seedPlusPlusNarrow(sample, count: count, dim: dim, k: 16, rng: &seedRNG)
+                    : KMeans.seedPlusPlus(sample, count: count, dim: dim, k: 16, rng: &seedRNG)
+                func cluster(of s: Int) -> Int {
+                    let seed = Array(seeds[(s * dim)..<((s + 1) * dim)])
+                    let distances = centres.map { DistanceMetric.euclidean.distance(seed, $0) }
+                    return distances.indices.min { distances[$0] < distances[$1] }!
+                }
+                let clusters = Set((0..<16).map(cluster(of:)))
+                #expect(clusters.count == 16, "dim \(dim), count \(count): seeds in \(clusters.count) clusters")
+            }
+        }
+    }
+
     @Test(arguments: IVFIndex.Codes.allCases, [DistanceMetric.cosine, .euclidean, .dotProduct])
     func recallAgainstExactSearch(_ codes: IVFIndex.Codes, _ metric: DistanceMetric) {
         let dim = 32, n = 4000

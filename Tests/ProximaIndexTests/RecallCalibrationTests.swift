@@ -52,3 +52,25 @@ import Testing
         checkCalibration(c) { probes in recall(base, queries) { q in index.search(q, k: 10, nProbes: probes, rerank: 10).map(\.slot) } }
     }
 }
+
+/// Calibration sweeps every IVF width from one scan; that must be what a
+/// search at each width alone answers, or the widths it picks mislead.
+@Suite struct IVFSweepTests {
+    @Test(arguments: [IVFIndex.Codes.flat, .sq8, .pq, .rabitq])
+    func aSweepAnswersAsEachWidthAlone(_ codes: IVFIndex.Codes) {
+        let dim = 16, n = 3000
+        var rng = SplitMix64(seed: 11)
+        let rows = (0..<(n * dim)).map { _ in Float(rng.nextUnit() * 2 - 1) }
+        for metric in [DistanceMetric.euclidean, .cosine, .dotProduct] {
+            let index = IVFIndex(vectors: rows, count: n, metric: metric, dimension: dim, parameters: .init(nLists: 40, codes: codes))
+            let widths = [1, 2, 3, 5, 8, 13, 40]
+            for _ in 0..<10 {
+                let q = (0..<dim).map { _ in Float(rng.nextUnit() * 2 - 1) }
+                let swept = index.searchAtWidths(q, k: 10, widths: widths, rerank: 4)
+                for (width, answer) in zip(widths, swept) {
+                    #expect(answer == index.search(q, k: 10, nProbes: width, rerank: 4), "\(codes) \(metric) width \(width)")
+                }
+            }
+        }
+    }
+}

@@ -49,15 +49,23 @@ extension Maintenance {
         // The biggest indexed input: its graph or centroids may be kept rather than rebuilt.
         let indexedInput = inputs.filter { $0.index != nil }.max { $0.rows < $1.rows }
         var indexedInputRows: [SegmentRow] = []
-        for segment in inputs {
-            let rows: [SegmentRow]
-            do {
-                rows = try await segments.read(segment, inBackground: true)
-            } catch is SegmentIO.Missing {
-                // Another compactor replaced it and its garbage is already collected.
-                let newer = try await manifests.latest(after: base.version)
-                return JobReport(jobId: jobId, kind: kind, status: .superseded, manifestVersion: newer?.version ?? base.version, details: [:])
+        // Inputs are read and decoded at once (decoding is a core's work each), merged in order.
+        let read: [[SegmentRow]]
+        do {
+            read = try await withThrowingTaskGroup(of: (Int, [SegmentRow]).self) { group in
+                for (i, segment) in inputs.enumerated() {
+                    group.addTask { [segments] in (i, try await segments.read(segment, inBackground: true)) }
+                }
+                var out = [[SegmentRow]](repeating: [], count: inputs.count)
+                for try await (i, rows) in group { out[i] = rows }
+                return out
             }
+        } catch is SegmentIO.Missing {
+            // Another compactor replaced one and its garbage is already collected.
+            let newer = try await manifests.latest(after: base.version)
+            return JobReport(jobId: jobId, kind: kind, status: .superseded, manifestVersion: newer?.version ?? base.version, details: [:])
+        }
+        for (segment, rows) in zip(inputs, read) {
             if segment.id == indexedInput?.id { indexedInputRows = rows }
             for row in rows {
                 merged[row.record.id] = row  // later segments hold later versions

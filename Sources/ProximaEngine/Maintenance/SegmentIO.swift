@@ -24,6 +24,15 @@ struct SegmentIO: Sendable {
         let config = config
         // The file's order (live rows first, as `SegmentCodec` writes them): index nodes name rows by position.
         let rows = rows.filter { !$0.deleted } + rows.filter(\.deleted)
+        let minRows = indexMinRows
+        // The index builds while the data file is encoded and stored: the build keeps most cores
+        // busy, but not all of them all the time, and the put is I/O (`bench/maintenance`).
+        // A graph comes with its cold route (an IVF file over the same nodes), for readers under a memory budget.
+        async let built = ComputeQueue.inBackground {
+            SegmentIndex.build(config: config, rows: rows, minRows: minRows, keeping: kept).map { index in
+                (index.kind, index.encode(), index.route(config: config, rows: rows)?.encode())
+            }
+        }
         let bytes = try await ComputeQueue.inBackground {
             try SegmentCodec.encode(
                 rows, dimension: config.dimension, fields: config.filterableFields,
@@ -42,14 +51,7 @@ struct SegmentIO: Sendable {
         }
         var indexFile: Manifest.IndexFile?
         var routeFile: Manifest.IndexFile?
-        let minRows = indexMinRows
-        // A graph comes with its cold route (an IVF file over the same nodes), for readers under a memory budget.
-        let built = await ComputeQueue.inBackground {
-            SegmentIndex.build(config: config, rows: rows, minRows: minRows, keeping: kept).map { index in
-                (index.kind, index.encode(), index.route(config: config, rows: rows)?.encode())
-            }
-        }
-        if let (kind, encoded, route) = built {
+        if let (kind, encoded, route) = await built {
             try await storage.put(layout.segmentIndexKey(config.id, segment: id, kind: kind.rawValue), encoded, condition: .createOnly)
             indexFile = Manifest.IndexFile(kind: kind.rawValue, bytes: encoded.count, crc32c: CRC32C.checksum(encoded))
             if let route {

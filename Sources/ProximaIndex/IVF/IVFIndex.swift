@@ -124,12 +124,16 @@ public struct IVFIndex: Sendable {
         var cursor = offsets
         var ids = [Int32](repeating: 0, count: count)
         var ordered = [Float](repeating: 0, count: count * dim)
-        for i in 0..<count {
-            let l = Int(assignment[i])
-            let p = cursor[l]
-            cursor[l] += 1
-            ids[p] = Int32(i)
-            for d in 0..<dim { ordered[p * dim + d] = rows[i * dim + d] }
+        ordered.withUnsafeMutableBufferPointer { out in
+            rows.withUnsafeBufferPointer { from in
+                for i in 0..<count {
+                    let l = Int(assignment[i])
+                    let p = cursor[l]
+                    cursor[l] += 1
+                    ids[p] = Int32(i)
+                    (out.baseAddress! + p * dim).update(from: from.baseAddress! + i * dim, count: dim)
+                }
+            }
         }
         self.count = count
         self.centroids = centroids
@@ -151,14 +155,9 @@ public struct IVFIndex: Sendable {
             var m = parameters.pqSubspaces ?? max(1, dim / 8)
             while dim % m != 0 { m -= 1 }
             // Codes quantise the residual from the list's centroid (IVF-PQ): far finer than the vector itself.
-            var residuals = ordered
-            for l in 0..<k {
-                for p in offsets[l]..<offsets[l + 1] {
-                    for d in 0..<dim { residuals[p * dim + d] -= centroids[l * dim + d] }
-                }
-            }
-            let pq = residuals.withUnsafeBufferPointer { ProductQuantizer(training: $0, count: count, dimension: dim, subspaces: m, seed: parameters.seed) }
-            codes = Self.encodeRows(residuals, count: count, dimension: dim, width: m) { pq.encode($0, into: $1) }
+            // Residuals are formed where they are used, never all at once (a second copy of every vector).
+            let pq = Self.trainOnResiduals(ordered, listOffsets: offsets, centroids: centroids, dimension: dim, subspaces: m, seed: parameters.seed)
+            codes = Self.encodeResiduals(ordered, listOffsets: offsets, centroids: centroids, dimension: dim, pq)
             product = pq
         case .rabitq:
             let bq = BinaryQuantizer(dimension: dim, seed: parameters.seed)
@@ -224,6 +223,51 @@ public struct IVFIndex: Sendable {
                         bq.encode(
                             residual: residual, rotatedCentroid: rotatedCentre, extra: metric == .dotProduct ? withCentre : squared,
                             into: out.baseAddress! + p * bq.rowBytes)
+                    }
+                }
+            }
+        }
+        return codes
+    }
+
+    /// PQ codebooks trained on the residuals (row − its list's centroid) of
+    /// the rows `ProductQuantizer(training:)` would sample from all of them.
+    static func trainOnResiduals(
+        _ rows: [Float], listOffsets offsets: [Int], centroids: [Float], dimension dim: Int, subspaces m: Int, seed: UInt64
+    ) -> ProductQuantizer {
+        let count = offsets.last ?? 0
+        let sampleCount = min(count, ProductQuantizer.trainingSample), stride = max(1, count / max(sampleCount, 1))
+        var sample = [Float](repeating: 0, count: sampleCount * dim)
+        var list = 0
+        for i in 0..<sampleCount {
+            let p = i * stride
+            while offsets[list + 1] <= p { list += 1 }
+            for d in 0..<dim { sample[i * dim + d] = rows[p * dim + d] - centroids[list * dim + d] }
+        }
+        return sample.withUnsafeBufferPointer { ProductQuantizer(training: $0, count: sampleCount, dimension: dim, subspaces: m, seed: seed) }
+    }
+
+    /// PQ codes of each row's residual from its list's centroid, lists in chunks on all cores.
+    static func encodeResiduals(_ rows: [Float], listOffsets offsets: [Int], centroids: [Float], dimension dim: Int, _ pq: ProductQuantizer) -> [UInt8] {
+        let count = offsets.last ?? 0, lists = offsets.count - 1, width = pq.subspaces
+        var codes = [UInt8](repeating: 0, count: count * width)
+        rows.withUnsafeBufferPointer { v in
+            centroids.withUnsafeBufferPointer { c in
+                codes.withUnsafeMutableBufferPointer { out in
+                    nonisolated(unsafe) let (v, c, out) = (v, c, out)
+                    let chunk = 16
+                    BuildThreads.perform(iterations: (lists + chunk - 1) / chunk) { part in
+                        var residual = [Float](repeating: 0, count: dim)
+                        residual.withUnsafeMutableBufferPointer { r in
+                            for l in (part * chunk)..<min(lists, (part + 1) * chunk) {
+                                let centre = c.baseAddress! + l * dim
+                                for p in offsets[l]..<offsets[l + 1] {
+                                    let row = v.baseAddress! + p * dim
+                                    for d in 0..<dim { r[d] = row[d] - centre[d] }
+                                    pq.encode(r.baseAddress!, into: out.baseAddress! + p * width)
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -313,15 +357,49 @@ public struct IVFIndex: Sendable {
             var top = TopK(k: reranks ? k * max(1, rerank) : k)
             withListRows { rows in scanLists(qp, probed, accept, &top, rows) }
             // 3. Re-rank quantised candidates with full vectors.
-            var final = top
-            if reranks {
-                final = TopK(k: k)
-                vectors.withUnsafeBufferPointer { v in
-                    for c in top.sorted() { final.insert(slot: c.slot, distance: exactDistance(qp, v.baseAddress! + c.slot * dim)) }
-                }
+            return answer(qp, top, k: k)
+        }
+    }
+
+    /// The `k` nearest of a scan's candidates (positions; distances estimated
+    /// from codes, so re-ranked with full vectors), as slots with the metric's distance.
+    func answer(_ qp: UnsafePointer<Float>, _ top: TopK, k: Int) -> [TopK.Candidate] {
+        var final = top
+        if parameters.codes != .flat {
+            final = TopK(k: k)
+            vectors.withUnsafeBufferPointer { v in
+                for c in top.sorted() { final.insert(slot: c.slot, distance: exactDistance(qp, v.baseAddress! + c.slot * dimension)) }
             }
-            return final.sorted().map { c in
-                TopK.Candidate(slot: Int(slot(at: c.slot)), distance: metric == .euclidean ? max(c.distance, 0).squareRoot() : c.distance)
+        }
+        return final.sorted().map { c in
+            TopK.Candidate(slot: Int(slot(at: c.slot)), distance: metric == .euclidean ? max(c.distance, 0).squareRoot() : c.distance)
+        }
+    }
+
+    /// What `search(query, k:, nProbes: w, rerank:)` answers without a
+    /// filter, for each of `widths` (ascending), from one scan: lists are
+    /// scanned nearest first, so the first `w` of the widest probe are the
+    /// `w` a narrower search takes, and its candidates are the running top's
+    /// after them. Calibration sweeps sixteen widths this way at the cost of
+    /// the widest. Lists chosen through the centroid graph are not nested
+    /// that way (its beam depends on the width): those sweep one search each.
+    public func searchAtWidths(_ query: [Float], k: Int, widths: [Int], rerank: Int) -> [[TopK.Candidate]] {
+        guard centroidGraph == nil, count > 0, k > 0, let widest = widths.max() else {
+            return widths.map { search(query, k: k, nProbes: $0, rerank: rerank) }
+        }
+        let q = prepared(query)
+        return q.withUnsafeBufferPointer { qb in
+            let qp = qb.baseAddress!
+            let probed = nearestLists(qp, widest)
+            var top = TopK(k: parameters.codes != .flat ? k * max(1, rerank) : k)
+            var scanned = 0
+            return widths.map { width in
+                let through = min(width, probed.count)
+                if through > scanned {
+                    withListRows { rows in scanLists(qp, Array(probed[scanned..<through]), nil, &top, rows) }
+                    scanned = through
+                }
+                return answer(qp, top, k: k)
             }
         }
     }

@@ -1,3 +1,4 @@
+import CProximaKernels
 import Dispatch
 import Foundation
 import ProximaCore
@@ -18,7 +19,7 @@ public enum KMeans {
     /// Row-major `k × dim` centroids of `data` (`count × dim`, row-major).
     public static func train(
         _ data: UnsafeBufferPointer<Float>, count: Int, dimension dim: Int, k: Int, iterations: Int = 12,
-        samplePerCentroid: Int = 256, seed: UInt64 = 1
+        samplePerCentroid: Int = 256, seed: UInt64 = 1, threads: Int = BuildThreads.cores
     ) -> [Float] {
         precondition(k >= 1 && count >= 1)
         var rng = SplitMix64(seed: seed)
@@ -34,10 +35,13 @@ public enum KMeans {
             for d in 0..<dim { sample[s * dim + d] = data[indices[s] * dim + d] }
         }
         let k = min(k, sampleSize)
-        var centroids = k >= graphMinLists ? Array(sample[0..<(k * dim)]) : seedPlusPlus(sample, count: sampleSize, dim: dim, k: k, rng: &rng)
+        var centroids =
+            if k >= graphMinLists { Array(sample[0..<(k * dim)]) }
+            else if dim <= smallDimension { seedPlusPlusNarrow(sample, count: sampleSize, dim: dim, k: k, rng: &rng) }
+            else { seedPlusPlus(sample, count: sampleSize, dim: dim, k: k, rng: &rng) }
         var assignment = [Int32](repeating: 0, count: sampleSize)
         for _ in 0..<iterations {
-            assign(sample, count: sampleSize, dim: dim, centroids: centroids, k: k, into: &assignment)
+            assign(sample, count: sampleSize, dim: dim, centroids: centroids, k: k, into: &assignment, threads: threads)
             var sums = [Double](repeating: 0, count: k * dim)
             var sizes = [Int](repeating: 0, count: k)
             for s in 0..<sampleSize {
@@ -86,9 +90,78 @@ public enum KMeans {
         return centroids
     }
 
+    /// `seedPlusPlus` for points this narrow (PQ's subspaces: 256 centroids
+    /// over 20,000 points of two dimensions, 64 times a segment), sixteen
+    /// points at a time over a dimension-major copy, and the next seed found
+    /// through per-block sums: a kernel call per distance made seeding most
+    /// of the codebooks' training.
+    static func seedPlusPlusNarrow(_ sample: [Float], count: Int, dim: Int, k: Int, rng: inout SplitMix64) -> [Float] {
+        let blocks = (count + 15) / 16, stride = blocks * 16
+        var columns = [Float](repeating: 0, count: dim * stride)
+        for i in 0..<count { for d in 0..<dim { columns[d * stride + i] = sample[i * dim + d] } }
+        // Each point's squared distance to its nearest seed so far; padding lanes stay 0, so never drawn.
+        let nearest = UnsafeMutablePointer<SIMD16<Float>>.allocate(capacity: blocks)
+        let blockSums = UnsafeMutablePointer<Float>.allocate(capacity: blocks)
+        defer {
+            nearest.deallocate()
+            blockSums.deallocate()
+        }
+        nearest.initialize(repeating: SIMD16(repeating: .infinity), count: blocks)
+        for lane in (count - (blocks - 1) * 16)..<16 { nearest[blocks - 1][lane] = 0 }
+        var centroids = [Float](repeating: 0, count: k * dim)
+        var centre = [Float](repeating: 0, count: dim)
+        var chosen = Int(rng.next() % UInt64(count))
+        columns.withUnsafeBufferPointer { cols in
+            let base = UnsafeRawPointer(cols.baseAddress!)
+            for c in 0..<k {
+                for d in 0..<dim {
+                    centre[d] = sample[chosen * dim + d]
+                    centroids[c * dim + d] = centre[d]
+                }
+                var total = 0.0
+                centre.withUnsafeBufferPointer { centre in
+                    for b in 0..<blocks {
+                        var acc = SIMD16<Float>()
+                        for d in 0..<dim {
+                            let diff = base.loadUnaligned(fromByteOffset: (d * stride + b * 16) * 4, as: SIMD16<Float>.self) - SIMD16(repeating: centre[d])
+                            acc += diff * diff
+                        }
+                        var closest = nearest[b]
+                        closest.replace(with: acc, where: acc .< closest)
+                        nearest[b] = closest
+                        // A tree of halves, not `sum()`'s sixteen dependent adds.
+                        let eight = closest.lowHalf + closest.highHalf, four = eight.lowHalf + eight.highHalf, two = four.lowHalf + four.highHalf
+                        blockSums[b] = two[0] + two[1]
+                        total += Double(blockSums[b])
+                    }
+                }
+                guard total > 0 else { continue }
+                // Draw a point with probability ∝ its distance: whole blocks first, then lanes.
+                var target = rng.nextUnit() * total
+                chosen = count - 1
+                search: for b in 0..<blocks {
+                    if target > Double(blockSums[b]) {
+                        target -= Double(blockSums[b])
+                        continue
+                    }
+                    for lane in 0..<16 where b * 16 + lane < count {
+                        target -= Double(nearest[b][lane])
+                        if target <= 0 {
+                            chosen = b * 16 + lane
+                            break search
+                        }
+                    }
+                }
+            }
+        }
+        return centroids
+    }
+
     /// Nearest centroid (squared L2) of every row, in parallel; through a
     /// graph over the centroids when there are `graphMinLists` or more.
-    public static func assign(_ data: [Float], count: Int, dim: Int, centroids: [Float], k: Int, into out: inout [Int32]) {
+    public static func assign(
+        _ data: [Float], count: Int, dim: Int, centroids: [Float], k: Int, into out: inout [Int32], threads: Int = BuildThreads.cores
+    ) {
         let graph = k >= graphMinLists ? centroidGraph(centroids, dimension: dim, threads: BuildThreads.cores) : nil
         let transposed = graph == nil && dim <= smallDimension ? Self.transposed(centroids, k: k, dim: dim) : []
         out.withUnsafeMutableBufferPointer { o in
@@ -97,7 +170,7 @@ public enum KMeans {
                     transposed.withUnsafeBufferPointer { t in
                         nonisolated(unsafe) let o = o, d = d, c = c, t = t
                         let chunk = 1024
-                        BuildThreads.perform(iterations: (count + chunk - 1) / chunk) { part in
+                        let work = { @Sendable (part: Int) in
                             for i in (part * chunk)..<min(count, (part + 1) * chunk) {
                                 let row = d.baseAddress! + i * dim
                                 if let graph {
@@ -108,6 +181,13 @@ public enum KMeans {
                                     o[i] = Int32(nearest(row, c.baseAddress!, k: k, dim: dim))
                                 }
                             }
+                        }
+                        let parts = (count + chunk - 1) / chunk
+                        // One thread: this one (a caller already running one per core), no thread started.
+                        if threads == 1 {
+                            for part in 0..<parts { work(part) }
+                        } else {
+                            BuildThreads.perform(iterations: parts, threads: threads, work)
                         }
                     }
                 }
@@ -128,40 +208,12 @@ public enum KMeans {
     }
 
     /// The first nearest of `k` dimension-major centroids (`transposed`),
-    /// sixteen at a time: what `nearest(_:_:k:dim:)` answers.
+    /// sixteen at a time where the CPU has AVX-512 (eight with AVX2): what
+    /// `nearest(_:_:k:dim:)` answers. In C, as the distance kernels are:
+    /// Swift's SIMD types compile for the baseline (SSE2), a quarter as wide.
     @inline(__always)
     public static func nearest(_ v: UnsafePointer<Float>, transposed t: UnsafePointer<Float>, k: Int, dim: Int) -> Int {
-        var bestDistances = SIMD16<Float>(repeating: .infinity)
-        var bestSlots = SIMD16<Int32>(repeating: .max)
-        var slots = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-        var c = 0
-        while c + 16 <= k {
-            var acc = SIMD16<Float>()
-            for d in 0..<dim {
-                let diff = UnsafeRawPointer(t + d * k + c).loadUnaligned(as: SIMD16<Float>.self) - SIMD16(repeating: v[d])
-                acc += diff * diff
-            }
-            let closer = acc .< bestDistances
-            bestDistances.replace(with: acc, where: closer)
-            bestSlots.replace(with: slots, where: closer)
-            slots &+= 16
-            c += 16
-        }
-        var best = 0, bestDistance = Float.infinity
-        for lane in 0..<16 where bestSlots[lane] != .max {
-            let d = bestDistances[lane], slot = Int(bestSlots[lane])
-            if d < bestDistance || (d == bestDistance && slot < best) { (best, bestDistance) = (slot, d) }
-        }
-        while c < k {
-            var d: Float = 0
-            for j in 0..<dim {
-                let diff = t[j * k + c] - v[j]
-                d += diff * diff
-            }
-            if d < bestDistance { (best, bestDistance) = (c, d) }
-            c += 1
-        }
-        return best
+        pk_nearest_transposed(v, t, k, dim)
     }
 
     /// The search width of a nearest-centroid lookup.

@@ -25,22 +25,32 @@ public struct ProductQuantizer: Sendable, Equatable {
         transposedBooks = (0..<subspaces).flatMap { s in KMeans.transposed(Array(codebooks[(s * 256 * sub)..<((s + 1) * 256 * sub)]), k: 256, dim: sub) }
     }
 
+    /// Rows codebooks are trained on at most (evenly spaced).
+    public static let trainingSample = 20_000
+
     /// Codebooks trained by k-means per subspace, the subspaces on all cores.
     public init(training data: UnsafeBufferPointer<Float>, count: Int, dimension dim: Int, subspaces m: Int, seed: UInt64 = 7) {
         precondition(m >= 1 && dim % m == 0, "the dimension must divide into subspaces")
         let sub = dim / m
-        let sampleCount = min(count, 20_000)
+        let sampleCount = min(count, Self.trainingSample)
         let books = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * 256 * sub)
         defer { books.deallocate() }
-        nonisolated(unsafe) let (out, rows) = (books, data)
-        BuildThreads.perform(iterations: m) { s in
-            var slice = [Float](repeating: 0, count: sampleCount * sub)
-            let stride = max(1, count / sampleCount)
+        // Every subspace's sample in one pass over the rows (a pass per subspace missed the cache on every row).
+        let stride = max(1, count / sampleCount)
+        var slices = [Float](repeating: 0, count: m * sampleCount * sub)
+        slices.withUnsafeMutableBufferPointer { out in
             for i in 0..<sampleCount {
-                for d in 0..<sub { slice[i * sub + d] = rows[(i * stride) * dim + s * sub + d] }
+                let row = data.baseAddress! + (i * stride) * dim
+                for s in 0..<m { for d in 0..<sub { out[(s * sampleCount + i) * sub + d] = row[s * sub + d] } }
             }
+        }
+        nonisolated(unsafe) let out = books
+        let samples = slices
+        BuildThreads.perform(iterations: m) { s in
+            let slice = samples[(s * sampleCount * sub)..<((s + 1) * sampleCount * sub)]
             var centroids = slice.withUnsafeBufferPointer {
-                KMeans.train($0, count: sampleCount, dimension: sub, k: 256, iterations: 10, samplePerCentroid: 64, seed: seed &+ UInt64(s))
+                // One thread each: the subspaces already keep every core busy.
+                KMeans.train($0, count: sampleCount, dimension: sub, k: 256, iterations: 10, samplePerCentroid: 64, seed: seed &+ UInt64(s), threads: 1)
             }
             // Fewer training points than centroids: pad by repeating (codes stay valid).
             while centroids.count < 256 * sub { centroids += centroids.prefix(min(centroids.count, 256 * sub - centroids.count)) }
