@@ -67,9 +67,6 @@ static void l2_4_portable(const float *q, const float *const *v, long n, float *
     for (int j = 0; j < 4; j++) out[j] = l2_portable(q, v[j], n);
 }
 
-/* The first nearest of `k` dimension-major centroids (`t[d * k + c]`),
-   ties to the lowest index: PQ's subspaces are a few dimensions wide, so
-   sixteen centroids per vector op beat one kernel call per centroid. */
 /* Centroids `c..<k` one at a time against the best so far. */
 static long nearest_from(const float *v, const float *t, long c, long k, long dim, long best, float best_distance) {
     for (; c < k; c++) {
@@ -86,6 +83,10 @@ static long nearest_from(const float *v, const float *t, long c, long k, long di
     return best;
 }
 
+/* The first nearest of `k` dimension-major centroids (`t[d * k + c]`),
+   ties to the lowest index, 0 when none is nearer than infinity: PQ's
+   subspaces are a few dimensions wide, so sixteen centroids per vector op
+   beat one kernel call per centroid. */
 static long nearest_transposed_portable(const float *v, const float *t, long k, long dim) {
     return nearest_from(v, t, 0, k, dim, 0, INFINITY);
 }
@@ -378,7 +379,8 @@ __attribute__((target("avx512f"))) static long nearest_transposed_avx512(const f
         /* No tail: the smallest distance, then the lowest index among the lanes holding it. */
         float least = _mm512_reduce_min_ps(best);
         __mmask16 holding = _mm512_cmp_ps_mask(best, _mm512_set1_ps(least), _CMP_EQ_OQ);
-        if (holding) return _mm512_mask_reduce_min_epi32(holding, best_index);
+        /* Every distance infinite (huge values overflow): no lane was set, and the answer is 0. */
+        if (least < INFINITY) return _mm512_mask_reduce_min_epi32(holding, best_index);
     }
     float lane_distance[16];
     int lane_index[16];

@@ -245,6 +245,7 @@ import Testing
                 for _ in 0..<200 {
                     var v = (0..<dim).map { _ in Float(rng.nextUnit() * 2 - 1) }
                     if k > 20, rng.nextUnit() < 0.2 { v = Array(centroids[(3 * dim)..<(4 * dim)]) }
+                    if rng.nextUnit() < 0.05 { v = v.map { _ in 1e30 } }  // every squared distance overflows to infinity
                     let one = centroids.withUnsafeBufferPointer { KMeans.nearest(v, $0.baseAddress!, k: k, dim: dim) }
                     let sixteen = t.withUnsafeBufferPointer { KMeans.nearest(v, transposed: $0.baseAddress!, k: k, dim: dim) }
                     #expect(one == sixteen, "dim \(dim), k \(k)")
