@@ -18,6 +18,14 @@ int pk_lower_thread_priority(int nice) {
 #endif
 }
 
+int pk_thread_nice(void) {
+#if defined(__linux__)
+    return getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+#else
+    return 0;
+#endif
+}
+
 /* Portable versions: plain loops with independent partial sums, which the
    compiler vectorises for the build's baseline (SSE2 on x86-64, NEON on arm64). */
 

@@ -41,6 +41,8 @@ static inline void pk_spin_unlock(unsigned char *lock) { __atomic_store_n(lock, 
 /// Lowers the calling thread's scheduling priority to `nice` (Linux: per
 /// thread); 0 on success. Index builds run so, and queries preempt them.
 int pk_lower_thread_priority(int nice);
+/// The calling thread's nice value (0 where threads have none of their own).
+int pk_thread_nice(void);
 
 /// "avx512", "avx2" or "portable": which kernels were chosen.
 const char *pk_instruction_set(void);

@@ -174,7 +174,7 @@ actor CollectionHandle {
         guard m.version > manifest.version, (rebasing ?? 0) < m.version else { return }
         unflushed.removeAll { $0.sequence <= m.walThrough }
         rebasing = m.version
-        Task.detached { [weak self] in await self?.finishRebase(onto: m) }
+        Task.detached(executorPreference: MaintenanceExecutor.shared) { [weak self] in await self?.finishRebase(onto: m) }
     }
 
     private func finishRebase(onto m: Manifest) async {
@@ -266,7 +266,7 @@ actor CollectionHandle {
     /// memory budget and its layout allows) or read whole with its index.
     private static func open(_ segment: Manifest.Segment, io: SegmentIO, cold: ColdOpening?, inBackground: Bool) async throws -> LoadedSegment {
         if let cold, let s = try await io.openCold(segment, graphLimit: cold.graphLimit) { return s }
-        async let rows = io.read(segment)
+        async let rows = io.read(segment, inBackground: inBackground)
         async let index = io.readIndexFile(segment)
         let (r, i) = try await (rows, index)
         let dimension = io.config.dimension
@@ -463,11 +463,17 @@ actor CollectionHandle {
     /// What the collection holds, with the newest manifest listed (one request more than a query).
     func stats(now: Int64) async throws -> OpenCollection.Stats {
         try await catchUp(listingManifests: true)
-        return OpenCollection.Stats(
-            vectorCount: state.liveCount(now: now), vectorBytes: state.vectorBytes, walSequence: state.appliedSequence,
+        var stats = OpenCollection.Stats(
+            vectorCount: 0, vectorBytes: 0, walSequence: state.appliedSequence,
             manifestVersion: manifest.version, segmentCount: manifest.segments.count, unflushedWALBytes: unflushedBytes,
             oldestUnflushedWrite: oldestUnflushedWrite,
             indexedSegments: state.view.indexedSegments, localGraphSegments: state.view.localGraphSegments)
+        // Counted off this actor, where writes and queries wait, from the same snapshot.
+        let view = state.view
+        let counts = await ComputeQueue.run { view.visibleCounts(now: now) }
+        stats.vectorCount = counts.live
+        stats.vectorBytes = counts.visible * config.dimension * 4
+        return stats
     }
 
     /// Waits until the graphs of cold segments being copied to local disk are mapped (or given up).

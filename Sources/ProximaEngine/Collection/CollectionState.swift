@@ -59,18 +59,10 @@ public struct CollectionState: Sendable {
         return positions.map { view.record(at: $0).id }
     }
 
-    public func liveCount(now: Int64) -> Int {
-        var n = 0
-        view.forEachVisible { _, expires, _ in if expires > now { n += 1 } }
-        return n
-    }
+    public func liveCount(now: Int64) -> Int { view.visibleCounts(now: now).live }
 
     /// Bytes of vectors of the records not deleted (expired ones included until compaction drops them).
-    public var vectorBytes: Int {
-        var n = 0
-        view.forEachVisible { _, _, _ in n += 1 }
-        return n * dimension * 4
-    }
+    public var vectorBytes: Int { view.visibleCounts(now: .min).visible * dimension * 4 }
 
     /// Segments loaded, by id.
     var segmentIds: [String] { view.segments.map(\.data.id) }

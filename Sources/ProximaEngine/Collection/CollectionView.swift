@@ -112,6 +112,28 @@ struct CollectionView: Sendable {
         }
     }
 
+    /// Visible rows (neither deleted nor replaced), and how many of them have
+    /// not expired at `now`: from the masks and the expiry column alone. This
+    /// answers `GET /collections/{name}`, which monitoring polls; walking every
+    /// record with its metadata took tens of milliseconds at a million rows.
+    func visibleCounts(now: Int64) -> (visible: Int, live: Int) {
+        var visible = 0, expired = 0
+        for s in segments {
+            let masked = s.masked
+            visible += s.data.count - masked.setCount
+            s.data.expiresAt.withUnsafeBufferPointer { e in
+                for r in e.indices where e[r] <= now && !masked[r] { expired += 1 }
+            }
+        }
+        for chunk in tail.chunks {
+            for j in 0..<chunk.count where chunk.isVisible(j) {
+                visible += 1
+                if chunk.expiresAt[j] <= now { expired += 1 }
+            }
+        }
+        return (visible, visible - expired)
+    }
+
     var indexedSegments: Int { segments.count { $0.data.isIndexed } }
     var localGraphSegments: Int { segments.count { $0.data.cold?.graph?.current != nil } }
 
@@ -157,47 +179,81 @@ struct CollectionView: Sendable {
         }
     }
 
-    /// Candidates (slots `source << 32 | row`) of the segments held in memory and of the tail.
+    /// Candidates (slots `source << 32 | row`) of the segments held in memory
+    /// and of the tail. Each segment and each part of the tail is one piece
+    /// of work, run on all cores: a query's cost is the sum over segments, and
+    /// a collection that outgrows compaction's target holds many of them.
     private func searchResident(_ query: [Float], k: Int, filter: Filter?, now: Int64, width: SegmentIndex.Width?) -> TopK {
         let scan = FlatScan(metric: metric, dimension: dimension)
+        let resident = segments.indices.filter { segments[$0].data.cold == nil }
+        let chunks = tail.chunks.count
+        let tailFloats = chunks * WALTail.chunkRows * dimension
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let tailParts = chunks == 0 ? 0 : max(1, min(cores, chunks, tailFloats / FlatScan.parallelChunkFloats))
+        let pieces = resident.count + tailParts
+        let view = self
+        @Sendable func piece(_ p: Int) -> TopK {
+            if p < resident.count {
+                return view.searchSegment(resident[p], query, k: k, filter: filter, now: now, width: width, scan: scan)
+            }
+            let part = p - resident.count
+            return view.searchTail(query, k: k, filter: filter, now: now, scan: scan, chunks: (part * chunks / tailParts)..<((part + 1) * chunks / tailParts))
+        }
+        // Below a chunk's worth of work in all, threads would cost more than they save.
+        let work = resident.reduce(tailFloats) { sum, i in
+            let data = segments[i].data
+            return sum + (width != nil && data.index != nil ? FlatScan.parallelChunkFloats : data.count * dimension)
+        }
         var top = TopK(k: k)
-        for (i, s) in segments.enumerated() where s.data.cold == nil {
-            let data = s.data, masked = s.masked
-            let base = i << 32
-            if let width, let index = data.index {
-                let nodeRows = data.nodeRows
-                let hits = index.search(query, k: k, width: width, filtered: filter != nil) { node in
-                    let r = Int(nodeRows[Int(node)])
-                    return r >= 0 && !masked[r] && data.expiresAt[r] > now && (filter?.matches(data.metadata[r]) ?? true)
-                }
-                for h in hits { top.insert(slot: base | Int(nodeRows[Int(h.node)]), distance: h.distance) }
-                // Rows no node stands for (none, unless the index and segment disagree) are scanned.
-                query.withUnsafeBufferPointer { q in
-                    data.vectors.withUnsafeBufferPointer { v in
-                        let qInv = DistanceKernels.inverseNorm(q.baseAddress!, dimension)
-                        for r in data.unindexedRows where !masked[r] && data.expiresAt[r] > now && (filter?.matches(data.metadata[r]) ?? true) {
-                            let d = metric.distance(
-                                q.baseAddress!, v.baseAddress! + r * dimension, dimension: dimension, inverseNormA: qInv,
-                                inverseNormB: data.inverseNorms[r])
-                            top.insert(slot: base | r, distance: d)
-                        }
+        if cores == 1 || pieces < 2 || work < FlatScan.parallelChunkFloats {
+            for p in 0..<pieces { top.merge(piece(p)) }
+            return top
+        }
+        let parts = Mutex([TopK?](repeating: nil, count: pieces))
+        DispatchQueue.concurrentPerform(iterations: pieces) { p in
+            let found = piece(p)
+            parts.withLock { $0[p] = found }
+        }
+        // Merged in piece order, so equal distances resolve the same way every time.
+        for p in parts.withLock({ $0 }) { if let p { top.merge(p) } }
+        return top
+    }
+
+    /// Candidates of resident segment `i`: through its index at `width`, exactly otherwise.
+    private func searchSegment(_ i: Int, _ query: [Float], k: Int, filter: Filter?, now: Int64, width: SegmentIndex.Width?, scan: FlatScan) -> TopK {
+        let s = segments[i]
+        let data = s.data, masked = s.masked
+        let base = i << 32
+        var top = TopK(k: k)
+        if let width, let index = data.index {
+            let nodeRows = data.nodeRows
+            let hits = index.search(query, k: k, width: width, filtered: filter != nil) { node in
+                let r = Int(nodeRows[Int(node)])
+                return r >= 0 && !masked[r] && data.expiresAt[r] > now && (filter?.matches(data.metadata[r]) ?? true)
+            }
+            for h in hits { top.insert(slot: base | Int(nodeRows[Int(h.node)]), distance: h.distance) }
+            // Rows no node stands for (none, unless the index and segment disagree) are scanned.
+            query.withUnsafeBufferPointer { q in
+                data.vectors.withUnsafeBufferPointer { v in
+                    let qInv = DistanceKernels.inverseNorm(q.baseAddress!, dimension)
+                    for r in data.unindexedRows where !masked[r] && data.expiresAt[r] > now && (filter?.matches(data.metadata[r]) ?? true) {
+                        let d = metric.distance(
+                            q.baseAddress!, v.baseAddress! + r * dimension, dimension: dimension, inverseNormA: qInv,
+                            inverseNormB: data.inverseNorms[r])
+                        top.insert(slot: base | r, distance: d)
                     }
                 }
-                continue
             }
-            let hits = data.vectors.withUnsafeBufferPointer { v in
-                data.inverseNorms.withUnsafeBufferPointer { norms in
-                    scan.search(query: query, k: k, vectors: v.baseAddress ?? UnsafePointer(bitPattern: 16)!, inverseNorms: norms.baseAddress, count: data.count) { r in
-                        !masked[r] && data.expiresAt[r] > now && (filter?.matches(data.metadata[r]) ?? true)
-                    }
+            return top
+        }
+        let hits = data.vectors.withUnsafeBufferPointer { v in
+            data.inverseNorms.withUnsafeBufferPointer { norms in
+                scan.search(query: query, k: k, vectors: v.baseAddress ?? UnsafePointer(bitPattern: 16)!, inverseNorms: norms.baseAddress, count: data.count) { r in
+                    !masked[r] && data.expiresAt[r] > now && (filter?.matches(data.metadata[r]) ?? true)
                 }
             }
-            for h in hits { top.insert(slot: base | h.slot, distance: h.distance) }
         }
-        let tailSource = segments.count
-        for h in searchTail(query, k: k, filter: filter, now: now, scan: scan) {
-            top.insert(slot: tailSource << 32 | h.slot, distance: h.distance)
-        }
+        for h in hits { top.insert(slot: base | h.slot, distance: h.distance) }
         return top
     }
 
@@ -259,34 +315,22 @@ struct CollectionView: Sendable {
         return nil
     }
 
-    /// Exact top-k of the tail's visible rows (slots are tail rows), its
-    /// chunks scanned on all cores when there are enough of them.
-    private func searchTail(_ query: [Float], k: Int, filter: Filter?, now: Int64, scan: FlatScan) -> [TopK.Candidate] {
+    /// Exact top-k of the visible rows in tail chunks `range` (slots `tail source << 32 | tail row`).
+    private func searchTail(_ query: [Float], k: Int, filter: Filter?, now: Int64, scan: FlatScan, chunks range: Range<Int>) -> TopK {
         let chunks = tail.chunks
-        @Sendable func scanChunks(_ range: Range<Int>) -> TopK {
-            var top = TopK(k: k)
-            for c in range {
-                let chunk = chunks[c]
-                let hits = chunk.vectors.withUnsafeBufferPointer { v in
-                    chunk.inverseNorms.withUnsafeBufferPointer { norms in
-                        scan.search(query: query, k: k, vectors: v.baseAddress ?? UnsafePointer(bitPattern: 16)!, inverseNorms: norms.baseAddress, count: chunk.count) { j in
-                            chunk.isVisible(j) && chunk.expiresAt[j] > now && (filter?.matches(chunk.metadata[j]) ?? true)
-                        }
+        let base = segments.count << 32
+        var top = TopK(k: k)
+        for c in range {
+            let chunk = chunks[c]
+            let hits = chunk.vectors.withUnsafeBufferPointer { v in
+                chunk.inverseNorms.withUnsafeBufferPointer { norms in
+                    scan.search(query: query, k: k, vectors: v.baseAddress ?? UnsafePointer(bitPattern: 16)!, inverseNorms: norms.baseAddress, count: chunk.count) { j in
+                        chunk.isVisible(j) && chunk.expiresAt[j] > now && (filter?.matches(chunk.metadata[j]) ?? true)
                     }
                 }
-                for h in hits { top.insert(slot: c * WALTail.chunkRows + h.slot, distance: h.distance) }
             }
-            return top
+            for h in hits { top.insert(slot: base | (c * WALTail.chunkRows + h.slot), distance: h.distance) }
         }
-        let workers = min(ProcessInfo.processInfo.activeProcessorCount, chunks.count * WALTail.chunkRows * dimension / FlatScan.parallelChunkFloats)
-        guard workers > 1 else { return scanChunks(0..<chunks.count).sorted() }
-        let parts = Mutex([TopK](repeating: TopK(k: k), count: workers))
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let found = scanChunks((w * chunks.count / workers)..<((w + 1) * chunks.count / workers))
-            parts.withLock { $0[w] = found }
-        }
-        var top = TopK(k: k)
-        for p in parts.withLock({ $0 }) { top.merge(p) }
-        return top.sorted()
+        return top
     }
 }

@@ -99,7 +99,14 @@ public struct Worker: Sendable {
     /// `?wait=true` callers look for it. A collection dropped (or dropped and
     /// recreated) since the job was queued makes it a no-op. `queue` receives
     /// follow-up work (a compaction after a flush); nil skips it.
+    /// Runs on the `MaintenanceExecutor`'s threads, off the pool requests are served from.
     public static func execute(
+        _ job: JobMessage, storage: any CloudStorage, settings: MaintenanceSettings, queue: (any CloudQueue)?, logger: Logger
+    ) async throws {
+        try await MaintenanceExecutor.run { try await executeHere(job, storage: storage, settings: settings, queue: queue, logger: logger) }
+    }
+
+    private static func executeHere(
         _ job: JobMessage, storage: any CloudStorage, settings: MaintenanceSettings, queue: (any CloudQueue)?, logger: Logger
     ) async throws {
         let layout = StorageLayout(tenant: job.tenant)
