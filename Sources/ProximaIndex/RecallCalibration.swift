@@ -53,21 +53,34 @@ public struct RecallCalibration: Sendable, Equatable {
     }
 
     /// As `measure(…approximate:)`, for an index that answers at every width
-    /// from one search (`sweep(q, widths)`: one answer per width).
+    /// from one search (`sweep(q, widths)`: one answer per width). Widths past
+    /// `narrowSweep` are not measured when recall stayed the same over the
+    /// last `flatWidths` narrow ones: a target above that plateau then gets
+    /// the widest narrow width, which found as much.
     public static func measure(
         count: Int, samples: Int, widths: [Int], seed: UInt64, vector: @escaping @Sendable (Int32) -> [Float],
         exact: @escaping @Sendable ([Float], Int) -> [Int32], sweep: @escaping @Sendable ([Float], [Int]) -> [[Int32]]
     ) -> RecallCalibration {
         guard count > k else { return RecallCalibration(points: []) }
         let (queries, truth) = probes(count: count, samples: samples, seed: seed, vector: vector, exact: exact)
-        let found = parallelMap(Array(zip(queries, truth))) { q, want in sweep(q, widths).map { $0.prefix(k).filter(want.contains).count } }
         var points: [Point] = []
-        for (w, width) in widths.enumerated() {
-            points.append(Point(width: width, recall: recall(found.map { $0[w] }, truth)))
-            if points.last!.recall >= 1 { break }
+        // A sweep costs what its widest width costs: the wide widths are swept only if recall
+        // still rose over the last narrow ones (compressed codes cap it, often by 16 probes).
+        for stage in [widths.filter { $0 <= narrowSweep }, widths.filter { $0 > narrowSweep }] where !stage.isEmpty {
+            let found = parallelMap(Array(zip(queries, truth))) { q, want in sweep(q, stage).map { $0.prefix(k).filter(want.contains).count } }
+            for (w, width) in stage.enumerated() {
+                points.append(Point(width: width, recall: recall(found.map { $0[w] }, truth)))
+                if points.last!.recall >= 1 { return RecallCalibration(points: points) }  // wider cannot do better
+            }
+            if points.count >= flatWidths, points.suffix(flatWidths).allSatisfy({ $0.recall == points.last!.recall }) { break }
         }
         return RecallCalibration(points: points)
     }
+
+    /// The widths a sweep measures first (see `measure(…sweep:)`).
+    static let narrowSweep = 32
+    /// Narrow widths in a row with the same recall after which no wider one is measured.
+    static let flatWidths = 3
 
     /// The probe queries (see `measure`) and each one's true `k` nearest.
     static func probes(

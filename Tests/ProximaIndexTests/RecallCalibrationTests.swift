@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import ProximaCore
 @testable import ProximaIndex
@@ -72,5 +73,45 @@ import Testing
                 }
             }
         }
+    }
+}
+
+/// A sweep measures the wide widths only while recall still rises over the narrow ones.
+@Suite struct CalibrationSweepStagesTests {
+    final class Widest: Sendable {
+        let value = Mutex(0)
+    }
+
+    /// Calibrates `count` points on a line, the sweep answering each width
+    /// with the exact top 10 less `missed(width)` of them; returns the points and the widest width swept.
+    func calibrate(missed: @escaping @Sendable (Int) -> Int) -> (points: [RecallPoint], widest: Int) {
+        let count = 500
+        let widest = Widest()
+        let exact: @Sendable ([Float], Int) -> [Int32] = { q, k in
+            Array((0..<Int32(count)).sorted { abs(Float($0) - q[0]) < abs(Float($1) - q[0]) }.prefix(k))
+        }
+        let c = RecallCalibration.measure(
+            count: count, samples: 16, widths: [1, 2, 4, 8, 16, 24, 32, 64, 128, 256], seed: 5, vector: { [Float($0)] }, exact: exact,
+            sweep: { q, widths in
+                widest.value.withLock { $0 = max($0, widths.max()!) }
+                return widths.map { w in Array(exact(q, 10).dropLast(missed(w))) }
+            })
+        return (c.points, widest.value.withLock { $0 })
+    }
+
+    @Test func aPlateauOverTheNarrowWidthsEndsTheSweep() {
+        // Recall stops rising at 16 (one of ten always missed).
+        let (points, widest) = calibrate { w in w >= 16 ? 1 : 3 }
+        #expect(widest == 32)
+        #expect(points.map(\.width) == [1, 2, 4, 8, 16, 24, 32])
+        #expect(points.last!.recall == 0.9)
+        #expect(RecallCalibration(points: points).width(for: 0.95) == 32)
+    }
+
+    @Test func recallStillRisingSweepsTheWideWidths() {
+        let (points, widest) = calibrate { w in w >= 128 ? 0 : w >= 24 ? 1 : 2 }
+        #expect(widest == 256)
+        #expect(points.map(\.width) == [1, 2, 4, 8, 16, 24, 32, 64, 128])  // ends at recall 1
+        #expect(points.map(\.recall) == [0.8, 0.8, 0.8, 0.8, 0.8, 0.9, 0.9, 0.9, 1])
     }
 }
