@@ -61,9 +61,6 @@ public struct CollectionState: Sendable {
 
     public func liveCount(now: Int64) -> Int { view.visibleCounts(now: now).live }
 
-    /// Bytes of vectors of the records not deleted (expired ones included until compaction drops them).
-    public var vectorBytes: Int { view.visibleCounts(now: .min).visible * dimension * 4 }
-
     /// Segments loaded, by id.
     var segmentIds: [String] { view.segments.map(\.data.id) }
 

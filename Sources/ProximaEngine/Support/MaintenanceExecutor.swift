@@ -13,7 +13,7 @@ import Synchronization
 /// rows. On the cooperative pool, one thread per core, that held a thread
 /// while queries waited for one to start on: under ingest, searches taking
 /// 3–5 ms answered in 15–40 ms (measured with bench/freshness).
-public final class MaintenanceExecutor: TaskExecutor, @unchecked Sendable {
+public final class MaintenanceExecutor: TaskExecutor, Sendable {
     /// One per process, made on first use.
     public static let shared = MaintenanceExecutor(threads: max(2, ProcessInfo.processInfo.activeProcessorCount))
 
@@ -31,7 +31,7 @@ public final class MaintenanceExecutor: TaskExecutor, @unchecked Sendable {
                 }
             }
             thread.name = "maintenance-\(i)"
-            thread.stackSize = 1 << 20
+            thread.stackSize = 8 << 20  // as `ComputeQueue.inBackground`
             thread.start()
         }
     }
