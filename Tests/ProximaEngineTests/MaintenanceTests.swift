@@ -313,7 +313,7 @@ import Testing
         let config = try await setup.catalog(.default).get("c").config
         // Jobs run concurrently with writers, and garbage collection deletes covered WAL at once
         // (grace 0): a write whose sequence GC freed behind a flush must notice, not be acknowledged.
-        let settings = Self.settings(orphanSegmentAgeMicros: 60_000_000)
+        let settings = Self.settings(orphanSegmentAgeMicros: 600_000_000)
         // Jobs go on until every writer is done, so they interleave with writes however the run is scheduled.
         let writersDone = WritersDone()
         let acked = try await withThrowingTaskGroup(of: [String].self) { group in

@@ -132,7 +132,7 @@ extension Maintenance {
             next.segments.replaceSubrange(at..<(at + inputIds.count), with: outputs)
             details["duration_ms"] = .int(Self.milliseconds(since: started))
             next.job = Manifest.Job(id: jobId, kind: kind.rawValue, details: details)
-            if try await publish(next) {
+            if try await publish(next, written: outputs) {
                 return JobReport(jobId: jobId, kind: kind, status: .done, manifestVersion: next.version, details: details)
             }
             // Lost the race: rebase onto the newer version if our inputs are still there.

@@ -80,7 +80,7 @@ extension Maintenance {
             var d = details
             d["duration_ms"] = .int(Self.milliseconds(since: started))
             next.job = Manifest.Job(id: jobId, kind: "flush", details: d)
-            if try await publish(next) {
+            if try await publish(next, written: [segment]) {
                 return (JobReport(jobId: jobId, kind: .flush, status: .done, manifestVersion: next.version, details: d), false)
             }
             guard let newer = try await manifests.latest(after: base.version) else { continue }

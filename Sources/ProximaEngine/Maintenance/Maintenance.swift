@@ -27,7 +27,23 @@ public struct Maintenance: Sendable {
     var manifests: ManifestStore { ManifestStore(storage: storage, layout: layout, collectionId: config.id) }
     /// Publishes `next` (false: another job took its version) and then the
     /// copy of it cold starts read beside the catalog entry (`ManifestHint`).
-    func publish(_ next: Manifest) async throws -> Bool {
+    ///
+    /// `written`: the segments this job wrote for `next`. Garbage collection
+    /// takes an unnamed segment older than `orphanSegmentAgeMicros` for an
+    /// orphan, so a job that ran past half of that since writing one does not
+    /// name it (it may be gone already): its outputs are deleted and it fails,
+    /// to be run again, rather than publish a manifest naming a missing object.
+    func publish(_ next: Manifest, written: [Manifest.Segment]) async throws -> Bool {
+        let now = settings.clock.nowMicros()
+        if let oldest = written.compactMap({ SegmentIO.createdAt(segmentId: $0.id) }).min(),
+            now - oldest > settings.orphanSegmentAgeMicros / 2
+        {
+            for s in written { await segments.delete(s) }
+            throw ProximaError(
+                .deadlineExceeded,
+                "the job ran \((now - oldest) / 1_000_000) s after writing its segment, past half the orphan-segment age "
+                    + "(\(settings.orphanSegmentAgeMicros / 1_000_000) s) after which garbage collection may remove it; not published")
+        }
         guard try await manifests.publish(next) else { return false }
         await ManifestHint.write(next, of: config, storage, layout)
         return true

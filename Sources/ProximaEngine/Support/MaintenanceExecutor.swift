@@ -42,8 +42,10 @@ public final class MaintenanceExecutor: TaskExecutor, Sendable {
         ready.signal()
     }
 
-    /// Runs `body` with this executor preferred for it and every task it starts.
-    public static func run<T, Failure: Error>(_ body: () async throws(Failure) -> T) async throws(Failure) -> T {
-        try await withTaskExecutorPreference(shared, operation: body)
+    /// Runs `body` with `executor` preferred for it and every task it starts.
+    public static func run<T, Failure: Error>(
+        on executor: MaintenanceExecutor = shared, _ body: () async throws(Failure) -> T
+    ) async throws(Failure) -> T {
+        try await withTaskExecutorPreference(executor, operation: body)
     }
 }
