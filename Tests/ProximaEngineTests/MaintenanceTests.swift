@@ -199,7 +199,8 @@ import Testing
     }
 
     func seeded(_ storage: any CloudStorage, count: Int = 300) async throws -> Engine {
-        let engine = Engine(storage: storage, maintenance: Self.settings(), logger: quietLogger)
+        // Jobs on the system clock: a segment is an orphan only after an hour, as by default.
+        let engine = Engine(storage: storage, maintenance: Self.settings(orphanSegmentAgeMicros: 3_600_000_000), logger: quietLogger)
         _ = try await engine.createCollection(
             CollectionSpec(name: "c", dimension: 16, filterableFields: [.init(name: "g", type: .string)]), tenant: .default)
         var rng = SeededRandom(seed: 3)
