@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
 
 #if defined(__linux__)
 #include <sys/resource.h>
@@ -17,6 +18,8 @@ int pk_lower_thread_priority(int nice) {
     return -1;
 #endif
 }
+
+int pk_yield(void) { return sched_yield(); }
 
 int pk_thread_nice(void) {
 #if defined(__linux__)

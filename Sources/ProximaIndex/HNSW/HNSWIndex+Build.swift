@@ -12,7 +12,7 @@ import Darwin
 extension HNSWIndex {
     /// Builds the graph over `vectors` (row-major, slot `i` is row `i`) with
     /// `threads` insertions at once, as hnswlib's `add_items` does: each node
-    /// has a lock held while its link list is copied or rewritten, and a node
+    /// has a lock held while its link list is rewritten (searches read lists without it), and a node
     /// that raises the top level holds the graph's lock for its whole
     /// insertion. With one thread the build is reproducible for a seed.
     ///
@@ -260,7 +260,7 @@ final class GraphBuilder<K: HNSWKernel>: @unchecked Sendable {
                 var changed = true
                 while changed {
                     changed = false
-                    for n in copiedList(Int(current), l) {
+                    forEachLink(Int(current), l) { n in
                         let d = kernel.distance(q, vectors + Int(n) * dimension, dimension)
                         if d < currentDistance { currentDistance = d; current = n; changed = true }
                     }
@@ -313,15 +313,17 @@ final class GraphBuilder<K: HNSWKernel>: @unchecked Sendable {
         setList(node, level, selectNeighbors(candidates, limit: cap))
     }
 
-    /// A node's list at `level`, copied under its lock.
-    @inline(__always) func copiedList(_ node: Int, _ level: Int) -> [Int32] {
-        pk_spin_lock(locks + node)
-        defer { pk_spin_unlock(locks + node) }
+    /// A node's list at `level`, read without its lock (see `pk_load_i32`): its
+    /// length read once and bounded, slots never written (-1) skipped.
+    @inline(__always) func forEachLink(_ node: Int, _ level: Int, _ body: (Int32) -> Void) {
         let (slots, n) = list(node, level)
-        return Array(UnsafeBufferPointer(start: slots, count: Int(n.pointee)))
+        for i in 0..<min(Int(pk_load_u16(n)), limit(level)) {
+            let s = pk_load_i32(slots + i)
+            if s >= 0 { body(s) }
+        }
     }
 
-    /// The construction search (`efConstruction` wide), reading each list under its node's lock.
+    /// The construction search (`efConstruction` wide), reading lists without their locks (`forEachLink`).
     func searchLayer(_ q: UnsafePointer<Float>, entry: Int32, entryDistance: Float, level: Int) -> [HNSWIndex.Candidate] {
         let ef = insertionWidth
         let visited = visitedPool.take(count: count)
@@ -349,10 +351,7 @@ final class GraphBuilder<K: HNSWKernel>: @unchecked Sendable {
                     pk_prefetch(nextList)
                     pk_prefetch(nextList + 16)
                 }
-                pk_spin_lock(locks + node)
-                let (slots, n) = list(node, level)
-                for i in 0..<Int(n.pointee) {
-                    let s = slots[i]
+                forEachLink(node, level) { s in
                     if marks[Int(s)] != tag {
                         marks[Int(s)] = tag
                         // The first batch's vectors now, each later batch's while the one before is compared:
@@ -362,7 +361,6 @@ final class GraphBuilder<K: HNSWKernel>: @unchecked Sendable {
                         found += 1
                     }
                 }
-                pk_spin_unlock(locks + node)
                 @inline(__always) func consider(_ s: Int32, _ d: Float) {
                     if results.count < ef || d < bound {
                         frontier.push(.init(slot: s, distance: d))
