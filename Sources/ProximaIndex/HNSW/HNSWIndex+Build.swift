@@ -12,9 +12,10 @@ import Darwin
 extension HNSWIndex {
     /// Builds the graph over `vectors` (row-major, slot `i` is row `i`) with
     /// `threads` insertions at once, as hnswlib's `add_items` does: each node
-    /// has a lock held while its link list is rewritten (searches read lists without it), and a node
-    /// that raises the top level holds the graph's lock for its whole
-    /// insertion. With one thread the build is reproducible for a seed.
+    /// has a lock held while its link list is rewritten (searches read lists
+    /// without it), and a node that raises the top level holds the graph's
+    /// lock for its whole insertion. With one thread the build is
+    /// reproducible for a seed.
     ///
     /// `extending` starts from an existing graph instead of an empty one
     /// (compaction merging segments): its nodes `keeping` become slots
