@@ -118,6 +118,19 @@ import Testing
         for i in stride(from: 0, to: 64, by: 7) { #expect(try await fresh.getVector("c", id: "w\(i)").vector == [Float(i), 1]) }
     }
 
+    /// Collection "c" (2 dimensions) on `storage`, with its jobs and manifests
+    /// reached directly, for tests that hold a job part-way.
+    func jobsOnOneCollection(_ storage: MemoryStorage, clock: ManualClock) async throws
+        -> (Engine, CollectionConfig, Maintenance, ManifestStore)
+    {
+        let engine = engine(storage, clock: clock)
+        let config = try await engine.createCollection(CollectionSpec(name: "c", dimension: 2), tenant: .default)
+        var settings = MaintenanceSettings()
+        settings.clock = clock
+        let maintenance = Maintenance(storage: storage, layout: StorageLayout(), config: config, settings: settings, logger: quietLogger)
+        return (engine, config, maintenance, ManifestStore(storage: storage, layout: StorageLayout(), collectionId: config.id))
+    }
+
     /// A flush overtaken part-way (another flush, which read less of the WAL,
     /// published first) flushes the rest before it answers: a write
     /// acknowledged before the flush was asked for is in a segment when it
@@ -125,12 +138,7 @@ import Testing
     @Test func aFlushOvertakenPartWayFlushesTheRest() async throws {
         let storage = MemoryStorage()
         let clock = ManualClock()
-        let engine = engine(storage, clock: clock)
-        let config = try await engine.createCollection(CollectionSpec(name: "c", dimension: 2), tenant: .default)
-        var settings = MaintenanceSettings()
-        settings.clock = clock
-        let maintenance = Maintenance(storage: storage, layout: StorageLayout(), config: config, settings: settings, logger: quietLogger)
-        let manifests = ManifestStore(storage: storage, layout: StorageLayout(), collectionId: config.id)
+        let (engine, config, maintenance, manifests) = try await jobsOnOneCollection(storage, clock: clock)
         _ = try await engine.write("c", .insert([.init(id: "a", vector: [1, 0])], upsert: false))
         // The first flush reads the WAL through "a" and is held before it publishes.
         storage.faults.hold(.put, keyPrefix: StorageLayout().manifestPrefix(config.id), count: 1)
@@ -159,12 +167,7 @@ import Testing
     @Test func aJobPastTheOrphanAgePublishesNothing() async throws {
         let storage = MemoryStorage()
         let clock = ManualClock()
-        let engine = engine(storage, clock: clock)
-        let config = try await engine.createCollection(CollectionSpec(name: "c", dimension: 2), tenant: .default)
-        var settings = MaintenanceSettings()
-        settings.clock = clock
-        let maintenance = Maintenance(storage: storage, layout: StorageLayout(), config: config, settings: settings, logger: quietLogger)
-        let manifests = ManifestStore(storage: storage, layout: StorageLayout(), collectionId: config.id)
+        let (engine, config, maintenance, manifests) = try await jobsOnOneCollection(storage, clock: clock)
         _ = try await engine.write("c", .insert([.init(id: "a", vector: [1, 0])], upsert: false))
         #expect(try await maintenance.flush(jobId: "first").status == .done)
         _ = try await engine.write("c", .insert([.init(id: "b", vector: [0, 1])], upsert: false))
@@ -173,7 +176,7 @@ import Testing
         storage.faults.hold(.put, keyPrefix: StorageLayout().segmentsPrefix(config.id), count: 1, afterEffect: true)
         async let slow = maintenance.flush(jobId: "slow")
         while storage.faults.held(.put) == 0 { try await Task.sleep(for: .milliseconds(5)) }
-        clock.advance(micros: settings.orphanSegmentAgeMicros + 1_000_000)
+        clock.advance(micros: maintenance.settings.orphanSegmentAgeMicros + 1_000_000)
         #expect(try await maintenance.collectGarbage(now: clock.nowMicros()).segments == 1)
         storage.faults.release(.put)
         do {
