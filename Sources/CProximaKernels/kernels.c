@@ -105,6 +105,31 @@ static long nearest_transposed_portable(const float *v, const float *t, long k, 
 typedef long (*nearest_fn)(const float *, const float *, long, long);
 static nearest_fn nearest_transposed_impl = nearest_transposed_portable;
 
+/* Squared L2 from `v` to each of `k` dimension-major centroids into `out`:
+   one subspace's row of a PQ lookup table. Centroid-major with two-float
+   subspaces the loop ran two iterations per centroid and never vectorised;
+   dimension-major it runs over 256 contiguous floats, which the compiler
+   vectorises at whatever width the caller's target allows. */
+static inline __attribute__((always_inline)) void distances_transposed_body(
+    const float *restrict v, const float *restrict t, long k, long dim, float *restrict out) {
+    for (long c = 0; c < k; c++) out[c] = 0;
+    for (long d = 0; d < dim; d++) {
+        const float x = v[d];
+        const float *restrict row = t + d * k;
+        for (long c = 0; c < k; c++) {
+            const float diff = row[c] - x;
+            out[c] += diff * diff;
+        }
+    }
+}
+
+static void distances_transposed_portable(const float *v, const float *t, long k, long dim, float *out) {
+    distances_transposed_body(v, t, k, dim, out);
+}
+
+typedef void (*distances_fn)(const float *, const float *, long, long, float *);
+static distances_fn distances_transposed_impl = distances_transposed_portable;
+
 typedef float (*kernel_fn)(const float *, const float *, long);
 typedef void (*kernel4_fn)(const float *, const float *const *, long, float *);
 static kernel4_fn dot4_impl = dot4_portable;
@@ -400,6 +425,14 @@ __attribute__((target("avx512f"))) static long nearest_transposed_avx512(const f
     return nearest_finish(lane_distance, lane_index, 16, v, t, c, k, dim);
 }
 
+__attribute__((target("avx2,fma"))) static void distances_transposed_avx2(const float *v, const float *t, long k, long dim, float *out) {
+    distances_transposed_body(v, t, k, dim, out);
+}
+
+__attribute__((target("avx512f"))) static void distances_transposed_avx512(const float *v, const float *t, long k, long dim, float *out) {
+    distances_transposed_body(v, t, k, dim, out);
+}
+
 __attribute__((constructor)) static void choose_kernels(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) {
@@ -409,6 +442,7 @@ __attribute__((constructor)) static void choose_kernels(void) {
         dot4_impl = dot4_avx512;
         l2_4_impl = l2_4_avx512;
         nearest_transposed_impl = nearest_transposed_avx512;
+        distances_transposed_impl = distances_transposed_avx512;
         instruction_set = "avx512";
     } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         dot_impl = dot_avx2;
@@ -417,6 +451,7 @@ __attribute__((constructor)) static void choose_kernels(void) {
         dot4_impl = dot4_avx2;
         l2_4_impl = l2_4_avx2;
         nearest_transposed_impl = nearest_transposed_avx2;
+        distances_transposed_impl = distances_transposed_avx2;
         instruction_set = "avx2";
     }
 }
@@ -428,4 +463,5 @@ float pk_l1(const float *a, const float *b, long n) { return l1_impl(a, b, n); }
 void pk_dot4(const float *q, const float *const *v, long n, float *out) { dot4_impl(q, v, n, out); }
 void pk_squared_l2_4(const float *q, const float *const *v, long n, float *out) { l2_4_impl(q, v, n, out); }
 long pk_nearest_transposed(const float *v, const float *t, long k, long dim) { return nearest_transposed_impl(v, t, k, dim); }
+void pk_distances_transposed(const float *v, const float *t, long k, long dim, float *out) { distances_transposed_impl(v, t, k, dim, out); }
 const char *pk_instruction_set(void) { return instruction_set; }

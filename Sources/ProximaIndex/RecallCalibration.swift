@@ -31,18 +31,60 @@ public struct RecallCalibration: Sendable, Equatable {
     /// HNSW `ef` values measured.
     public static let hnswWidths = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
 
-    /// Measures `widths` (ascending) with queries made near `samples` of the
-    /// `count` stored vectors: each is moved by a random offset as long as
-    /// the distance to its nearest neighbour, so it is not in the index (a
-    /// stored vector as its own query finds its neighbours through its own
-    /// links, which flatters a graph). `exact(q, k)` gives the true `k`
-    /// nearest slots, `approximate(q, width)` the index's answer.
+    /// Queries made near `samples` of the `count` stored vectors, and each
+    /// one's true `k` nearest slots. Each query is a stored vector moved by a
+    /// random offset as long as the distance to its nearest neighbour, so it
+    /// is not in the index (a stored vector as its own query finds its
+    /// neighbours through its own links, which flatters a graph).
+    public struct Probes: Sendable {
+        public var queries: [[Float]]
+        public var truth: [Set<Int32>]
+
+        /// `exact(queries, k)` gives each query's true `k` nearest slots, all
+        /// queries at once (see `ExactBatch`: most of a calibration's cost).
+        public init(
+            count: Int, samples: Int, seed: UInt64, vector: (Int32) -> [Float], exact: ([[Float]], Int) -> [[Int32]]
+        ) {
+            guard count > RecallCalibration.k else {
+                (queries, truth) = ([], [])
+                return
+            }
+            var rng = SplitMix64(seed: seed ^ 0xCA11_B8A7)
+            let slots = (0..<min(samples, count)).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(count)) }
+            let neighbours = zip(slots, exact(slots.map(vector), 2)).map { slot, nearest in nearest.first(where: { $0 != slot }) }
+            var queries: [[Float]] = []
+            for (slot, other) in zip(slots, neighbours) {
+                guard let other else { continue }
+                let x = vector(slot)
+                let gap = zip(x, vector(other)).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+                var offset = x.map { _ in RecallCalibration.gaussian(&rng) }
+                let scale = gap / max(offset.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot(), .leastNormalMagnitude)
+                for d in offset.indices { offset[d] = x[d] + offset[d] * scale }
+                queries.append(offset)
+            }
+            self.queries = queries
+            truth = exact(queries, RecallCalibration.k).map { Set($0) }
+        }
+
+        /// The same probes for an index over the same rows numbered otherwise
+        /// (a graph's route): `order[new]` is the slot here of the row that is `new` there
+        /// (as `IVFIndex.renumberedByPosition` gives it).
+        public func renumbered(order: [Int32]) -> Probes {
+            var newSlot = [Int32](repeating: -1, count: order.count)
+            for (new, old) in order.enumerated() { newSlot[Int(old)] = Int32(new) }
+            var copy = self
+            copy.truth = truth.map { Set($0.map { newSlot[Int($0)] }) }
+            return copy
+        }
+    }
+
+    /// Measures `widths` (ascending) on `probes`; `approximate(q, width)` is
+    /// the index's answer.
     public static func measure(
-        count: Int, samples: Int, widths: [Int], seed: UInt64, vector: @escaping @Sendable (Int32) -> [Float],
-        exact: @escaping @Sendable ([Float], Int) -> [Int32], approximate: @escaping @Sendable ([Float], Int) -> [Int32]
+        probes: Probes, widths: [Int], approximate: @escaping @Sendable ([Float], Int) -> [Int32]
     ) -> RecallCalibration {
-        guard count > k else { return RecallCalibration(points: []) }
-        let (queries, truth) = probes(count: count, samples: samples, seed: seed, vector: vector, exact: exact)
+        let (queries, truth) = (probes.queries, probes.truth)
+        guard !queries.isEmpty else { return RecallCalibration(points: []) }
         var points: [Point] = []
         for width in widths {
             let found = parallelMap(Array(zip(queries, truth))) { q, want in approximate(q, width).prefix(k).filter(want.contains).count }
@@ -58,11 +100,10 @@ public struct RecallCalibration: Sendable, Equatable {
     /// last `flatWidths` narrow ones: a target above that plateau then gets
     /// the widest narrow width, which found as much.
     public static func measure(
-        count: Int, samples: Int, widths: [Int], seed: UInt64, vector: @escaping @Sendable (Int32) -> [Float],
-        exact: @escaping @Sendable ([Float], Int) -> [Int32], sweep: @escaping @Sendable ([Float], [Int]) -> [[Int32]]
+        probes: Probes, widths: [Int], sweep: @escaping @Sendable ([Float], [Int]) -> [[Int32]]
     ) -> RecallCalibration {
-        guard count > k else { return RecallCalibration(points: []) }
-        let (queries, truth) = probes(count: count, samples: samples, seed: seed, vector: vector, exact: exact)
+        let (queries, truth) = (probes.queries, probes.truth)
+        guard !queries.isEmpty else { return RecallCalibration(points: []) }
         var points: [Point] = []
         // A sweep costs what its widest width costs: the wide widths are swept only if recall
         // still rose over the last narrow ones (compressed codes cap it, often by 16 probes).
@@ -81,27 +122,6 @@ public struct RecallCalibration: Sendable, Equatable {
     static let narrowSweep = 32
     /// Narrow widths in a row with the same recall after which no wider one is measured.
     static let flatWidths = 3
-
-    /// The probe queries (see `measure`) and each one's true `k` nearest.
-    static func probes(
-        count: Int, samples: Int, seed: UInt64, vector: @escaping @Sendable (Int32) -> [Float], exact: @escaping @Sendable ([Float], Int) -> [Int32]
-    ) -> (queries: [[Float]], truth: [Set<Int32>]) {
-        var rng = SplitMix64(seed: seed ^ 0xCA11_B8A7)
-        let slots = (0..<min(samples, count)).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(count)) }
-        // The exact searches are most of the cost: they run on all cores.
-        let neighbours = parallelMap(slots) { slot in exact(vector(slot), 2).first(where: { $0 != slot }) }
-        var queries: [[Float]] = []
-        for (slot, other) in zip(slots, neighbours) {
-            guard let other else { continue }
-            let x = vector(slot)
-            let gap = zip(x, vector(other)).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
-            var offset = x.map { _ in gaussian(&rng) }
-            let scale = gap / max(offset.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot(), .leastNormalMagnitude)
-            for d in offset.indices { offset[d] = x[d] + offset[d] * scale }
-            queries.append(offset)
-        }
-        return (queries, parallelMap(queries) { Set(exact($0, k)) })
-    }
 
     /// Recall over all probe queries, from the hits of each.
     static func recall(_ found: [Int], _ truth: [Set<Int32>]) -> Float {
@@ -126,12 +146,25 @@ public struct RecallCalibration: Sendable, Equatable {
 
 extension HNSWIndex {
     /// Recall@10 at `ef` from 10 to 512, on queries near `samples` of this index's vectors.
-    public func calibrate(samples: Int = 64) -> RecallCalibration {
-        RecallCalibration.measure(
-            count: count, samples: samples, widths: RecallCalibration.hnswWidths, seed: parameters.seed,
-            vector: { Array(storedVector($0)) },
-            exact: { q, k in exactSearch(q, k: k, accept: { _ in true }).map(\.slot) },
-            approximate: { q, ef in search(q, k: RecallCalibration.k, ef: ef).map(\.slot) })
+    public func calibrate(samples: Int = 64) -> RecallCalibration { calibrate(probes: calibrationProbes(samples: samples)) }
+
+    /// Probe queries near `samples` of this index's vectors, with their true neighbours (slots are nodes).
+    public func calibrationProbes(samples: Int = 64) -> RecallCalibration.Probes {
+        RecallCalibration.Probes(
+            count: count, samples: samples, seed: parameters.seed, vector: { Array(storedVector($0)) },
+            exact: { queries, k in
+                vectors.withUnsafeBufferPointer { v in
+                    ExactBatch.nearest(queries.map(prepared), k: k, rows: v.baseAddress!, count: count, dimension: dimension, metric: metric)
+                        .map { $0.map { Int32($0) } }
+                }
+            })
+    }
+
+    /// Recall@10 at `ef` from 10 to 512 on `probes`.
+    public func calibrate(probes: RecallCalibration.Probes) -> RecallCalibration {
+        RecallCalibration.measure(probes: probes, widths: RecallCalibration.hnswWidths) { q, ef in
+            search(q, k: RecallCalibration.k, ef: ef).map(\.slot)
+        }
     }
 
     /// The vector at `slot` as the index keeps it (unit length for cosine).
@@ -147,23 +180,26 @@ extension IVFIndex {
             for i in 0..<count { p[Int(slot(at: i))] = i }
             n = count
         }
-        let widths = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192].filter { $0 < listCount } + [min(listCount, 256)]
-        return RecallCalibration.measure(
-            count: count, samples: samples, widths: widths, seed: parameters.seed,
+        let probes = RecallCalibration.Probes(
+            count: count, samples: samples, seed: parameters.seed,
             vector: { slot in
                 let p = position[Int(slot)]
                 return Array(vectors[(p * dimension)..<((p + 1) * dimension)])
             },
-            exact: { query, k in
-                let q = prepared(query)
-                var top = TopK(k: k)
-                q.withUnsafeBufferPointer { qp in
-                    vectors.withUnsafeBufferPointer { v in
-                        for p in 0..<count { top.insert(slot: Int(slot(at: p)), distance: exactDistance(qp.baseAddress!, v.baseAddress! + p * dimension)) }
-                    }
+            exact: { queries, k in
+                vectors.withUnsafeBufferPointer { v in
+                    ExactBatch.nearest(queries.map(prepared), k: k, rows: v.baseAddress!, count: count, dimension: dimension, metric: metric)
+                        .map { $0.map { slot(at: $0) } }
                 }
-                return top.sorted().map { Int32($0.slot) }
-            },
-            sweep: { q, widths in searchAtWidths(q, k: RecallCalibration.k, widths: widths, rerank: rerank).map { $0.map { Int32($0.slot) } } })
+            })
+        return calibrate(rerank: rerank, probes: probes)
+    }
+
+    /// As `calibrate(rerank:samples:)`, on `probes` (in this index's slots).
+    public func calibrate(rerank: Int, probes: RecallCalibration.Probes) -> RecallCalibration {
+        let widths = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192].filter { $0 < listCount } + [min(listCount, 256)]
+        return RecallCalibration.measure(probes: probes, widths: widths) { q, widths in
+            searchAtWidths(q, k: RecallCalibration.k, widths: widths, rerank: rerank).map { $0.map { Int32($0.slot) } }
+        }
     }
 }

@@ -25,6 +25,8 @@ struct BenchANN: AsyncParsableCommand {
     @Option(help: "IVF candidates re-ranked per result (default: what the code kind suggests).") var rerank: Int?
     @Option(help: "Filtered search: only rows whose index is a multiple of N may be returned (N = 100 keeps 1%).") var filterEvery: Int?
     @Option(help: "HNSW build threads (default: every core; 1 is the reproducible build).") var threads: Int?
+    @Flag(help: "Also time what a flush adds to an HNSW build: calibration, the cold route, its PQ codes and calibration, encoding.")
+    var flushPhases = false
 
     func run() async throws {
         guard let metric = DistanceMetric(parsing: metric) else { throw ValidationError("unknown metric") }
@@ -40,6 +42,7 @@ struct BenchANN: AsyncParsableCommand {
             vectors: baseM.values, metric: metric, dimension: baseM.columns,
             parameters: .init(m: m, efConstruction: efConstruction), threads: threads)
         let buildSeconds = Self.seconds(ContinuousClock.now - start)
+        if flushPhases { try printFlushPhases(index, buildSeconds: buildSeconds) }
         let queryRows = (0..<queryM.rows).map { Array(queryM.row($0)) }
         for efValue in ef.split(separator: ",").compactMap({ Int($0) }) {
             var results = [[Int32]](repeating: [], count: queryRows.count)
@@ -101,6 +104,32 @@ struct BenchANN: AsyncParsableCommand {
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
         }
+    }
+
+    /// The steps a flush takes after building a graph (as `SegmentIndex` in
+    /// ProximaEngine takes them), each timed, as one JSON line.
+    func printFlushPhases(_ graph: HNSWIndex, buildSeconds: Double) throws {
+        var phases: [String: Double] = ["build": buildSeconds]
+        func timed<T>(_ name: String, _ body: () -> T) -> T {
+            let start = ContinuousClock.now
+            defer { phases[name] = Self.seconds(ContinuousClock.now - start) }
+            return body()
+        }
+        let probes = timed("probes") { graph.calibrationProbes() }
+        _ = timed("calibrate") { graph.calibrate(probes: probes) }
+        let route = timed("route") { graph.route() }
+        let dim = graph.dimension
+        let (ivf, order) = timed("route_codes") {
+            IVFIndex(
+                vectors: graph.nodeVectors, count: graph.count, metric: graph.metric, dimension: dim,
+                parameters: .init(nLists: max(1, route.centroids.count / dim), codes: .pq, pqSubspaces: dim / 2),
+                assigned: (route.centroids, route.assignment)
+            ).renumberedByPosition()
+        }
+        _ = timed("route_calibrate") { ivf.calibrate(rerank: ivf.suggestedRerank, probes: probes.renumbered(order: order)) }
+        _ = timed("encode") { (graph.serialized(includingVectors: false), ivf.serialized(includingVectors: false)) }
+        let line: [String: Any] = ["system": "proximadb-hnsw-flush-phases", "seconds": phases, "rows": graph.count]
+        print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
     }
 
     /// The bench's filter: row indexes that are multiples of `n`.

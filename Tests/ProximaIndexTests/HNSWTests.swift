@@ -254,6 +254,31 @@ import Testing
         }
     }
 
+    /// A PQ lookup table from the dimension-major books (narrow subspaces)
+    /// holds what the centroid-major loop computes: every subspace width,
+    /// the wide path beside it.
+    @Test func lookupTablesFromDimensionMajorBooksMatchTheDirectSum() {
+        var rng = SplitMix64(seed: 11)
+        for sub in [1, 2, 3, KMeans.smallDimension, KMeans.smallDimension * 2] {
+            let dim = sub * 4
+            let books = (0..<(dim * 256)).map { _ in Float(rng.nextUnit() * 2 - 1) }
+            let pq = ProductQuantizer(dimension: dim, subspaces: 4, codebooks: books)
+            let q = (0..<dim).map { _ in Float(rng.nextUnit() * 4 - 2) }
+            let table = q.withUnsafeBufferPointer { pq.lookupTable($0.baseAddress!, innerProduct: false) }
+            #expect(table.count == 4 * 256)
+            for s in 0..<4 {
+                for c in 0..<256 {
+                    var want: Float = 0
+                    for d in 0..<sub {
+                        let diff = q[s * sub + d] - books[(s * 256 + c) * sub + d]
+                        want += diff * diff
+                    }
+                    #expect(abs(table[s * 256 + c] - want) <= 1e-5 * max(1, want), "sub \(sub), subspace \(s), centroid \(c)")
+                }
+            }
+        }
+    }
+
     /// k-means++ draws each next seed in proportion to its distance from
     /// the seeds so far: over tight, far-apart clusters every cluster gets
     /// one seed (a uniform draw of 16 from 16 would almost never do that),

@@ -54,6 +54,51 @@ import Testing
     }
 }
 
+/// The probes' true neighbours: one blocked pass for all queries must find
+/// what each query's own scan finds, and a graph's probes renumbered for its
+/// route must be the route's own exact answers.
+@Suite struct CalibrationProbesTests {
+    @Test(arguments: [DistanceMetric.euclidean, .cosine, .dotProduct])
+    func aBlockedPassFindsEachQuerysExactNeighbours(_ metric: DistanceMetric) {
+        // Rows not a whole number of blocks, queries not a whole number of groups.
+        let dim = 24, count = ExactBatch.blockBytes / (dim * 4) * 3 + 17
+        var rng = SplitMix64(seed: 9)
+        let rows = (0..<(count * dim)).map { _ in Float(rng.nextUnit() * 2 - 1) }
+        let queries = (0..<7).map { _ in (0..<dim).map { _ in Float(rng.nextUnit() * 2 - 1) } }
+        let found = rows.withUnsafeBufferPointer { ExactBatch.nearest(queries, k: 10, rows: $0.baseAddress!, count: count, dimension: dim, metric: metric) }
+        #expect(found.count == queries.count)
+        for (q, got) in zip(queries, found) {
+            let want = rows.withUnsafeBufferPointer { r in
+                q.withUnsafeBufferPointer { qp in
+                    (0..<count).map { ($0, metric.rankingDistance(qp.baseAddress!, r.baseAddress! + $0 * dim, dimension: dim)) }
+                }
+            }.sorted { $0.1 < $1.1 }.prefix(10).map(\.0)
+            #expect(got == want)
+        }
+    }
+
+    @Test func aGraphsProbesRenumberedAreItsRoutesExactNeighbours() {
+        let dim = 16, count = 3000
+        var rng = SplitMix64(seed: 4)
+        let vectors = (0..<(count * dim)).map { _ in Float(rng.nextUnit() * 2 - 1) }
+        let graph = HNSWIndex.build(vectors: vectors, metric: .cosine, dimension: dim, parameters: .init(m: 8, efConstruction: 64), threads: 2)
+        let probes = graph.calibrationProbes(samples: 24)
+        #expect(probes.queries.count == 24 && probes.truth.allSatisfy { $0.count == RecallCalibration.k })
+        let route = graph.route()
+        let (ivf, order) = IVFIndex(
+            vectors: graph.nodeVectors, count: count, metric: .cosine, dimension: dim,
+            parameters: .init(nLists: route.centroids.count / dim, codes: .flat), assigned: (route.centroids, route.assignment)
+        ).renumberedByPosition()
+        #expect(order != Array(0..<Int32(count)), "the route must number its rows otherwise, or the test shows nothing")
+        let renumbered = probes.renumbered(order: order)
+        for (q, want) in zip(renumbered.queries, renumbered.truth) {
+            // Flat codes over every list: the route's exact answer.
+            let got = ivf.search(q, k: RecallCalibration.k, nProbes: ivf.listCount, rerank: 1).map { Int32($0.slot) }
+            #expect(Set(got) == want)
+        }
+    }
+}
+
 /// Calibration sweeps every IVF width from one scan; that must be what a
 /// search at each width alone answers, or the widths it picks mislead.
 @Suite struct IVFSweepTests {
@@ -90,8 +135,10 @@ import Testing
         let exact: @Sendable ([Float], Int) -> [Int32] = { q, k in
             Array((0..<Int32(count)).sorted { abs(Float($0) - q[0]) < abs(Float($1) - q[0]) }.prefix(k))
         }
+        let probes = RecallCalibration.Probes(
+            count: count, samples: 16, seed: 5, vector: { [Float($0)] }, exact: { queries, k in queries.map { exact($0, k) } })
         let c = RecallCalibration.measure(
-            count: count, samples: 16, widths: [1, 2, 4, 8, 16, 24, 32, 64, 128, 256], seed: 5, vector: { [Float($0)] }, exact: exact,
+            probes: probes, widths: [1, 2, 4, 8, 16, 24, 32, 64, 128, 256],
             sweep: { q, widths in
                 widest.value.withLock { $0 = max($0, widths.max()!) }
                 return widths.map { w in Array(exact(q, 10).dropLast(missed(w))) }

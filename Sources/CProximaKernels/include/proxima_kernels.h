@@ -18,6 +18,8 @@ void pk_squared_l2_4(const float *q, const float *const *v, long n, float *out);
 /// The first nearest (squared L2) of `k` centroids stored dimension-major
 /// (`t[d * k + c]`) to `v`, ties to the lowest index: for PQ's narrow subspaces.
 long pk_nearest_transposed(const float *v, const float *t, long k, long dim);
+/// Squared L2 from `v` to each of `k` centroids stored dimension-major, into `out[0..<k]`.
+void pk_distances_transposed(const float *v, const float *t, long k, long dim, float *out);
 /// Asks the CPU to start loading the cache line at `p` (graph searches issue
 /// it for the next vectors they will read, as hnswlib does).
 static inline void pk_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }

@@ -52,6 +52,9 @@ struct SegmentIndex: Sendable {
     var nodeVersions: [Int64]
     /// Recall@10 by search width, measured at build; empty in files from before calibration.
     var calibration = RecallCalibration(points: [])
+    /// The probe queries the calibration used, kept from a build (not stored):
+    /// a graph's route over the same rows is measured on them too.
+    var probes: RecallCalibration.Probes?
 
     /// Search width from the collection's settings: `ef_search` for HNSW,
     /// `n_probes` for IVF; a request's `target_recall` overrides both through
@@ -128,9 +131,10 @@ struct SegmentIndex: Sendable {
         let index = HNSWIndex.build(
             vectors: vectors, metric: config.distanceMetric, dimension: config.dimension, parameters: parameters, threads: buildThreads,
             extending: base.map { ($0.graph, $0.keeping) })
+        let probes = index.calibrationProbes()
         return SegmentIndex(
             kind: .hnsw, index: index, nodeRows: nodeRows.map { Int32($0) }, nodeIds: nodeRows.map { rows[$0].record.id },
-            nodeVersions: nodeRows.map { rows[$0].record.version }, calibration: index.measureRecall())
+            nodeVersions: nodeRows.map { rows[$0].record.version }, calibration: index.calibrate(probes: probes), probes: probes)
     }
 
     static func buildIVF(_ config: CollectionConfig, _ rows: [SegmentRow], _ liveRows: [Int], keeping kept: Kept?) -> SegmentIndex {
@@ -199,9 +203,11 @@ struct SegmentIndex: Sendable {
             assigned: (route.centroids, route.assignment)
         ).renumberedByPosition()
         let routeRows = order.map { nodeRows[Int($0)] }
+        // The graph's probes, its nodes renumbered as the route's slots: no second set of exact searches.
+        let calibration = probes.map { ivf.calibrate(rerank: ivf.suggestedRerank, probes: $0.renumbered(order: order)) } ?? ivf.measureRecall()
         return SegmentIndex(
             kind: .ivf, index: ivf, nodeRows: routeRows, nodeIds: routeRows.map { rows[Int($0)].record.id },
-            nodeVersions: routeRows.map { rows[Int($0)].record.version }, calibration: ivf.measureRecall())
+            nodeVersions: routeRows.map { rows[Int($0)].record.version }, calibration: calibration)
     }
 
     /// Nearest nodes among those `accept` keeps, nearest first, in the metric's

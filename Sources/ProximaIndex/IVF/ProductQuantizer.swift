@@ -1,3 +1,4 @@
+import CProximaKernels
 import ProximaCore
 
 /// Product quantisation (Jégou et al., 2011): the vector is cut into `m`
@@ -80,6 +81,18 @@ public struct ProductQuantizer: Sendable, Equatable {
     /// negated dot products when `innerProduct`.
     public func lookupTable(_ q: UnsafePointer<Float>, innerProduct: Bool) -> [Float] {
         let sub = subDimension
+        if !innerProduct, sub <= KMeans.smallDimension {
+            // Built once per probed list (residual codes): from the dimension-major books, a vector op
+            // over sixteen centroids at a time (a route's calibration spent most of its time here).
+            return [Float](unsafeUninitializedCapacity: subspaces * 256) { table, initialized in
+                transposedBooks.withUnsafeBufferPointer { t in
+                    for s in 0..<subspaces {
+                        pk_distances_transposed(q + s * sub, t.baseAddress! + s * 256 * sub, 256, sub, table.baseAddress! + s * 256)
+                    }
+                }
+                initialized = subspaces * 256
+            }
+        }
         // Sub-vectors are short (a few floats): plain loops the compiler
         // vectorises beat a kernel call per codeword.
         return [Float](unsafeUninitializedCapacity: subspaces * 256) { table, initialized in
