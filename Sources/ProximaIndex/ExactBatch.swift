@@ -46,4 +46,12 @@ enum ExactBatch {
         }
         return Array(found)
     }
+
+    /// As above, over the row-major `rows` an index keeps.
+    static func nearest(_ queries: [[Float]], k: Int, rows: [Float], dimension dim: Int, metric: DistanceMetric) -> [[Int]] {
+        guard !rows.isEmpty else { return queries.map { _ in [] } }
+        return rows.withUnsafeBufferPointer {
+            nearest(queries, k: k, rows: $0.baseAddress!, count: rows.count / max(dim, 1), dimension: dim, metric: metric)
+        }
+    }
 }

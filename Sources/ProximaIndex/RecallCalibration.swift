@@ -153,10 +153,7 @@ extension HNSWIndex {
         RecallCalibration.Probes(
             count: count, samples: samples, seed: parameters.seed, vector: { Array(storedVector($0)) },
             exact: { queries, k in
-                vectors.withUnsafeBufferPointer { v in
-                    ExactBatch.nearest(queries.map(prepared), k: k, rows: v.baseAddress!, count: count, dimension: dimension, metric: metric)
-                        .map { $0.map { Int32($0) } }
-                }
+                ExactBatch.nearest(queries.map(prepared), k: k, rows: vectors, dimension: dimension, metric: metric).map { $0.map { Int32($0) } }
             })
     }
 
@@ -187,10 +184,7 @@ extension IVFIndex {
                 return Array(vectors[(p * dimension)..<((p + 1) * dimension)])
             },
             exact: { queries, k in
-                vectors.withUnsafeBufferPointer { v in
-                    ExactBatch.nearest(queries.map(prepared), k: k, rows: v.baseAddress!, count: count, dimension: dimension, metric: metric)
-                        .map { $0.map { slot(at: $0) } }
-                }
+                ExactBatch.nearest(queries.map(prepared), k: k, rows: vectors, dimension: dimension, metric: metric).map { $0.map { slot(at: $0) } }
             })
         return calibrate(rerank: rerank, probes: probes)
     }
